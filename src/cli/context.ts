@@ -1,0 +1,28 @@
+import type { Readable, Writable } from 'node:stream'
+
+/**
+ * What a command may touch of the outside world. `main` builds it from the process; tests build
+ * their own to run the CLI in-process. Only the CLI reads `env` and decides exit codes.
+ */
+export interface CliContext {
+  stdout: Writable & { isTTY?: boolean }
+  stderr: Writable & { isTTY?: boolean }
+  stdin: Readable
+  env: NodeJS.ProcessEnv
+  cwd: string
+  /** Set by a command; `main` resolves with it. @default 0 */
+  exitCode: number
+}
+
+/** Writes a line to stdout. */
+export const out = (ctx: CliContext, text: string): void => {
+  ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+}
+
+/** Writes a line to stderr. */
+export const err = (ctx: CliContext, text: string): void => {
+  ctx.stderr.write(text.endsWith('\n') ? text : `${text}\n`)
+}
+
+/** Collects repeatable option values (`-f a -f b`). */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]

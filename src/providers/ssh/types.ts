@@ -1,0 +1,43 @@
+/**
+ * The node-shell port: the fixed vocabulary of node commands Proximity runs over SSH
+ * (REFERENCE §8.2). Implemented by `createNodeShell` (client.ts) over ssh2, pinned to the host
+ * key. Every argument is validated and shell-quoted by the command builders (commands.ts);
+ * nothing a manifest contains is ever run as shell text.
+ */
+
+export interface ExecResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export interface PctExecOptions {
+  /** Bytes written to the command's stdin, then closed. */
+  stdin?: string | Buffer
+  /** @default 120_000 */
+  timeoutMs?: number
+}
+
+export interface NodeShell {
+  /** `pct exec <vmid> --keep-env 0 -- <argv…>`; resolves with the exit code (never throws for non-zero). */
+  pctExec(vmid: number, argv: string[], opts?: PctExecOptions): Promise<ExecResult>
+  /**
+   * Writes `content` to `path` inside the CT: mkdir -p of the parent, upload to a temp file on
+   * the node, `pct push` to `<path>.new` with `perms`, then `mv -f` into place (atomic).
+   */
+  pushFile(vmid: number, path: string, content: string | Buffer, opts?: { perms?: string }): Promise<void>
+  /** `pct set <vmid> --features <k=v,…>` as root@pam (the only way to set keyctl=1). */
+  setFeatures(vmid: number, features: Record<string, string | number>): Promise<void>
+  /** `pct unlock <vmid>` — clears a stale lock. */
+  unlock(vmid: number): Promise<void>
+  /** Closes the connection (idempotent). */
+  close(): Promise<void>
+}
+
+/** Opens (or reuses) one connection per node. */
+export interface NodeShellPool {
+  forNode(node: string): NodeShell
+  /** Number of SSH sessions opened so far (for the steady-state budget). */
+  sessionsOpened(): number
+  closeAll(): Promise<void>
+}
