@@ -1,0 +1,19 @@
+/** The pure plan: normalisation, guest diff, plan assembly, text and JSON rendering. */
+export { buildPlan, isEmptyPlan, summarize } from './build.js'
+export { diffGuest, IMPACT_ORDER, worstImpact, maxdiskGiB } from './diff.js'
+export { planToJson, type PlanJson, type PlanJsonChange, type PlanJsonField } from './json.js'
+export {
+  bytesToGiB,
+  bytesToMiB,
+  gibToBytes,
+  mibToBytes,
+  normalizeDescription,
+  normalizeTags,
+  parseSizeBytes,
+  parseVolume,
+  diffPropertyMaps,
+  type VolumeView,
+} from './normalize.js'
+export { formatPropertyString, parsePropertyString } from './property-string.js'
+export { formatValue, renderPlan, type RenderPlanOptions } from './render.js'
+export type { DesiredGuest, ObservedGuest, Plan, PlanFieldChange, PlanSummary } from './types.js'
