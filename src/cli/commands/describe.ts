@@ -1,8 +1,105 @@
 import type { Command } from 'commander'
-import type { CliContext } from '../context.js'
+import { relative } from 'node:path'
+import { err, type CliContext } from '../context.js'
+import { formatAge, renderTable } from '../format.js'
+import { resolveStateDir } from '../session.js'
+import { openStoreIfPresent, resourceKind } from './get.js'
+import type { ObjectStatus, StoredEvent } from '../../store/types.js'
 
-/** Registers `proximity describe`. PLACEHOLDER: replaced by the owning work item. */
+/**
+ * Renders one object kubectl-describe style: identity, revisions, inventory, conditions,
+ * history and recent events. Pure; `now` drives the ages.
+ */
+export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: number): string {
+  const lines: string[] = []
+  const field = (label: string, value: unknown): void => {
+    lines.push(`${`${label}:`.padEnd(22)}${value === undefined || value === '' ? '<none>' : String(value)}`)
+  }
+  field('Name', s.name)
+  field('Kind', s.kind)
+  field('Generation', `${s.generation} (observed ${s.observedGeneration})`)
+  field('Spec Hash', s.specHash)
+  field('Last Applied Revision', s.lastAppliedRevision)
+  field('Last Attempted', s.lastAttemptedRevision)
+  field('Created', `${s.createdAt} (${formatAge(s.createdAt, now)} ago)`)
+  field('Updated', `${s.updatedAt} (${formatAge(s.updatedAt, now)} ago)`)
+  lines.push('Inventory:')
+  const inv = s.inventory ?? {}
+  if (Object.keys(inv).length === 0) lines.push('  <none>')
+  for (const [k, v] of Object.entries(inv)) lines.push(`  ${`${k}:`.padEnd(20)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+  const section = (title: string, headers: string[], rows: (string | number | undefined)[][]): void => {
+    lines.push(`${title}:`)
+    if (rows.length === 0) {
+      lines.push('  <none>')
+      return
+    }
+    for (const l of renderTable(headers, rows).trimEnd().split('\n')) lines.push(`  ${l}`)
+  }
+  section(
+    'Conditions',
+    ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
+    s.conditions.map((c) => [c.type, c.status, c.reason, formatAge(c.lastTransitionTime, now), c.message]),
+  )
+  section(
+    'History',
+    ['RESULT', 'REVISION', 'SPEC HASH', 'FIRST', 'LAST', 'DURATION', 'MESSAGE'],
+    s.history.map((h) => [
+      h.result,
+      h.revision,
+      h.specHash.slice(0, 12),
+      formatAge(h.firstReconciled, now),
+      formatAge(h.lastReconciled, now),
+      `${(h.durationMs / 1000).toFixed(1)}s`,
+      h.message,
+    ]),
+  )
+  section(
+    'Events',
+    ['TYPE', 'REASON', 'AGE', 'MESSAGE'],
+    events.map((e) => [e.type, e.reason, formatAge(e.time, now), e.message]),
+  )
+  if (s.extra && Object.keys(s.extra).length > 0) {
+    lines.push('Extra:')
+    for (const [k, v] of Object.entries(s.extra)) lines.push(`  ${`${k}:`.padEnd(20)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** Registers `proximity describe`. */
 export function registerDescribe(program: Command, ctx: CliContext): void {
-  void program
-  void ctx
+  program
+    .command('describe')
+    .description(
+      'Show one object in detail from the state store: conditions, inventory (vmid, node),\n' +
+        'the last reconcile history entries and recent events. Exits 1 when the object is unknown.',
+    )
+    .argument('<resource>', 'app | appliance | backuppolicy | restore')
+    .argument('<name>', 'object name')
+    .option('--events <n>', 'number of recent events to show', '10')
+    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .action(async (resource: string, name: string, o: { events: string; stateDir?: string }) => {
+      try {
+        const kind = resourceKind(resource)
+        const limit = Number(o.events)
+        if (!Number.isInteger(limit) || limit < 0) throw new Error(`--events must be a whole number, got "${o.events}"`)
+        const store = await openStoreIfPresent(ctx, o.stateDir)
+        const key = `${kind}/${name}`
+        try {
+          const s = store?.getStatus(key)
+          if (!store || !s) {
+            const shown = relative(ctx.cwd, resolveStateDir(ctx, o.stateDir)) || '.'
+            err(ctx, `error: ${key} not found in the state (${shown}); run proximity apply first or check the name`)
+            ctx.exitCode = 1
+            return
+          }
+          const events = store.listEvents({ key, limit })
+          ctx.stdout.write(renderDescribe(s, events, Date.now()))
+        } finally {
+          await store?.close()
+        }
+      } catch (e) {
+        err(ctx, `error: ${(e as Error).message}`)
+        ctx.exitCode = 1
+      }
+    })
 }

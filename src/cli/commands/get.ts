@@ -1,8 +1,134 @@
 import type { Command } from 'commander'
-import type { CliContext } from '../context.js'
+import { existsSync } from 'node:fs'
+import { relative } from 'node:path'
+import { closest } from 'fastest-levenshtein'
+import { err, out, type CliContext } from '../context.js'
+import { formatAge, parseOutputFormat, renderJson, renderTable, renderYaml } from '../format.js'
+import { resolveStateDir } from '../session.js'
+import type { Kind } from '../../model/types.js'
+import type { ObjectStatus, StateStore } from '../../store/types.js'
 
-/** Registers `proximity get`. PLACEHOLDER: replaced by the owning work item. */
+/** Resource words accepted by `get` / `describe` (kubectl style: plural, singular, short). */
+const RESOURCE_KINDS: Record<string, Kind> = {
+  apps: 'App',
+  app: 'App',
+  appliances: 'Appliance',
+  appliance: 'Appliance',
+  backuppolicies: 'BackupPolicy',
+  backuppolicy: 'BackupPolicy',
+  bp: 'BackupPolicy',
+  restores: 'Restore',
+  restore: 'Restore',
+}
+
+/** A bad resource word or missing object; the message says what to type instead. */
+export class ResourceError extends Error {
+  override readonly name = 'ResourceError'
+}
+
+/** Maps `apps`/`app`/`appliance`/… to a Kind or throws ResourceError with a suggestion. */
+export function resourceKind(word: string): Kind {
+  const k = RESOURCE_KINDS[word.toLowerCase()]
+  if (k) return k
+  const guess = closest(word.toLowerCase(), Object.keys(RESOURCE_KINDS))
+  throw new ResourceError(`unknown resource type "${word}"; did you mean "${guess}"? (apps, appliances, backuppolicies, restores)`)
+}
+
+/**
+ * Opens the state store read-side for `get`/`describe`/`events`. Resolves undefined when the
+ * state dir does not exist yet (nothing was applied), without creating it.
+ */
+export async function openStoreIfPresent(ctx: CliContext, stateDirOpt: string | undefined): Promise<StateStore | undefined> {
+  const dir = resolveStateDir(ctx, stateDirOpt)
+  if (!existsSync(dir)) return undefined
+  const { openStateStore } = await import('../../store/state-store.js')
+  return openStateStore(dir)
+}
+
+/** `True`/`False`/`Unknown` of a status's Ready condition. */
+export function readyOf(s: ObjectStatus): 'True' | 'False' | 'Unknown' {
+  return s.conditions.find((c) => c.type === 'Ready')?.status ?? 'Unknown'
+}
+
+/** The STATUS column: the Ready reason when ready, else the condition message (or reason). */
+export function statusText(s: ObjectStatus): string {
+  const stalled = s.conditions.find((c) => c.type === 'Stalled' && c.status === 'True')
+  const ready = s.conditions.find((c) => c.type === 'Ready')
+  if (!ready) return 'Unknown'
+  if (ready.status === 'True') return ready.reason
+  const c = stalled ?? ready
+  return c.message ? `${c.reason}: ${c.message}` : c.reason
+}
+
+const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
+
+/** A status as printed by `-o json|yaml`: the stored record, never a secret. */
+export function statusView(s: ObjectStatus): ObjectStatus {
+  return s
+}
+
+/** Registers `proximity get`. */
 export function registerGet(program: Command, ctx: CliContext): void {
-  void program
-  void ctx
+  program
+    .command('get')
+    .description(
+      'List objects from the state store (what the last plan/apply/serve recorded), like kubectl get.\n' +
+        'RESOURCE is apps, appliances, backuppolicies or restores (singular works too).\n' +
+        'Reads only the local state; it does not contact Proxmox. An unknown NAME exits 1.',
+    )
+    .argument('<resource>', 'apps | appliances | backuppolicies | restores')
+    .argument('[name]', 'show only this object')
+    .option('-o, --output <format>', 'json, yaml or wide (default: table)')
+    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .action(async (resource: string, name: string | undefined, o: { output?: string; stateDir?: string }) => {
+      try {
+        const kind = resourceKind(resource)
+        const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
+        const store = await openStoreIfPresent(ctx, o.stateDir)
+        let items: ObjectStatus[] = []
+        try {
+          items = store ? store.listStatus(kind) : []
+        } finally {
+          await store?.close()
+        }
+        items = items.filter((s) => s.kind === kind).sort((a, b) => a.name.localeCompare(b.name))
+        if (name !== undefined) {
+          items = items.filter((s) => s.name === name)
+          if (items.length === 0) {
+            const shown = relative(ctx.cwd, resolveStateDir(ctx, o.stateDir)) || '.'
+            err(ctx, `error: ${kind} "${name}" not found in the state (${shown}); run proximity apply first or check the name`)
+            ctx.exitCode = 1
+            return
+          }
+        }
+        if (format === 'json') {
+          out(ctx, renderJson(name !== undefined ? items[0] : { kind: `${kind}List`, items }).trimEnd())
+          return
+        }
+        if (format === 'yaml') {
+          ctx.stdout.write(renderYaml(name !== undefined ? items[0] : { kind: `${kind}List`, items }))
+          return
+        }
+        if (items.length === 0) {
+          err(ctx, `No ${resource.toLowerCase().replace(/s?$/, 's')} found.`)
+          return
+        }
+        const now = Date.now()
+        const wide = format === 'wide'
+        const headers = ['NAME', 'READY', 'STATUS', 'NODE', 'VMID', 'AGE', ...(wide ? ['REVISION', 'LAST RECONCILED'] : [])]
+        const rows = items.map((s) => [
+          s.name,
+          readyOf(s),
+          wide ? statusText(s) : truncate(statusText(s), 60),
+          s.inventory?.node,
+          s.inventory?.vmid,
+          formatAge(s.createdAt, now),
+          ...(wide ? [s.lastAppliedRevision ?? s.lastAttemptedRevision, formatAge(s.updatedAt, now)] : []),
+        ])
+        ctx.stdout.write(renderTable(headers, rows))
+      } catch (e) {
+        err(ctx, `error: ${(e as Error).message}`)
+        ctx.exitCode = 1
+      }
+    })
 }

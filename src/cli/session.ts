@@ -1,0 +1,405 @@
+/**
+ * The production wiring of a reconcile session (DESIGN §4–§6): target, Proxmox client, node
+ * shells, state store, secret resolver, semaphores, the controller registry, the per-pass
+ * ControllerContext factory, the apply lease and the revision. `close()` releases everything
+ * (lease, SSH connections, embedded sandbox, pending store writes) and is safe to call on every
+ * exit path, more than once.
+ */
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
+import { hostname, userInfo } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import type { CliContext } from './context.js'
+import { resolveTarget, TargetError, type Target } from './target.js'
+import { silentProgress, type ProgressReporter } from './progress.js'
+import type { Manifest, ManifestSet, SecretRef } from '../model/types.js'
+import type { ClusterSnapshot, Controller, ControllerContext, SecretResolver, Semaphores } from '../runtime/controller.js'
+import { StalledError } from '../runtime/errors.js'
+import type { PveClient } from '../providers/proxmox/types.js'
+import type { NodeShell, NodeShellPool } from '../providers/ssh/types.js'
+import type { Lease, StateStore } from '../store/types.js'
+import {
+  defaultKeyPath,
+  generateSecretKey,
+  generateSecretValue,
+  keyedDigest,
+  loadSecretKey,
+  resolveSecretRef,
+  sealValue,
+  unsealValue,
+  type SecretKey,
+} from '../manifest/secrets.js'
+import { createPveClient } from '../providers/proxmox/client.js'
+import { createNodeShellPool } from '../providers/ssh/client.js'
+import { openStateStore } from '../store/state-store.js'
+import { createSemaphores } from '../runtime/semaphore.js'
+
+/** `--state-dir` resolved against the working directory; default `<cwd>/.proximity`. */
+export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | undefined): string {
+  return resolve(ctx.cwd, value ?? '.proximity')
+}
+
+/**
+ * Where the secret key is: `PROXIMITY_KEY_FILE`, else `<cwd>/.proximity/secret.key` when it
+ * exists, else `<stateDir>/secret.key` (created on first use for newcomers and the sandbox).
+ */
+export function resolveKeyFile(env: NodeJS.ProcessEnv, cwd: string, stateDir: string): { path: string; autoCreate: boolean } {
+  if (env.PROXIMITY_KEY_FILE) return { path: resolve(cwd, env.PROXIMITY_KEY_FILE), autoCreate: false }
+  const def = defaultKeyPath(env, cwd)
+  if (existsSync(def)) return { path: def, autoCreate: false }
+  return { path: join(stateDir, 'secret.key'), autoCreate: true }
+}
+
+export interface SessionOptions {
+  ctx: CliContext
+  set: ManifestSet
+  /** The `-f` inputs, for the revision. */
+  paths: string[]
+  stateDir: string
+  dryRun?: boolean
+  progress?: ProgressReporter
+  /** Task latency of an embedded sandbox. */
+  sandboxTaskLatencyMs?: number | Record<string, number>
+  /** Pre-resolved target (tests, benches); otherwise resolveTarget runs. */
+  target?: Target
+}
+
+/** Everything one pass of the reconciler needs, plus the apply lease. */
+export interface Session {
+  target: Target
+  store: StateStore
+  pve: PveClient
+  shells: NodeShellPool
+  secrets: SecretResolver
+  semaphores: Semaphores
+  controllers: Controller[]
+  revision: string
+  set: ManifestSet
+  /** Takes one cluster snapshot (`GET /cluster/resources?type=vm`) and returns a pass. */
+  newPass(): Promise<Pass>
+  /** Takes the apply lease (renewed in the background) or throws the store's LeaseHeldError. */
+  acquireLease(waitMs: number): Promise<Lease>
+  /** Idempotent cleanup: lease, SSH, sandbox, store. */
+  close(): Promise<void>
+}
+
+/** One reconcile pass: a shared snapshot and a context per object key. */
+export interface Pass {
+  snapshot: ClusterSnapshot
+  contextFor(key: string): ControllerContext
+}
+
+const LEASE_TTL_MS = 30_000
+
+/**
+ * Opens a session: resolves the target (starting the sandbox if needed), opens the store, builds
+ * the clients and loads the controllers. On failure everything opened so far is closed again.
+ */
+export async function openSession(opts: SessionOptions): Promise<Session> {
+  const { ctx, set, stateDir } = opts
+  const cleanups: (() => Promise<void>)[] = []
+  const runCleanups = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn()
+      } catch {
+        // cleanup failures must not hide the original outcome
+      }
+    }
+  }
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 })
+    const keyInfo = resolveKeyFile(ctx.env, ctx.cwd, stateDir)
+    const key = await obtainKey(keyInfo.path, keyInfo.autoCreate || opts.target?.sandbox !== undefined)
+    const target =
+      opts.target ??
+      (await resolveTarget({
+        set,
+        env: ctx.env,
+        cwd: ctx.cwd,
+        stateDir,
+        announce: (l) => ctx.stderr.write(`${l}\n`),
+        sandboxTaskLatencyMs: opts.sandboxTaskLatencyMs,
+        resolveSecret: async (ref, baseDir, field) => {
+          try {
+            return await resolveSecretRef(ref, { key, env: ctx.env, baseDir })
+          } catch (e) {
+            throw new TargetError(`Cluster ${field}: ${(e as Error).message}`)
+          }
+        },
+      }))
+    cleanups.push(() => target.close())
+    const store = await openStateStore(stateDir)
+    cleanups.push(async () => {
+      await store.flush()
+      await store.close()
+    })
+    const revision = await computeRevision(opts.paths, set, ctx.cwd)
+    const pve = createPveClient({
+      endpoint: target.pve.endpoint,
+      tls: target.pve.tls,
+      auth: target.pve.auth,
+      audit: (e) => store.appendAudit({ action: e.action, target: e.target, upid: e.upid, result: e.result, error: e.error, revision }),
+    })
+    cleanups.push(() => pve.close())
+    const shells = target.ssh
+      ? createNodeShellPool({
+          host: target.ssh.host,
+          port: target.ssh.port,
+          user: target.ssh.user,
+          privateKey: target.ssh.privateKey,
+          hostKey: target.ssh.hostKey,
+          audit: (e: { action: string; target: string; result: 'ok' | 'error'; error?: string }) =>
+            store.appendAudit({ action: e.action, target: e.target, result: e.result, error: e.error, revision }),
+        } as Parameters<typeof createNodeShellPool>[0])
+      : noShellPool()
+    cleanups.push(() => shells.closeAll())
+    const spec = target.cluster.spec
+    const semaphores = createSemaphores({ perNode: spec.concurrency.perNode, perStorage: spec.concurrency.perStorage })
+    const secrets = createSecretResolver({ set, store, key, env: ctx.env, keyPath: keyInfo.path })
+    const { registerControllers } = await import('../../controllers/index.js')
+    const controllers: Controller[] = registerControllers() as Controller[]
+    const progress = opts.progress ?? silentProgress
+
+    let lease: Lease | undefined
+    let renewTimer: NodeJS.Timeout | undefined
+    cleanups.push(async () => {
+      if (renewTimer) clearInterval(renewTimer)
+      if (lease) await store.releaseLease(lease)
+      lease = undefined
+    })
+
+    const newPass = async (): Promise<Pass> => {
+      const snap: ClusterSnapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
+      const pass: Pass = {
+        snapshot: snap,
+        contextFor(key: string): ControllerContext {
+          const c: ControllerContext = {
+            pve,
+            shells,
+            store,
+            set,
+            cluster: target.cluster,
+            revision,
+            secrets,
+            semaphores,
+            snapshot: pass.snapshot,
+            async refreshSnapshot() {
+              pass.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
+              c.snapshot = pass.snapshot
+              return pass.snapshot
+            },
+            statusOf(k: string) {
+              const st = store.getStatus(k)
+              if (!st) return undefined
+              const ready = st.conditions.find((x) => x.type === 'Ready')
+              return { ready: ready?.status === 'True', reason: ready?.reason }
+            },
+            audit(entry) {
+              store.appendAudit({ ...entry, key, revision })
+            },
+            progress: (k, phase, detail) => progress.update(k, phase, detail),
+            now: () => Date.now(),
+            dryRun: opts.dryRun === true,
+          }
+          return c
+        },
+      }
+      return pass
+    }
+
+    let closed = false
+    return {
+      target,
+      store,
+      pve,
+      shells,
+      secrets,
+      semaphores,
+      controllers,
+      revision,
+      set,
+      newPass,
+      async acquireLease(waitMs: number) {
+        const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
+        lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs })
+        renewTimer = setInterval(() => {
+          if (lease) store.renewLease(lease, LEASE_TTL_MS).catch(() => undefined)
+        }, LEASE_TTL_MS / 3)
+        renewTimer.unref()
+        return lease
+      },
+      async close() {
+        if (closed) return
+        closed = true
+        await runCleanups()
+      },
+    }
+  } catch (e) {
+    await runCleanups()
+    throw e
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function obtainKey(path: string, autoCreate: boolean): Promise<SecretKey | undefined> {
+  if (existsSync(path)) return loadSecretKey(path)
+  if (!autoCreate) return undefined
+  const { keyText } = await generateSecretKey()
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  await writeFile(path, keyText, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e
+  })
+  await chmod(path, 0o600)
+  return loadSecretKey(path)
+}
+
+/** A pool for targets without SSH: any node command is a Stalled error saying what to set. */
+function noShellPool(): NodeShellPool {
+  const fail = (): never => {
+    throw new StalledError('SshNotConfigured', 'no ssh access to the nodes: set spec.ssh in the Cluster manifest or PROXIMITY_SSH_HOST')
+  }
+  const shell: NodeShell = {
+    pctExec: async () => fail(),
+    pushFile: async () => fail(),
+    setFeatures: async () => fail(),
+    unlock: async () => fail(),
+    close: async () => {},
+  }
+  return { forNode: () => shell, sessionsOpened: () => 0, closeAll: async () => {} }
+}
+
+interface SecretResolverDeps {
+  set: ManifestSet
+  store: StateStore
+  key: SecretKey | undefined
+  env: NodeJS.ProcessEnv
+  keyPath: string
+}
+
+/**
+ * Resolves secret refs in memory: sealed values with the key, env/file refs through
+ * resolveSecretRef (relative to the manifest file), `generate` values created once, stored
+ * sealed in the store and never regenerated. Digests are keyed (HMAC) so they reveal nothing.
+ */
+export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
+  const cache = new Map<string, Promise<string>>()
+  const fallbackDigestKey = createHash('sha256').update(`proximity-digest:${deps.keyPath}`).digest()
+  const manifestOf = (key: string): Manifest | undefined => {
+    const s = deps.set
+    return [s.cluster, ...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores].find(
+      (m) => m !== undefined && `${m.kind}/${m.metadata.name}` === key,
+    )
+  }
+  const needKey = (what: string): SecretKey => {
+    if (!deps.key) throw new StalledError('SecretKeyMissing', `${what} needs the secret key at ${deps.keyPath}; run proximity secret keygen or set PROXIMITY_KEY_FILE`)
+    return deps.key
+  }
+  const resolveNow = async (key: string, name: string, ref: SecretRef): Promise<string> => {
+    if ('generate' in ref) {
+      const k = needKey(`generated secret ${name} of ${key}`)
+      const stored = deps.store.getGeneratedSecret(key, name)
+      if (stored) return unsealValue(stored, k)
+      const value = generateSecretValue(ref.generate.length)
+      await deps.store.putGeneratedSecret(key, name, await sealValue(value, k))
+      return value
+    }
+    const m = manifestOf(key)
+    const baseDir = m ? dirname(m.source.file) : process.cwd()
+    if ('sealed' in ref) needKey(`sealed secret ${name} of ${key}`)
+    return resolveSecretRef(ref, { key: deps.key, env: deps.env, baseDir })
+  }
+  return {
+    resolve(key, name, ref) {
+      const id = `${key}\u0000${name}\u0000${JSON.stringify(ref)}`
+      let p = cache.get(id)
+      if (!p) {
+        p = resolveNow(key, name, ref)
+        cache.set(id, p)
+        p.catch(() => cache.delete(id))
+      }
+      return p
+    },
+    digest(value) {
+      return keyedDigest(value, deps.key ?? fallbackDigestKey)
+    },
+  }
+}
+
+// ---------- revision ----------
+
+/** Digest of a loaded set: `local@sha256:<12 hex>`; stable across file order and key order. */
+export function localRevision(set: ManifestSet): string {
+  const all = [set.cluster, ...set.apps, ...set.appliances, ...set.backupPolicies, ...set.restores]
+    .filter((m) => m !== undefined)
+    .map((m) => `${m.kind}/${m.metadata.name}=${m.specHash}`)
+    .sort()
+  return `local@sha256:${createHash('sha256').update(all.join('\n')).digest('hex').slice(0, 12)}`
+}
+
+function git(cwd: string, args: string[]): Promise<string | undefined> {
+  return new Promise((done) => {
+    execFile('git', args, { cwd, timeout: 5_000, windowsHide: true }, (err, stdout) => done(err ? undefined : stdout.trim()))
+  })
+}
+
+/**
+ * The revision recorded as lastAppliedRevision: `<branch>@sha1:<HEAD>` when every manifest
+ * path is inside one git work tree with nothing uncommitted under them, else localRevision.
+ * git runs through execFile (no shell). Never throws.
+ */
+export async function computeRevision(paths: string[], set: ManifestSet, cwd: string): Promise<string> {
+  if (paths.length === 0) return localRevision(set)
+  const abs = paths.map((p) => resolve(cwd, p))
+  let dir = abs[0]
+  try {
+    if (!(await stat(dir)).isDirectory()) dir = dirname(dir)
+  } catch {
+    return localRevision(set)
+  }
+  const top = await git(dir, ['rev-parse', '--show-toplevel'])
+  if (!top || abs.some((p) => !p.startsWith(top))) return localRevision(set)
+  const [head, branch, dirty] = await Promise.all([
+    git(top, ['rev-parse', 'HEAD']),
+    git(top, ['rev-parse', '--abbrev-ref', 'HEAD']),
+    git(top, ['status', '--porcelain', '--untracked-files=all', '--', ...abs]),
+  ])
+  if (!head || dirty === undefined || dirty !== '') return localRevision(set)
+  return `${branch && branch !== 'HEAD' ? branch : 'detached'}@sha1:${head}`
+}
+
+// ---------- manifest inputs ----------
+
+/**
+ * Loads and validates the `-f` inputs (all-or-nothing). On errors prints every located error
+ * to stderr and resolves undefined (the caller exits 1); warnings go to stderr as well.
+ */
+export async function loadInputs(
+  ctx: CliContext,
+  paths: string[],
+  opts: { stateDir: string; requireKey: boolean },
+): Promise<ManifestSet | undefined> {
+  const { loadManifests, formatError } = await import('../manifest/index.js')
+  const keyInfo = resolveKeyFile(ctx.env, ctx.cwd, opts.stateDir)
+  const keyFile = existsSync(keyInfo.path) ? keyInfo.path : undefined
+  const abs = paths.map((p) => resolve(ctx.cwd, p))
+  const res = await loadManifests(abs, { keyFile, requireKey: opts.requireKey })
+  const warnings = (res as { warnings?: unknown[] }).warnings ?? []
+  for (const w of warnings) ctx.stderr.write(`warning: ${typeof w === 'string' ? w : formatError(w as never)}\n`)
+  if (!res.ok) {
+    for (const e of res.errors) ctx.stderr.write(`${formatError(e)}\n`)
+    const files = new Set(res.errors.map((e) => e.file)).size
+    ctx.stderr.write(`${res.errors.length} error${res.errors.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}; nothing was planned or applied\n`)
+    return undefined
+  }
+  return res.set
+}
