@@ -1,0 +1,239 @@
+/**
+ * Apply for App: executes the plan's single action step by step (create → features → start →
+ * docker → deploy → health → marker), idempotently. The marker with the new specHash is written
+ * LAST, so a crash anywhere before re-runs the remaining steps on the next reconcile.
+ */
+import type { AppManifest } from '../../src/model/types.js'
+import { parseVolume } from '../../src/plan/normalize.js'
+import { parsePropertyString, formatPropertyString } from '../../src/plan/property-string.js'
+import type { PlanFieldChange } from '../../src/plan/types.js'
+import type { Action, ControllerContext, Result } from '../../src/runtime/controller.js'
+import { StalledError, WaitingError } from '../../src/runtime/errors.js'
+import { audited, read, waitTask } from './call.js'
+import { createGuest } from './create.js'
+import { desiredDescription, desiredGuest } from './desired.js'
+import { deployProject, ensureDocker, readExistingEnv } from './docker.js'
+import { guestRef, setFeatures, type GuestRef } from './exec.js'
+import { probeHealth } from './health.js'
+import type { AppStatusExtra } from './observation.js'
+import { storedExtra } from './observe.js'
+import type { AppDetail } from './plan.js'
+
+/** Requeue delay while waiting for health. */
+export const HEALTH_REQUEUE_MS = 2_000
+/** Default health timeout when the manifest has no `health`. */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 300_000
+
+interface Run {
+  ctx: ControllerContext
+  app: AppManifest
+  key: string
+  extra: AppStatusExtra
+  vmid: number
+  node: string
+}
+
+const inventory = (r: Run): Result['inventory'] => ({ vmid: r.vmid, node: r.node })
+
+/** Applies the App's actions (one per App). See the module comment for the order. */
+export async function applyApp(ctx: ControllerContext, app: AppManifest, actions: Action[]): Promise<Result> {
+  const a = actions[0]
+  const d = (a?.detail ?? { mode: 'converged' }) as unknown as AppDetail
+  const key = `App/${app.metadata.name}`
+  const extra: AppStatusExtra = { ...storedExtra(ctx, app.metadata.name), deletionPolicy: app.spec.deletionPolicy }
+  if (d.mode === 'wait' && d.wait) throw new WaitingError(d.wait.reason, d.wait.message, d.wait.requeueAfterMs)
+  if (d.mode === 'suspended') {
+    return { ready: extra.appliedSpecHash === app.specHash, reason: 'Suspended', message: 'reconciliation is suspended (spec.suspend)', extra: { ...extra } }
+  }
+  if (ctx.dryRun) return { ready: false, reason: 'DryRun', message: 'dry run: nothing applied' }
+  if (d.mode === 'creating') {
+    return { ready: false, reason: 'Progressing', message: `guest ${d.vmid} is being created`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: { vmid: d.vmid, node: d.node }, extra }
+  }
+  if (d.mode === 'replace') {
+    const forcing = (a.changes as PlanFieldChange[]).filter((c) => c.forcesReplacement).map((c) => c.path)
+    throw new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created; remove the app (its deletionPolicy backs it up) and apply it again, or revert the change`)
+  }
+
+  if (d.mode === 'create') {
+    ctx.progress(key, 'queued')
+    const created = await createGuest(ctx, app, d.pendingVmid)
+    const run: Run = { ctx, app, key, extra: { ...extra, templateSpec: d.templateSpec, template: created.template }, vmid: created.vmid, node: created.node }
+    const g = guestRef(ctx, key, run.vmid, run.node)
+    await setFeatures(g, { nesting: 1, keyctl: 1 })
+    if (app.spec.state === 'stopped') return finish(run, [`created guest ${run.vmid}`])
+    await start(run)
+    return deployAndCheck(run, g, d, [`created guest ${run.vmid} on ${run.node}`])
+  }
+
+  const run: Run = { ctx, app, key, extra, vmid: d.vmid as number, node: d.node as string }
+  if (run.extra.templateSpec === undefined) run.extra.templateSpec = d.templateSpec
+  if (d.mode === 'converged') {
+    await ctx.store.clearPendingCreate(key)
+    return ready(run, [])
+  }
+  if (d.mode === 'marker') return finish(run, [])
+  const g = guestRef(ctx, key, run.vmid, run.node)
+  if (d.mode === 'health') return checkHealth(run, g, d.deployStartedAt ?? ctx.now(), [])
+  return update(run, g, a, d)
+}
+
+async function start(run: Run): Promise<void> {
+  const { ctx, vmid, node } = run
+  ctx.progress(run.key, 'starting')
+  await ctx.semaphores.node(node, 'start', async () => {
+    const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/start', target: `lxc/${vmid}`, reason: 'state: running', what: `start guest ${vmid}` }, () => ctx.pve.startLxc(node, vmid))
+    await waitTask(ctx, node, upid, `start guest ${vmid}`)
+  })
+}
+
+async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<Result> {
+  const { ctx, app, vmid, node } = run
+  const changes = a.changes as PlanFieldChange[]
+  const refused = changes.find((c) => c.refused)
+  if (refused) {
+    const what = refused.path === 'resources.disk' ? 'disk' : refused.path
+    throw new StalledError('DiskShrinkRefused', `cannot shrink ${what} of App ${app.metadata.name} from ${refused.before} to ${refused.after} GiB; Proxmox only grows disks: set ${refused.path === 'resources.disk' ? 'resources.disk' : refused.path} back to ${refused.before} or larger`)
+  }
+  const loss = changes.find((c) => c.impact === 'data-loss')
+  if (loss) throw new StalledError('DataLossRefused', `cannot apply ${loss.path} to App ${app.metadata.name}: it would delete data; restore the volume in the manifest or remove the app with its deletionPolicy`)
+  ctx.progress(run.key, 'updating')
+  const done: string[] = []
+  const desired = desiredGuest(app, ctx.cluster.spec, { markerSpecHash: d.markerSpecHash ?? '' })
+  const config = desired.config
+  let running = d.status === 'running'
+
+  // 1. Config values (live or pending) in one PUT, with the digest we planned against.
+  const params: Record<string, string | number> = {}
+  let needsRestart = false
+  let featuresChanged = false
+  for (const c of changes) {
+    if (!c.key || c.key === 'state' || c.key === 'description' || c.key === 'ostemplate' || c.path === 'deploy') continue
+    if (c.key === 'features') {
+      featuresChanged = true
+      continue
+    }
+    if (c.key === 'rootfs' || /^mp\d+$/.test(c.key)) {
+      if (c.path.endsWith('.size') || c.path === 'resources.disk') continue
+      if (c.before === undefined) params[c.key] = config[c.key]
+      else params[c.key] = remount(String(config[c.key]), c.key, d)
+    } else params[c.key] = config[c.key]
+    if (c.impact === 'restart') needsRestart = true
+  }
+  if (Object.keys(params).length > 0) {
+    await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/config', target: `lxc/${vmid}`, reason: Object.keys(params).sort().join(','), what: `update guest ${vmid} of App ${app.metadata.name}` }, () =>
+      ctx.pve.updateLxcConfig(node, vmid, d.digest ? { ...params, digest: d.digest } : params),
+    )
+    done.push(`updated ${Object.keys(params).sort().join(', ')}`)
+  }
+  // 2. Features (keyctl needs root@pam: over SSH).
+  if (featuresChanged) {
+    const f = parsePropertyString(config.features)
+    await setFeatures(g, Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Number(v)])))
+    needsRestart = true
+    done.push('updated features')
+  }
+  // 3. Disk growth.
+  for (const c of changes) {
+    if (!(c.key === 'rootfs' || /^mp\d+$/.test(c.key ?? '')) || !(c.path.endsWith('.size') || c.path === 'resources.disk')) continue
+    const disk = c.key as string
+    const size = `${c.after}G`
+    const upid = await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/resize', target: `lxc/${vmid}`, reason: `${disk} ${c.before} -> ${c.after} GiB`, what: `grow ${disk} of guest ${vmid}` }, () => ctx.pve.resizeLxc(node, vmid, disk, size))
+    await waitTask(ctx, node, upid, `grow ${disk} of guest ${vmid}`)
+    done.push(`grew ${disk} to ${c.after} GiB`)
+  }
+  // 4. Power state.
+  const stateChange = changes.find((c) => c.key === 'state')
+  if (stateChange?.after === 'stopped' && running) {
+    ctx.progress(run.key, 'stopping')
+    const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/shutdown', target: `lxc/${vmid}`, reason: 'state: stopped', what: `stop guest ${vmid}` }, () => ctx.pve.shutdownLxc(node, vmid))
+    await waitTask(ctx, node, upid, `stop guest ${vmid}`)
+    running = false
+    done.push('stopped')
+  } else if (stateChange?.after === 'running' && !running) {
+    await start(run)
+    running = true
+    done.push('started')
+  } else if (needsRestart && running) {
+    const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/reboot', target: `lxc/${vmid}`, reason: 'pending changes', what: `restart guest ${vmid}` }, () => ctx.pve.rebootLxc(node, vmid))
+    await waitTask(ctx, node, upid, `restart guest ${vmid}`)
+    done.push('restarted')
+  }
+  if (!running || app.spec.state !== 'running') return finish(run, done)
+  if (d.deploy || stateChange?.after === 'running') return deployAndCheck(run, g, d, done)
+  return finish(run, done)
+}
+
+/** Existing mount point with new options: keep its volume, take the desired options. */
+function remount(desired: string, key: string, d: AppDetail): string {
+  void key
+  void d
+  const v = parseVolume(desired)
+  return v ? formatPropertyString({ volume: v.volume, ...v.options }, ['volume'], ['volume']) : desired
+}
+
+async function deployAndCheck(run: Run, g: GuestRef, d: AppDetail, done: string[]): Promise<Result> {
+  const { ctx, app } = run
+  await ensureDocker(g)
+  const env = await buildEnv(run, g)
+  await deployProject(g, app, env)
+  const startedAt = ctx.now()
+  run.extra = { ...run.extra, deployHash: d.deployHash, deployStartedAt: startedAt, healthy: false }
+  done.push('deployed compose project')
+  return checkHealth(run, g, startedAt, done)
+}
+
+/** env values plus resolved secrets; generated secrets already in the guest's .env are kept. */
+async function buildEnv(run: Run, g: GuestRef): Promise<Record<string, string>> {
+  const { ctx, app, key } = run
+  const env: Record<string, string> = { ...app.spec.env }
+  const names = Object.keys(app.spec.secrets)
+  const generated = names.filter((n) => 'generate' in app.spec.secrets[n])
+  const existing = generated.length > 0 ? await readExistingEnv(g, app.metadata.name) : {}
+  for (const n of names) {
+    const ref = app.spec.secrets[n]
+    if ('generate' in ref && existing[n] !== undefined && existing[n] !== '') env[n] = existing[n]
+    else env[n] = await ctx.secrets.resolve(key, n, ref)
+  }
+  return env
+}
+
+async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: string[]): Promise<Result> {
+  const { ctx, app } = run
+  ctx.progress(run.key, 'waiting-health')
+  const probe = await probeHealth(g, app)
+  if (probe.healthy) {
+    ctx.progress(run.key, 'healthy')
+    return finish(run, done)
+  }
+  const timeout = app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS
+  if (ctx.now() - startedAt >= timeout) {
+    throw new StalledError('HealthCheckFailed', `App ${app.metadata.name} is not healthy ${Math.round(timeout / 1000)}s after deploy: ${probe.detail}; check the app's logs or its health settings`)
+  }
+  run.extra = { ...run.extra, deployStartedAt: startedAt, healthy: false }
+  return { ready: false, reason: 'Progressing', message: `waiting for health: ${probe.detail}`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: inventory(run), changed: done, extra: { ...run.extra } }
+}
+
+/** Writes the marker with the new specHash (LAST step), then reports Ready. */
+async function finish(run: Run, done: string[]): Promise<Result> {
+  const { ctx, app, vmid, node } = run
+  const cfg = await read(`read config of guest ${vmid}`, () => ctx.pve.lxcConfig(node, vmid))
+  const description = desiredDescription(app, ctx.cluster.spec.owner, app.specHash)
+  await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/config', target: `lxc/${vmid}`, reason: 'marker', what: `write the marker of guest ${vmid}` }, () =>
+    ctx.pve.updateLxcConfig(node, vmid, { description, digest: cfg.digest }),
+  )
+  await ctx.store.clearPendingCreate(run.key)
+  run.extra = { ...run.extra, appliedSpecHash: app.specHash, healthy: app.spec.state === 'running' ? true : run.extra.healthy }
+  return ready(run, done)
+}
+
+function ready(run: Run, done: string[]): Result {
+  const stopped = run.app.spec.state === 'stopped'
+  return {
+    ready: true,
+    reason: 'Succeeded',
+    message: `guest ${run.vmid} on ${run.node} ${stopped ? 'is stopped as declared' : 'is running and healthy'}`,
+    inventory: inventory(run),
+    changed: done,
+    extra: { ...run.extra, deletionPolicy: run.app.spec.deletionPolicy },
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Audited node commands for one guest (`pct exec`, `pct push`, `pct set`) with failures mapped to
+ * typed errors. Arguments are argv arrays (the ssh provider quotes them); nothing is shell text.
+ */
+import type { ControllerContext } from '../../src/runtime/controller.js'
+import type { ExecResult, NodeShell } from '../../src/providers/ssh/types.js'
+import { audited } from './call.js'
+
+/** A guest on a node plus the key of the object acting on it. */
+export interface GuestRef {
+  ctx: ControllerContext
+  shell: NodeShell
+  vmid: number
+  node: string
+  key: string
+}
+
+/** Opens the shell of the guest's node. */
+export function guestRef(ctx: ControllerContext, key: string, vmid: number, node: string): GuestRef {
+  return { ctx, shell: ctx.shells.forNode(node), vmid, node, key }
+}
+
+/** `pct exec <vmid> -- argv…` (audited; resolves with the exit code, never throws for non-zero). */
+export function exec(g: GuestRef, argv: string[], why: string, opts?: { stdin?: string; timeoutMs?: number; quiet?: boolean }): Promise<ExecResult> {
+  return audited(g.ctx, { action: 'ssh pct exec', target: `lxc/${g.vmid}`, reason: why, what: `${why} in guest ${g.vmid}` }, () =>
+    g.shell.pctExec(g.vmid, argv, { stdin: opts?.stdin, timeoutMs: opts?.timeoutMs }),
+  )
+}
+
+/** `pct push` of one file (atomic `.new` + `mv`), audited without its content. */
+export function push(g: GuestRef, path: string, content: string, perms: string): Promise<void> {
+  return audited(g.ctx, { action: 'ssh pct push', target: `lxc/${g.vmid}:${path}`, reason: `write ${path}`, what: `write ${path} in guest ${g.vmid}` }, () =>
+    g.shell.pushFile(g.vmid, path, content, { perms }),
+  )
+}
+
+/** `pct set <vmid> --features …` as root@pam. */
+export function setFeatures(g: GuestRef, features: Record<string, number>): Promise<void> {
+  return audited(g.ctx, { action: 'ssh pct set', target: `lxc/${g.vmid}`, reason: 'features for docker (keyctl needs root@pam)', what: `set features of guest ${g.vmid}` }, () =>
+    g.shell.setFeatures(g.vmid, features),
+  )
+}
+
+/** Last non-empty line of a command's stderr (or stdout), trimmed to 200 chars, for messages. */
+export function tail(r: ExecResult): string {
+  const text = (r.stderr.trim() || r.stdout.trim()).split('\n').filter((l) => l.trim() !== '')
+  const last = text[text.length - 1] ?? `exit ${r.code}`
+  return last.length > 200 ? `${last.slice(0, 200)}…` : last
+}

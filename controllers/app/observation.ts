@@ -1,0 +1,56 @@
+/**
+ * What observe learns about one App (read-only data handed to the pure plan).
+ */
+import type { GuestMarker } from '../../src/model/marker.js'
+import type { PendingCreate } from '../../src/store/types.js'
+
+/** Status extra the App controller keeps between reconciles (never secrets). */
+export interface AppStatusExtra {
+  /** specHash of the last fully applied (healthy, marker written) spec. */
+  appliedSpecHash?: string
+  /** deployHash (compose/env/secret digests) last pushed and started. */
+  deployHash?: string
+  /** ms epoch of the last `compose up` (the health timeout counts from here). */
+  deployStartedAt?: number
+  /** true once the health gate passed for deployHash. */
+  healthy?: boolean
+  /** The template as written in the spec/defaults when the guest was created. */
+  templateSpec?: string
+  /** The volid the guest was created from. */
+  template?: string
+  /** Last applied deletionPolicy (used when the manifest is gone). */
+  deletionPolicy?: 'Backup' | 'Delete' | 'Retain'
+  [k: string]: unknown
+}
+
+export interface ObservedAppGuest {
+  vmid: number
+  node: string
+  status: string
+  lock?: string
+  tags?: string
+  /** Config (with digest) when it was read; absent on the steady-state fast path. */
+  config?: Record<string, string | number>
+  digest?: string
+  marker?: GuestMarker
+  pendingKeys?: string[]
+}
+
+export interface AppObservation {
+  /** Our guest, when found. */
+  guest?: ObservedAppGuest
+  /** True when the steady-state check passed without any read beyond the snapshot. */
+  steady: boolean
+  /** A pending create whose guest is not (yet) visible. */
+  pendingCreate?: PendingCreate
+  /** The pending create's vmid now belongs to a foreign guest: allocate another. */
+  pendingVmidTaken?: boolean
+  /** The guest exists but its create task is still running (`lock: create`). */
+  creating?: boolean
+  /** Status extra from the store (or rebuilt from the marker when the state dir was lost). */
+  extra: AppStatusExtra
+  /** dependsOn apps that are not Ready. */
+  notReady: { name: string; reason?: string }[]
+  /** Observing time (ms epoch), for health timeouts. */
+  now: number
+}

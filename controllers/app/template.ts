@@ -1,0 +1,40 @@
+/**
+ * Template resolution: `Cluster.defaults.template` / `spec.template` as a volid
+ * (`local:vztmpl/alpine-…tar.xz`) or an aplinfo name prefix (`alpine-3.22`). A prefix is resolved
+ * from the template storage first, then from aplinfo (downloading it once). REFERENCE §4.4, trap 22.
+ */
+import type { ControllerContext } from '../../src/runtime/controller.js'
+import { StalledError } from '../../src/runtime/errors.js'
+import { audited, read, waitTask } from './call.js'
+
+/** Sorts template file names newest last (date stamps and versions compare as text). */
+const newest = (names: string[]): string | undefined => [...names].sort()[names.length - 1]
+
+const fileOf = (volid: string): string => volid.slice(volid.lastIndexOf('/') + 1)
+
+/**
+ * Returns a vztmpl volid present on `node`, downloading from aplinfo when needed. Idempotent.
+ * Throws StalledError `TemplateNotFound` when nothing matches.
+ */
+export async function resolveTemplate(ctx: ControllerContext, node: string, spec: string, key: string): Promise<string> {
+  const storage = spec.includes(':') ? spec.slice(0, spec.indexOf(':')) : ctx.cluster.spec.defaults.templateStorage
+  const wanted = spec.includes(':') ? fileOf(spec) : undefined
+  const prefix = wanted ?? spec
+  const content = await read(`list templates on ${storage}`, () => ctx.pve.storageContent(node, storage, { content: 'vztmpl' }))
+  const present = content.map((c) => c.volid).filter((v) => (wanted ? fileOf(v) === wanted : fileOf(v).startsWith(prefix)))
+  const local = newest(present)
+  if (local) return local
+
+  const apl = await read('read the template index (aplinfo)', () => ctx.pve.aplinfo(node))
+  const names = apl.map((a) => a.template).filter((t) => (wanted ? t === wanted : t.startsWith(prefix)))
+  const pick = newest(names)
+  if (!pick) {
+    throw new StalledError('TemplateNotFound', `template "${spec}" is neither on storage ${storage} nor in the proxmox template index; set spec.template or Cluster.spec.defaults.template to an existing template`)
+  }
+  ctx.progress(key, 'creating', `downloading template ${pick}`)
+  const upid = await audited(ctx, { action: 'POST /nodes/{node}/aplinfo', target: `${storage}:vztmpl/${pick}`, reason: 'template for create', what: `download template ${pick}` }, () =>
+    ctx.pve.downloadTemplate(node, storage, pick),
+  )
+  await waitTask(ctx, node, upid, `download template ${pick}`)
+  return `${storage}:vztmpl/${pick}`
+}
