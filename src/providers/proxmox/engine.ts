@@ -352,6 +352,7 @@ function causeChain(err: unknown): unknown[] {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
     const t = setTimeout(done, ms)
     function done() {
       clearTimeout(t)

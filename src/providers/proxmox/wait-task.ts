@@ -90,6 +90,7 @@ function taskPath(node: string, upid: string, suffix: string): string {
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
     const t = setTimeout(done, Math.max(0, ms))
     function done() {
       clearTimeout(t)
