@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest'
+import { buildPlan } from '../../src/plan/build.js'
+import { planToJson } from '../../src/plan/json.js'
+import { renderPlan } from '../../src/plan/render.js'
+import type { Action } from '../../src/runtime/controller.js'
+
+const update: Action = {
+  type: 'update',
+  key: 'App/web',
+  kind: 'App',
+  name: 'web',
+  changes: [
+    { path: 'resources.memory', before: 512, after: 1024, impact: 'live' },
+    { path: 'features.keyctl', before: undefined, after: 1, impact: 'restart' },
+    { path: 'secrets.DB_PASSWORD', before: 'digest-a', after: 'digest-b', impact: 'live', sensitive: true },
+  ],
+}
+const create: Action = {
+  type: 'create',
+  key: 'App/db',
+  kind: 'App',
+  name: 'db',
+  changes: [
+    { path: 'hostname', after: 'db', impact: 'live' },
+    { path: 'resources.memory', after: 256, impact: 'live' },
+  ],
+}
+const replace: Action = {
+  type: 'replace',
+  key: 'App/cache',
+  kind: 'App',
+  name: 'cache',
+  changes: [{ path: 'resources.storage', before: 'local-lvm', after: 'fast', impact: 'replace', forcesReplacement: true }],
+}
+const destroy: Action = {
+  type: 'delete',
+  key: 'App/old',
+  kind: 'App',
+  name: 'old',
+  summary: 'final backup, then destroy guest 105 on pve',
+  changes: [{ path: 'guest', before: '105 on pve', impact: 'data-loss' }],
+}
+const shrink: Action = {
+  type: 'update',
+  key: 'App/web',
+  kind: 'App',
+  name: 'web',
+  changes: [{ path: 'resources.disk', before: 8, after: 4, impact: 'live', refused: 'proxmox only grows disks: set it back to 8 or larger' } as Action['changes'][number]],
+}
+
+describe('renderPlan', () => {
+  it('renders creates, updates, replacements and deletions Terraform-style (snapshot)', () => {
+    const text = renderPlan(buildPlan([update, create, replace, destroy]))
+    expect(text).toBe(`Resource actions are indicated with the following symbols:
+  + create
+  ~ update in-place
+  - destroy
+-/+ destroy and then create replacement
+
+Proximity will perform the following actions:
+
+  # App/cache must be replaced
+-/+ App/cache
+      ~ resources.storage: "local-lvm" -> "fast" # forces replacement
+
+  # App/db will be created
+  + App/db
+      + hostname: "db"
+      + resources.memory: 256
+
+  # App/old will be destroyed (final backup, then destroy guest 105 on pve)
+  - App/old
+      - guest: "105 on pve" # data loss
+
+  # App/web will be updated in-place
+  ~ App/web
+      + features.keyctl: 1 # applied on next restart
+      ~ resources.memory: 512 -> 1024
+      ~ secrets.DB_PASSWORD: (sensitive)
+
+Plan: 2 to add, 1 to change, 2 to destroy.
+`)
+    expect(text).not.toContain('digest-a')
+  })
+
+  it('says "No changes" for an empty plan and shows suspended notes', () => {
+    expect(renderPlan(buildPlan([]))).toBe('No changes. Your cluster matches the manifests.\n')
+    const noop: Action = { type: 'noop', key: 'App/web', kind: 'App', name: 'web', changes: [], summary: 'suspended; nothing is reconciled' }
+    expect(renderPlan(buildPlan([noop]))).toBe('# App/web: suspended; nothing is reconciled\n\nNo changes. Your cluster matches the manifests.\n')
+  })
+
+  it('marks a refused change with its reason', () => {
+    const text = renderPlan(buildPlan([shrink]))
+    expect(text).toContain('      ~ resources.disk: 8 -> 4 # refused: proxmox only grows disks: set it back to 8 or larger\n')
+    expect(text).toContain('Plan: 0 to add, 1 to change, 0 to destroy.')
+  })
+
+  it('colours symbols only when asked', () => {
+    const plain = renderPlan(buildPlan([update]))
+    const coloured = renderPlan(buildPlan([update]), { color: true })
+    expect(plain).not.toContain('\x1b[')
+    expect(coloured).toContain('\x1b[33m~\x1b[0m App/web')
+    expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(plain)
+  })
+})
+
+describe('planToJson', () => {
+  it('has a stable documented shape, sorted by key then path, with no sensitive values', () => {
+    const json = planToJson(buildPlan([update, create, { type: 'noop', key: 'App/a', kind: 'App', name: 'a', changes: [] }]))
+    expect(JSON.stringify(json)).toBe(
+      JSON.stringify({
+        formatVersion: 1,
+        changes: [
+          {
+            key: 'App/db',
+            kind: 'App',
+            name: 'db',
+            action: 'create',
+            summary: null,
+            fields: [
+              { path: 'hostname', before: null, after: 'db', impact: 'live', sensitive: false, forcesReplacement: false, refused: null },
+              { path: 'resources.memory', before: null, after: 256, impact: 'live', sensitive: false, forcesReplacement: false, refused: null },
+            ],
+          },
+          {
+            key: 'App/web',
+            kind: 'App',
+            name: 'web',
+            action: 'update',
+            summary: null,
+            fields: [
+              { path: 'features.keyctl', before: null, after: 1, impact: 'restart', sensitive: false, forcesReplacement: false, refused: null },
+              { path: 'resources.memory', before: 512, after: 1024, impact: 'live', sensitive: false, forcesReplacement: false, refused: null },
+              { path: 'secrets.DB_PASSWORD', before: null, after: null, impact: 'live', sensitive: true, forcesReplacement: false, refused: null },
+            ],
+          },
+        ],
+        summary: { add: 1, change: 1, destroy: 0 },
+      }),
+    )
+  })
+
+  it('does not depend on input order', () => {
+    const a = JSON.stringify(planToJson(buildPlan([update, create, replace, destroy])))
+    const reversed = { ...update, changes: [...update.changes].reverse() }
+    const b = JSON.stringify(planToJson(buildPlan([destroy, replace, create, reversed])))
+    expect(b).toBe(a)
+  })
+})
