@@ -1,0 +1,155 @@
+import { applyPowerChange } from './ct-runtime.js'
+import { fail } from './errors.js'
+import { guestName } from './guest-config.js'
+import type { Params } from './params.js'
+import { saveState, type SimGuest, type SimState } from './state.js'
+import { TaskRunner } from './tasks.js'
+
+/** Options the core needs (resolved from SimulatorOptions). */
+export interface CoreOptions {
+  now: () => number
+  taskLatencyMs: number | Record<string, number>
+  resourcesLagMs: number
+  statePath?: string
+  takeFailure: (type: string) => string | undefined
+}
+
+/**
+ * The simulator's mutable world: persisted state, the task runner and helpers the routes share.
+ * All mutations go through here or through route handlers, which call `markDirty()`.
+ */
+export class SimCore {
+  readonly tasks: TaskRunner
+  private saveTimer: NodeJS.Timeout | undefined
+  private saving: Promise<void> = Promise.resolve()
+  /** Per-node chain serialising vzdump jobs (the global vzdump flock). */
+  readonly vzdumpQueue = new Map<string, Promise<void>>()
+  /** Nodes answered with 595 (fault injection). */
+  readonly offline = new Set<string>()
+
+  constructor(
+    public state: SimState,
+    readonly opts: CoreOptions,
+  ) {
+    this.tasks = new TaskRunner({
+      latency: (type) => this.latency(type),
+      now: opts.now,
+      nextPid: () => ++this.state.pidCounter,
+      takeFailure: opts.takeFailure,
+    })
+  }
+
+  /** Current time in ms. */
+  now(): number {
+    return this.opts.now()
+  }
+
+  /** Task latency for a type. */
+  latency(type: string): number {
+    const l = this.opts.taskLatencyMs
+    if (typeof l === 'number') return l
+    return l[type] ?? l.default ?? 50
+  }
+
+  /** Node names. */
+  nodeNames(): string[] {
+    return Object.keys(this.state.nodes)
+  }
+
+  /** Asserts a node exists (PVE answers an unknown node with a hostname lookup failure). */
+  requireNode(node: string): void {
+    if (!this.state.nodes[node]) throw fail(`hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`)
+  }
+
+  /** A guest by vmid, cluster-wide. */
+  guest(vmid: number): SimGuest | undefined {
+    return this.state.guests[String(vmid)]
+  }
+
+  /** A CT on a given node, or the real not-found 500. */
+  guestOn(node: string, vmid: number): SimGuest {
+    const g = this.guest(vmid)
+    if (!g || g.node !== node || g.type !== 'lxc') throw fail(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`)
+    return g
+  }
+
+  /** Throws `CT is locked (x)` when the guest has a lock. */
+  checkLock(g: SimGuest): void {
+    if (g.config.lock !== undefined) throw fail(`CT is locked (${g.config.lock})`)
+  }
+
+  /** Changes power state, recording the previous view for the `/cluster/resources` lag. */
+  setStatus(g: SimGuest, status: 'running' | 'stopped'): void {
+    if (g.status === status) return
+    this.noteRrd(g)
+    g.status = status
+    g.startedAt = status === 'running' ? this.now() : undefined
+    applyPowerChange(g.runtime, status, g.config, () => this.now())
+    this.markDirty()
+  }
+
+  /** Records what the RRD showed before a status/name change. */
+  noteRrd(g: SimGuest): void {
+    const now = this.now()
+    if (now - g.rrd.changedAt >= this.opts.resourcesLagMs) g.rrd = { status: g.created ? g.status : 'unknown', name: g.created ? guestName(g) : undefined, changedAt: now }
+  }
+
+  /** Schedules a state save (debounced); no-op without a state path. */
+  markDirty(): void {
+    if (!this.opts.statePath || this.saveTimer) return
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined
+      void this.save().catch(() => undefined)
+    }, 50)
+  }
+
+  /** Persists now (serialised with earlier saves). */
+  save(): Promise<void> {
+    const path = this.opts.statePath
+    if (!path) return Promise.resolve()
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer)
+      this.saveTimer = undefined
+    }
+    const snapshot = JSON.stringify(this.state)
+    this.saving = this.saving.then(() => saveState(path, JSON.parse(snapshot) as SimState))
+    return this.saving
+  }
+
+  /** Stops timers. */
+  close(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    this.tasks.close()
+  }
+}
+
+/** What a route handler receives. */
+export interface RouteContext {
+  core: SimCore
+  /** Validated parameters, path parameters included. */
+  params: Params
+  /** Authenticated id (`root@pam` or `root@pam!proximity`). */
+  user: string
+  method: string
+  template: string
+}
+
+/** A route handler: returns `data` (or an Envelope), throws PveError. */
+export type Handler = (ctx: RouteContext) => unknown | Promise<unknown>
+
+/** One served (method, template) pair. */
+export interface RouteDef {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  path: string
+  handler: Handler
+  /** Served without authentication (only `POST /access/ticket`). */
+  noAuth?: boolean
+}
+
+/** String parameter accessor. */
+export const str = (p: Params, k: string): string | undefined => (p[k] === undefined ? undefined : String(p[k]))
+/** Number parameter accessor. */
+export const num = (p: Params, k: string): number | undefined => (p[k] === undefined ? undefined : Number(p[k]))
+/** Boolean parameter accessor (0/1). */
+export const flag = (p: Params, k: string): boolean => Number(p[k] ?? 0) === 1

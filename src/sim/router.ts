@@ -1,0 +1,87 @@
+import type { RouteDef } from './core.js'
+import { methodSchema, type MethodSchema } from './schema.js'
+import { backupJobRoutes } from './routes/backup-jobs.js'
+import { clusterRoutes } from './routes/cluster.js'
+import { firewallRoutes } from './routes/firewall.js'
+import { haPoolRoutes } from './routes/ha-pools.js'
+import { lxcRoutes } from './routes/lxc.js'
+import { lxcSnapshotRoutes } from './routes/lxc-snapshot.js'
+import { lxcStatusRoutes } from './routes/lxc-status.js'
+import { networkRoutes } from './routes/network.js'
+import { storageRoutes } from './routes/storage.js'
+import { vzdumpRoutes } from './routes/vzdump.js'
+import { accessRoutes } from './routes/access.js'
+
+/** A route resolved against the schema. */
+export interface CompiledRoute extends RouteDef {
+  segments: string[]
+  schema: MethodSchema
+  literalCount: number
+}
+
+/** A matched request. */
+export interface RouteMatch {
+  route: CompiledRoute
+  pathParams: Record<string, string>
+}
+
+/** Every (method, template) the simulator serves. */
+export const ALL_ROUTES: RouteDef[] = [
+  ...accessRoutes,
+  ...clusterRoutes,
+  ...lxcRoutes,
+  ...lxcStatusRoutes,
+  ...lxcSnapshotRoutes,
+  ...storageRoutes,
+  ...vzdumpRoutes,
+  ...networkRoutes,
+  ...firewallRoutes,
+  ...haPoolRoutes,
+  ...backupJobRoutes,
+]
+
+/**
+ * The route table: each served route paired with its method schema from pve-apidata. Throws at
+ * construction when a route is not in the schema (so the simulator cannot invent endpoints).
+ */
+export class Router {
+  readonly routes: CompiledRoute[]
+
+  constructor(defs: RouteDef[] = ALL_ROUTES) {
+    this.routes = defs.map((d) => {
+      const schema = methodSchema(d.method, d.path)
+      if (!schema) throw new Error(`simulator route ${d.method} ${d.path} is not in the PVE schema`)
+      const segments = d.path.split('/').filter((s) => s !== '')
+      return { ...d, segments, schema, literalCount: segments.filter((s) => !s.startsWith('{')).length }
+    })
+  }
+
+  /**
+   * Matches a method and already-split, decoded path segments (below `/api2/json`). Literal
+   * segments win over parameters. Undefined when nothing matches.
+   */
+  match(method: string, segments: string[]): RouteMatch | undefined {
+    let best: RouteMatch | undefined
+    for (const r of this.routes) {
+      if (r.method !== method || r.segments.length !== segments.length) continue
+      const pathParams: Record<string, string> = {}
+      let ok = true
+      for (let i = 0; i < segments.length; i++) {
+        const t = r.segments[i] as string
+        const s = segments[i] as string
+        if (t.startsWith('{')) {
+          if (s === '') {
+            ok = false
+            break
+          }
+          pathParams[t.slice(1, -1)] = s
+        } else if (t !== s) {
+          ok = false
+          break
+        }
+      }
+      if (ok && (!best || r.literalCount > best.route.literalCount)) best = { route: r, pathParams }
+    }
+    return best
+  }
+}

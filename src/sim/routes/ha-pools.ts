@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto'
+import { flag, str, type RouteContext, type RouteDef } from '../core.js'
+import { fail } from '../errors.js'
+import { splitList } from '../formats.js'
+import type { SimCore } from '../core.js'
+import { lxcListItem } from './shapes.js'
+
+const HA_KEYS = ['state', 'max_restart', 'max_relocate', 'failback', 'comment']
+
+function haSid(core: SimCore, raw: string): string {
+  if (/^(ct|vm):\d+$/.test(raw)) return raw
+  if (/^\d+$/.test(raw)) {
+    const g = core.guest(Number(raw))
+    if (!g) throw fail(`unable to detect SID from VMID - VM/CT ${raw} does not exist`)
+    return `${g.type === 'lxc' ? 'ct' : 'vm'}:${raw}`
+  }
+  throw fail(`unable to parse service id '${raw}'`)
+}
+
+const haItem = (r: Record<string, unknown>): Record<string, unknown> => {
+  const digest = createHash('sha1').update(JSON.stringify(r)).digest('hex')
+  return { max_restart: 1, max_relocate: 1, state: 'started', ...r, digest }
+}
+
+function members(ctx: RouteContext, ids: number[]): Record<string, unknown>[] {
+  return ids.flatMap((id) => {
+    const g = ctx.core.guest(id)
+    if (!g) return []
+    const item = lxcListItem(ctx.core, g)
+    return [{ ...item, id: `lxc/${id}`, node: g.node, type: 'lxc' }]
+  })
+}
+
+function poolOf(core: SimCore, id: string) {
+  const p = core.state.pools[id]
+  if (!p) throw fail(`pool '${id}' does not exist`)
+  return p
+}
+
+function updatePool(ctx: RouteContext, id: string): null {
+  const { core, params } = ctx
+  const p = poolOf(core, id)
+  if (params.comment !== undefined) p.comment = String(params.comment)
+  const vms = splitList(str(params, 'vms') ?? '').map(Number)
+  for (const vmid of vms) {
+    if (!core.guest(vmid)) throw fail(`no such VMID '${vmid}'`)
+    if (flag(params, 'delete')) {
+      p.members = p.members.filter((x) => x !== vmid)
+      continue
+    }
+    const other = Object.entries(core.state.pools).find(([, q]) => q.members.includes(vmid))
+    if (other && other[0] !== id && !flag(params, 'allow-move')) throw fail(`VM ${vmid} is already a pool member`)
+    if (other) other[1].members = other[1].members.filter((x) => x !== vmid)
+    if (!p.members.includes(vmid)) p.members.push(vmid)
+  }
+  core.markDirty()
+  return null
+}
+
+function deletePool(core: SimCore, id: string): null {
+  const p = poolOf(core, id)
+  if (p.members.length > 0) throw fail(`pool '${id}' is not empty`)
+  delete core.state.pools[id]
+  core.markDirty()
+  return null
+}
+
+/** HA resources (§4.7) and pools (§4.8). */
+export const haPoolRoutes: RouteDef[] = [
+  {
+    method: 'GET',
+    path: '/cluster/ha/resources',
+    handler: ({ core, params }) =>
+      Object.values(core.state.ha)
+        .filter((r) => !params.type || r.type === params.type)
+        .map(haItem),
+  },
+  {
+    method: 'POST',
+    path: '/cluster/ha/resources',
+    handler: ({ core, params }) => {
+      if (params.group !== undefined) throw fail("invalid parameter 'group': ha groups have been migrated to rules")
+      const sid = haSid(core, String(params.sid))
+      if (core.state.ha[sid]) throw fail(`resource ID '${sid}' already defined`)
+      const r: Record<string, string | number> = { sid, type: sid.slice(0, 2) }
+      for (const k of HA_KEYS) if (params[k] !== undefined) r[k] = params[k] as string | number
+      core.state.ha[sid] = r
+      core.markDirty()
+      return null
+    },
+  },
+  {
+    method: 'GET',
+    path: '/cluster/ha/resources/{sid}',
+    handler: ({ core, params }) => {
+      const sid = haSid(core, String(params.sid))
+      const r = core.state.ha[sid]
+      if (!r) throw fail(`no such resource '${sid}'`)
+      return haItem(r)
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/cluster/ha/resources/{sid}',
+    handler: ({ core, params }) => {
+      const sid = haSid(core, String(params.sid))
+      const r = core.state.ha[sid]
+      if (!r) throw fail(`no such resource '${sid}'`)
+      if (params.digest !== undefined && params.digest !== haItem(r).digest) throw fail('detected modified configuration - file changed by other user? Try again.')
+      for (const k of splitList(str(params, 'delete') ?? '')) delete r[k]
+      for (const k of HA_KEYS) if (params[k] !== undefined) r[k] = params[k] as string | number
+      core.markDirty()
+      return null
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/cluster/ha/resources/{sid}',
+    handler: ({ core, params }) => {
+      const sid = haSid(core, String(params.sid))
+      if (!core.state.ha[sid]) throw fail(`no such resource '${sid}'`)
+      delete core.state.ha[sid]
+      core.markDirty()
+      return null
+    },
+  },
+  {
+    method: 'GET',
+    path: '/pools',
+    handler: (ctx) => {
+      const id = str(ctx.params, 'poolid')
+      if (id === undefined) return Object.entries(ctx.core.state.pools).map(([poolid, p]) => ({ poolid, ...(p.comment ? { comment: p.comment } : {}) }))
+      const p = poolOf(ctx.core, id)
+      return [{ poolid: id, ...(p.comment ? { comment: p.comment } : {}), members: members(ctx, p.members) }]
+    },
+  },
+  {
+    method: 'POST',
+    path: '/pools',
+    handler: ({ core, params }) => {
+      const id = String(params.poolid)
+      if (core.state.pools[id]) throw fail(`pool '${id}' already exists`)
+      core.state.pools[id] = { members: [], ...(params.comment !== undefined ? { comment: String(params.comment) } : {}) }
+      core.markDirty()
+      return null
+    },
+  },
+  { method: 'PUT', path: '/pools', handler: (ctx) => updatePool(ctx, String(ctx.params.poolid)) },
+  { method: 'DELETE', path: '/pools', handler: ({ core, params }) => deletePool(core, String(params.poolid)) },
+  {
+    method: 'GET',
+    path: '/pools/{poolid}',
+    handler: (ctx) => {
+      const p = poolOf(ctx.core, String(ctx.params.poolid))
+      return { members: members(ctx, p.members), ...(p.comment ? { comment: p.comment } : {}) }
+    },
+  },
+  { method: 'PUT', path: '/pools/{poolid}', handler: (ctx) => updatePool(ctx, String(ctx.params.poolid)) },
+  { method: 'DELETE', path: '/pools/{poolid}', handler: ({ core, params }) => deletePool(core, String(params.poolid)) },
+]

@@ -1,0 +1,203 @@
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttps } from 'node:https'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { authenticate, login, type AuthConfig } from './auth.js'
+import type { SimCore } from './core.js'
+import { JSON_CONTENT_TYPE, sendData, sendError } from './envelope.js'
+import { PveError, paramError } from './errors.js'
+import type { FaultStore } from './faults.js'
+import { decodeForm, decodeJson, validateParams } from './params.js'
+import type { MemoryRequestLog } from './request-log.js'
+import type { Router } from './router.js'
+import type { FaultRule } from './types.js'
+
+/** What the HTTP front needs. */
+export interface ServerDeps {
+  core: SimCore
+  router: Router
+  faults: FaultStore
+  log: MemoryRequestLog
+  auth: AuthConfig
+  authFailureDelayMs: number
+  faultsEndpoint: boolean
+  tls?: { cert: string; key: string }
+}
+
+const API = '/api2/json'
+const MAX_BODY = 4 * 1024 * 1024
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** True for loopback peers. */
+function isLoopback(addr: string | undefined): boolean {
+  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1'
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const c of req) {
+    size += (c as Buffer).length
+    if (size > MAX_BODY) throw new PveError(413, 'request entity too large')
+    chunks.push(c as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * Creates the HTTP(S) server of the simulated pveproxy: routing, auth, parameter validation,
+ * faults and the request log. The caller listens and closes.
+ */
+export function createSimServer(deps: ServerDeps): { server: Server; closeAll(): void } {
+  const sockets = new Set<Socket>()
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    void handle(deps, req, res).catch(() => {
+      if (!res.headersSent) sendError(res, new PveError(500, 'internal simulator error'))
+      else res.destroy()
+    })
+  }
+  const server = deps.tls ? createHttps({ cert: deps.tls.cert, key: deps.tls.key }, handler) : createHttp(handler)
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  return {
+    server,
+    closeAll: () => {
+      for (const s of sockets) s.destroy()
+    },
+  }
+}
+
+async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now()
+  const method = (req.method ?? 'GET').toUpperCase()
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const rawPath = q < 0 ? url : url.slice(0, q)
+  const query = q < 0 ? '' : url.slice(q + 1)
+  if (rawPath.startsWith('/_sim/') && deps.faultsEndpoint && isLoopback(req.socket.remoteAddress)) {
+    await control(deps, method, rawPath, req, res)
+    return
+  }
+  const apiPath = rawPath.startsWith(`${API}/`) ? rawPath.slice(API.length) : rawPath
+  let template = apiPath
+  let user: string | undefined
+  const finish = (status: number): void => {
+    deps.log.add({ time: deps.core.now(), method, route: template, path: apiPath, status, durationMs: performance.now() - started, ...(user ? { user } : {}) })
+  }
+  const respondError = (e: PveError): void => {
+    sendError(res, e)
+    finish(e.status)
+  }
+  try {
+    const segments = rawPath.startsWith(`${API}/`)
+      ? apiPath.split('/').slice(1).map((s) => {
+          try {
+            return decodeURIComponent(s)
+          } catch {
+            return s
+          }
+        })
+      : undefined
+    const match = segments ? deps.router.match(method, segments) : undefined
+    if (!match) throw new PveError(501, `Method '${method} ${apiPath}' not implemented`)
+    template = match.route.path
+    const body = await readBody(req)
+    if ((method === 'GET' || method === 'DELETE') && body.length > 0) throw new PveError(501, `Unexpected content for method '${method}'`)
+    let auth: { user: string; ticket: boolean } | undefined
+    if (!match.route.noAuth) {
+      try {
+        auth = authenticate(deps.auth, req)
+        user = auth.user
+      } catch (e) {
+        if (deps.authFailureDelayMs > 0) await sleep(deps.authFailureDelayMs)
+        throw e
+      }
+    }
+    const before = deps.faults.match(method, template, apiPath, false)
+    if (await applyFaults(before, res, match.pathParams)) {
+      finish(0)
+      return
+    }
+    const node = match.pathParams.node
+    if (node !== undefined && deps.core.offline.has(node)) throw new PveError(595, 'Errors during connection establishment, proxy handshake: Connection refused')
+    const raw = /^application\/json\b/i.test(req.headers['content-type'] ?? '') ? decodeJson(body || '{}') : decodeForm(body)
+    decodeForm(query, raw)
+    for (const [k, v] of Object.entries(match.pathParams)) {
+      if (raw[k] !== undefined && raw[k] !== v) throw paramError({ [k]: 'duplicate parameter (already defined in URI) with conflicting values!' })
+      raw[k] = v
+    }
+    const params = validateParams(match.route.schema, raw)
+    let result: unknown
+    if (template === '/access/ticket') {
+      try {
+        result = login(deps.auth, params)
+      } catch (e) {
+        if (deps.authFailureDelayMs > 0) await sleep(deps.authFailureDelayMs)
+        throw e
+      }
+      user = String(params.username)
+    } else {
+      if (typeof params.node === 'string') deps.core.requireNode(params.node)
+      result = await match.route.handler({ core: deps.core, params, user: user ?? '', method, template })
+    }
+    const after = deps.faults.match(method, template, apiPath, true)
+    if (await applyFaults(after, res, match.pathParams)) {
+      finish(0)
+      return
+    }
+    sendData(res, result)
+    finish(200)
+  } catch (e) {
+    if (e instanceof PveError) respondError(e)
+    else respondError(new PveError(500, (e as Error).message || 'internal simulator error'))
+  }
+}
+
+/** Applies fault actions; returns true when the connection was dropped. Errors are thrown. */
+async function applyFaults(rules: FaultRule[], res: ServerResponse, pathParams: Record<string, string>): Promise<boolean> {
+  for (const r of rules) {
+    const a = r.action
+    if (a.type === 'latency') await sleep(a.ms)
+    else if (a.type === 'drop') {
+      res.socket?.destroy()
+      return true
+    } else if (a.type === 'error') throw new PveError(a.status, a.message)
+    else if (a.type === 'lockTimeout') throw new PveError(500, `can't lock file '/run/lock/lxc/pve-config-${pathParams.vmid ?? '0'}.lock' - got timeout`)
+  }
+  return false
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'Content-Type': JSON_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/** The `/_sim/faults` and `/_sim/log` control endpoint (loopback only, when enabled). */
+async function control(deps: ServerDeps, method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    if (path === '/_sim/faults') {
+      if (method === 'GET') return sendJson(res, 200, { data: deps.faults.list() })
+      if (method === 'DELETE') {
+        deps.faults.clear()
+        return sendJson(res, 200, { data: null })
+      }
+      if (method === 'POST') {
+        const rule = JSON.parse((await readBody(req)) || 'null') as FaultRule
+        return sendJson(res, 200, { data: deps.faults.add(rule) })
+      }
+    }
+    if (path === '/_sim/log') {
+      if (method === 'GET') return sendJson(res, 200, { data: deps.log.entries() })
+      if (method === 'DELETE') {
+        deps.log.clear()
+        return sendJson(res, 200, { data: null })
+      }
+    }
+    sendJson(res, 404, { data: null, message: `no such control endpoint ${method} ${path}\n` })
+  } catch (e) {
+    sendJson(res, 400, { data: null, message: `${(e as Error).message}\n` })
+  }
+}
