@@ -16,16 +16,12 @@ export interface Clock {
 }
 
 /**
- * The real clock. Timers are `unref`'d so a pending requeue never keeps a finished CLI process
- * alive; long-running loops keep the process alive through their own I/O.
+ * The real clock. Timers keep the process alive (a CLI apply waiting on a requeue must not exit
+ * early); whoever sets them clears them on shutdown.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms)
-    t.unref?.()
-    return t
-  },
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 }
 

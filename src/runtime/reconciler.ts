@@ -1,0 +1,448 @@
+/**
+ * The reconcile runner (DESIGN §5). Given the registered controllers, a ControllerContext
+ * factory, the store and the current ManifestSet, it reconciles keys level-based: a key only
+ * says "look at `Kind/name`"; the manifest is looked up in the current set each time. Every
+ * attempt runs observe → plan → apply (or finalize for an orphan when pruning) and then writes
+ * status in one place, whatever happened (./status.ts). Typed errors decide the requeue:
+ * transient and bugs back off, waiting requeues after its delay, stalled waits for a spec change.
+ */
+import type { ManifestSet, Manifest } from '../model/types.js'
+import type { Action, Controller, ControllerContext, OrphanRecord, Result } from './controller.js'
+import type { StateStore } from '../store/types.js'
+import type { BackoffOptions } from './backoff.js'
+import { classifyError, StalledError, WaitingError, type ErrorKind } from './errors.js'
+import { systemClock, type Clock } from './clock.js'
+import { stderrLogger, type RuntimeLogger } from './logger.js'
+import { getCondition, isTrue, READY, STALLED } from './conditions.js'
+import { nextStatus, safeReason, type Attempt, type AttemptOutcome } from './status.js'
+import { allManifests, findManifest, splitKey } from './keys.js'
+import { checkPruneGuard, DEFAULT_DELETE_THRESHOLD } from './prune-guard.js'
+import { createWorkQueue, runWorkers, type WorkQueue } from './queue.js'
+import { createSemaphore } from './semaphore.js'
+
+/** A controller of any kind, as registered. */
+export type AnyController = Controller<any, any>
+
+/** What the context factory is told about the pass it builds a context for. */
+export interface PassInfo {
+  dryRun: boolean
+  /** Keys the pass will look at (may grow by orphans when pruning). */
+  keys: string[]
+}
+
+export interface ReconcilerOptions {
+  /** Parallel reconciles. @default 4 */
+  workers?: number
+  /** Per-key backoff for transient errors and bugs. @default 1 s → 5 min, ±10 % jitter */
+  backoff?: BackoffOptions
+  /** Finalize orphans (owned guests without a manifest). @default false */
+  prune?: boolean
+  /** Guard limit; @default Cluster.spec.deleteThreshold, else DEFAULT_DELETE_THRESHOLD (5) */
+  deleteThreshold?: number
+  /** Skip the deletion guard. @default false */
+  allowMassDelete?: boolean
+  /** Daemon: re-queue every key this often. @default 600000 (10 min) */
+  resyncMs?: number
+}
+
+export interface ReconcilerDeps {
+  /** Registered controllers, one per kind. */
+  controllers: AnyController[]
+  store: StateStore
+  /** The current desired set; called at every attempt (level-based). */
+  manifests: () => ManifestSet
+  /**
+   * Builds the context for a pass (one per `runOnce`/`plan` call; one per reconcile in the
+   * daemon loop, so the factory may cache its snapshot). The reconciler derives a per-key
+   * context from it (prototype-linked) whose `audit` fills in key and revision and whose
+   * `statusOf` reads the store.
+   */
+  context: (pass: PassInfo) => Promise<ControllerContext>
+  clock?: Clock
+  logger?: RuntimeLogger
+  options?: ReconcilerOptions
+}
+
+/** The final word on one key after `runOnce`. */
+export interface Outcome {
+  key: string
+  result: 'Ready' | 'NotReady' | 'Stalled' | 'Failed' | 'Waiting' | 'Skipped' | 'Deleted'
+  reason: string
+  message: string
+  attempts: number
+  /** Changes made across attempts (from Result.changed). */
+  changed: string[]
+}
+
+export interface RunOnceOptions {
+  prune?: boolean
+  allowMassDelete?: boolean
+  /** Reconcile a Stalled key even though its spec did not change. @default false */
+  force?: boolean
+  /** Attempts per key for transient errors and bugs before giving up. @default 5 */
+  maxAttempts?: number
+  /** Give up on keys still waiting after this long. @default 900000 (15 min) */
+  deadlineMs?: number
+  /** Called as each key reaches its final outcome (progress output). */
+  onOutcome?: (o: Outcome) => void
+}
+
+export interface PlanEntry {
+  key: string
+  actions: Action[]
+  /** Observe/plan failed for this key; other keys are still planned. */
+  error?: { kind: ErrorKind; reason: string; message: string }
+}
+
+export interface PlanReport {
+  entries: PlanEntry[]
+  /** Deletions of orphans (only with `prune`). */
+  deletions: PlanEntry[]
+  /** Set when the deletion guard would refuse this prune. */
+  refusal?: string
+}
+
+export interface Reconciler {
+  /** Reconciles `keys` (plus orphans with `prune`) until each is Ready, Stalled or given up; always terminates. Throws MassDeleteRefusedError before doing anything. */
+  runOnce(keys: string[], opts?: RunOnceOptions): Promise<Map<string, Outcome>>
+  /** observe + plan for every key (and orphan deletions with `prune`); changes nothing, writes no status. */
+  plan(keys: string[], opts?: { prune?: boolean; allowMassDelete?: boolean }): Promise<PlanReport>
+  /** Starts the long-running loop (daemon): workers, resync timer, immediate queueing of every key. */
+  start(): void
+  /** Queues one key in the running loop (webhook, manifest change, schedule). */
+  enqueue(key: string): void
+  /** Stops the loop, letting in-flight reconciles finish. */
+  stop(): Promise<void>
+  /** Queue metrics of the running loop (zeros when stopped). */
+  metrics(): ReturnType<WorkQueue['metrics']>
+}
+
+/** What one attempt did, for the requeue decision. */
+interface AttemptReport {
+  outcome: AttemptOutcome | 'skipped' | 'deleted'
+  reason: string
+  message: string
+  result?: Result
+  requeueAfterMs?: number
+}
+
+interface Pass {
+  ctx: ControllerContext
+  orphans: Map<string, { controller: AnyController; record: OrphanRecord }>
+  prune: boolean
+  force: boolean
+}
+
+/** Creates a reconciler; validates the controller registry once (one controller per kind). */
+export function createReconciler(deps: ReconcilerDeps): Reconciler {
+  const clock = deps.clock ?? systemClock
+  const logger = deps.logger ?? stderrLogger
+  const opts = deps.options ?? {}
+  const workers = opts.workers ?? 4
+  const registry = new Map<string, AnyController>()
+  for (const c of deps.controllers) {
+    if (registry.has(c.kind)) throw new Error(`two controllers registered for kind ${c.kind}`)
+    registry.set(c.kind, c)
+  }
+  const { store } = deps
+
+  const keyContext = (pass: ControllerContext, key: string, dryRun: boolean): ControllerContext =>
+    Object.assign(Object.create(pass) as ControllerContext, {
+      dryRun,
+      statusOf: (k: string) => {
+        const s = store.getStatus(k)
+        if (!s) return undefined
+        const ready = getCondition(s.conditions, READY)
+        return { ready: ready?.status === 'True', reason: ready?.reason }
+      },
+      audit: (e: Parameters<ControllerContext['audit']>[0]) => store.appendAudit({ ...e, key, revision: pass.revision }),
+    })
+
+  const collectOrphans = async (ctx: ControllerContext): Promise<Pass['orphans']> => {
+    const out: Pass['orphans'] = new Map()
+    for (const c of registry.values()) {
+      if (!c.orphans) continue
+      for (const record of await c.orphans(ctx)) out.set(record.key, { controller: c, record })
+    }
+    return out
+  }
+
+  const guard = (set: ManifestSet, orphans: Pass['orphans'], ctx: ControllerContext, allowMassDelete?: boolean): void => {
+    const desired: Record<string, number> = {}
+    for (const m of allManifests(set)) desired[m.kind] = (desired[m.kind] ?? 0) + 1
+    checkPruneGuard([...orphans.values()].map((o) => o.record), desired, {
+      threshold: opts.deleteThreshold ?? ctx.cluster?.spec?.deleteThreshold ?? DEFAULT_DELETE_THRESHOLD,
+      allowMassDelete: allowMassDelete ?? opts.allowMassDelete,
+    })
+  }
+
+  /** Writes status and events for an attempt: the single place status is written. */
+  const record = (prev: ReturnType<StateStore['getStatus']>, a: Attempt): void => {
+    const { status, events } = nextStatus(prev, a)
+    store.putStatus(status)
+    for (const e of events) store.addEvent(e)
+  }
+
+  /** One attempt at one key. Never throws. */
+  const attempt = async (key: string, pass: Pass): Promise<AttemptReport> => {
+    const { kind, name } = splitKey(key)
+    const controller = registry.get(kind)
+    if (!controller) return { outcome: 'skipped', reason: 'NoController', message: `no controller for kind ${kind}` }
+    const manifest: Manifest | undefined = findManifest(deps.manifests(), key)
+    const orphan = manifest ? undefined : pass.orphans.get(key)
+    const prev = store.getStatus(key)
+    if (!manifest && !orphan) {
+      if (pass.prune && prev) store.deleteStatus(key)
+      return { outcome: 'skipped', reason: 'NotFound', message: `${key} has no manifest and no guest` }
+    }
+    if (!manifest && !pass.prune) return { outcome: 'skipped', reason: 'PruneDisabled', message: `${key} has no manifest; run with --prune to delete it` }
+    if (manifest && !pass.force && prev && isTrue(prev.conditions, STALLED) && prev.specHash === manifest.specHash) {
+      const stalled = getCondition(prev.conditions, STALLED)
+      return { outcome: 'stalled', reason: stalled?.reason ?? 'Stalled', message: stalled?.message ?? '' }
+    }
+    const ctx = keyContext(pass.ctx, key, false)
+    const startedAt = clock.now()
+    const base = { key, kind, name, specHash: manifest?.specHash, revision: pass.ctx.revision, startedAt }
+    try {
+      let result: Result
+      if (manifest) {
+        ctx.progress(key, 'observing')
+        const observed: unknown = await controller.observe(ctx, manifest)
+        const actions = controller.plan(manifest, observed, ctx)
+        result = await controller.apply(ctx, manifest, actions)
+      } else {
+        ctx.progress(key, 'deleting')
+        result = await controller.finalize(ctx, (orphan as { record: OrphanRecord }).record)
+        if (result.ready) {
+          store.deleteStatus(key)
+          store.addEvent({ key, type: 'Normal', reason: 'Deleted', message: result.message || `${key} deleted` })
+          ctx.progress(key, 'done')
+          return { outcome: 'deleted', reason: 'Deleted', message: result.message, result }
+        }
+      }
+      record(prev, { ...base, outcome: 'success', result, finishedAt: clock.now() })
+      ctx.progress(key, result.ready ? 'done' : 'waiting-health')
+      return {
+        outcome: 'success',
+        reason: safeReason(result.reason, result.ready ? 'Succeeded' : 'Progressing'),
+        message: result.message,
+        result,
+        requeueAfterMs: result.requeueAfterMs,
+      }
+    } catch (err) {
+      const kindOf = classifyError(err)
+      const message = err instanceof Error ? err.message : String(err)
+      let reason = 'ProgressingWithRetry'
+      let requeueAfterMs: number | undefined
+      if (err instanceof WaitingError) {
+        reason = err.reason
+        requeueAfterMs = err.requeueAfterMs
+      } else if (err instanceof StalledError) reason = err.reason
+      else if (kindOf === 'bug') {
+        reason = 'ReconciliationFailed'
+        logger.error(`reconcile ${key} failed unexpectedly (a bug; retrying with backoff): ${message}`, err)
+      }
+      const outcome: AttemptOutcome = kindOf
+      const shown = kindOf === 'bug' ? `unexpected error: ${message.split('\n')[0]}` : message
+      try {
+        record(prev, { ...base, outcome, reason, message: shown, finishedAt: clock.now() })
+      } catch (e) {
+        logger.error(`cannot write status of ${key}`, e)
+      }
+      ctx.progress(key, kindOf === 'waiting' ? 'queued' : 'failed', shown)
+      return { outcome, reason, message: shown, requeueAfterMs }
+    }
+  }
+
+  const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean): Promise<Pass> => {
+    const ctx = await deps.context({ dryRun, keys })
+    // Orphans are collected even without prune so a key without a manifest gets an accurate verdict.
+    const orphans = await collectOrphans(ctx)
+    if (prune) guard(deps.manifests(), orphans, ctx, allowMassDelete)
+    return { ctx, orphans, prune, force }
+  }
+
+  const runOnce = async (keys: string[], o: RunOnceOptions = {}): Promise<Map<string, Outcome>> => {
+    const prune = o.prune ?? opts.prune ?? false
+    const pass = await newPass(keys, false, prune, o.force ?? false, o.allowMassDelete)
+    const all = [...new Set([...keys, ...(prune ? pass.orphans.keys() : [])])]
+    const maxAttempts = o.maxAttempts ?? 5
+    const deadline = clock.now() + (o.deadlineMs ?? 900_000)
+    const queue = createWorkQueue({ clock, backoff: opts.backoff })
+    const outcomes = new Map<string, Outcome>()
+    const tries = new Map<string, number>()
+    const changed = new Map<string, string[]>()
+    const waiting = new Set<string>()
+    const finish = (key: string, result: Outcome['result'], r: AttemptReport): void => {
+      const out: Outcome = { key, result, reason: r.reason, message: r.message, attempts: tries.get(key) ?? 0, changed: changed.get(key) ?? [] }
+      outcomes.set(key, out)
+      waiting.delete(key)
+      o.onOutcome?.(out)
+      if (outcomes.size === all.length) queue.shutDown()
+    }
+    const later = (key: string, ms: number, r: AttemptReport, giveUp: Outcome['result']): void => {
+      const left = deadline - clock.now()
+      if (left <= 0) return finish(key, giveUp, { ...r, message: `gave up after the deadline: ${r.message}` })
+      queue.addAfter(key, Math.min(ms, left))
+    }
+    const handler = async (key: string): Promise<void> => {
+      if (outcomes.has(key)) return
+      tries.set(key, (tries.get(key) ?? 0) + 1)
+      const r = await attempt(key, pass)
+      if (r.result?.changed?.length) changed.set(key, [...(changed.get(key) ?? []), ...r.result.changed])
+      switch (r.outcome) {
+        case 'skipped':
+          return finish(key, 'Skipped', r)
+        case 'deleted':
+          return finish(key, 'Deleted', r)
+        case 'stalled':
+          return finish(key, 'Stalled', r)
+        case 'success':
+          if (r.result?.ready) {
+            finish(key, 'Ready', r)
+            // Dependencies may have become ready: look at waiting keys now instead of after their delay.
+            for (const w of waiting) queue.add(w)
+            return
+          }
+          if (r.requeueAfterMs === undefined) return finish(key, 'NotReady', r)
+          waiting.add(key)
+          return later(key, r.requeueAfterMs, r, 'NotReady')
+        case 'waiting':
+          waiting.add(key)
+          return later(key, r.requeueAfterMs ?? 30_000, r, 'Waiting')
+        case 'transient':
+        case 'bug':
+          if ((tries.get(key) ?? 0) >= maxAttempts) return finish(key, 'Failed', { ...r, message: `gave up after ${maxAttempts} attempts: ${r.message}` })
+          if (clock.now() >= deadline) return finish(key, 'Failed', { ...r, message: `gave up after the deadline: ${r.message}` })
+          queue.addRateLimited(key)
+      }
+    }
+    if (all.length === 0) return outcomes
+    for (const k of all) queue.add(k)
+    await runWorkers(queue, workers, handler, (key, err) => logger.error(`reconcile worker failed on ${key}`, err))
+    return outcomes
+  }
+
+  const plan = async (keys: string[], o: { prune?: boolean; allowMassDelete?: boolean } = {}): Promise<PlanReport> => {
+    const prune = o.prune ?? opts.prune ?? false
+    const ctx = await deps.context({ dryRun: true, keys })
+    const orphans = prune ? await collectOrphans(ctx) : new Map<string, { controller: AnyController; record: OrphanRecord }>()
+    let refusal: string | undefined
+    if (prune) {
+      try {
+        guard(deps.manifests(), orphans, ctx, o.allowMassDelete)
+      } catch (e) {
+        refusal = (e as Error).message
+      }
+    }
+    const limit = createSemaphore(workers)
+    const set = deps.manifests()
+    const entries = await Promise.all(
+      keys.map((key) =>
+        limit.run(async (): Promise<PlanEntry | undefined> => {
+          const controller = registry.get(splitKey(key).kind)
+          const manifest = findManifest(set, key)
+          if (!controller || !manifest) return undefined
+          try {
+            const kctx = keyContext(ctx, key, true)
+            const observed: unknown = await controller.observe(kctx, manifest)
+            return { key, actions: controller.plan(manifest, observed, kctx) }
+          } catch (err) {
+            const kind = classifyError(err)
+            if (kind === 'bug') logger.error(`planning ${key} failed unexpectedly`, err)
+            const reason = err instanceof WaitingError || err instanceof StalledError ? err.reason : kind === 'bug' ? 'ReconciliationFailed' : 'ProgressingWithRetry'
+            return { key, actions: [], error: { kind, reason, message: err instanceof Error ? err.message : String(err) } }
+          }
+        }),
+      ),
+    )
+    const deletions: PlanEntry[] = [...orphans.values()].map(({ controller, record: r }) => ({
+      key: r.key,
+      actions: [
+        controller.planDelete?.(r) ?? {
+          type: 'delete', key: r.key, kind: r.kind, name: r.name, changes: [],
+          summary: `delete guest ${r.vmid} on ${r.node} (deletionPolicy ${r.deletionPolicy})`,
+        },
+      ],
+    }))
+    return { entries: entries.filter((e): e is PlanEntry => e !== undefined), deletions, ...(refusal ? { refusal } : {}) }
+  }
+
+  // ----- long-running loop (daemon) -----
+  let loop: { queue: WorkQueue; done: Promise<void>; resync?: unknown; orphans: Pass['orphans'] } | undefined
+
+  const resync = async (): Promise<void> => {
+    if (!loop) return
+    const set = deps.manifests()
+    const keys = allManifests(set).map((m) => `${m.kind}/${m.metadata.name}`)
+    if (opts.prune) {
+      try {
+        const ctx = await deps.context({ dryRun: false, keys })
+        const orphans = await collectOrphans(ctx)
+        guard(set, orphans, ctx)
+        loop.orphans = orphans
+      } catch (e) {
+        loop.orphans = new Map()
+        logger.error(`prune skipped this resync: ${(e as Error).message}`)
+      }
+    }
+    for (const k of [...keys, ...loop.orphans.keys()]) loop.queue.add(k)
+  }
+
+  const loopHandler = async (key: string): Promise<void> => {
+    const l = loop
+    if (!l) return
+    const ctx = await deps.context({ dryRun: false, keys: [key] })
+    const r = await attempt(key, { ctx, orphans: l.orphans, prune: opts.prune ?? false, force: false })
+    switch (r.outcome) {
+      case 'success':
+        l.queue.forget(key)
+        if (r.requeueAfterMs !== undefined) l.queue.addAfter(key, r.requeueAfterMs)
+        return
+      case 'waiting':
+        l.queue.forget(key)
+        return l.queue.addAfter(key, r.requeueAfterMs ?? 30_000)
+      case 'transient':
+      case 'bug':
+        return l.queue.addRateLimited(key)
+      default:
+        l.queue.forget(key)
+        if (r.outcome === 'deleted') l.orphans.delete(key)
+    }
+  }
+
+  const armResync = (): void => {
+    if (!loop) return
+    loop.resync = clock.setTimeout(() => {
+      void resync().finally(armResync)
+    }, opts.resyncMs ?? 600_000)
+  }
+
+  return {
+    runOnce,
+    plan,
+    start() {
+      if (loop) return
+      const queue = createWorkQueue({ clock, backoff: opts.backoff })
+      loop = { queue, orphans: new Map(), done: Promise.resolve() }
+      loop.done = runWorkers(queue, workers, loopHandler, (key, err) => {
+        logger.error(`reconcile of ${key} failed outside the controller`, err)
+        queue.addRateLimited(key)
+      })
+      void resync().finally(armResync)
+    },
+    enqueue(key) {
+      splitKey(key)
+      loop?.queue.add(key)
+    },
+    async stop() {
+      const l = loop
+      if (!l) return
+      loop = undefined
+      if (l.resync !== undefined) clock.clearTimeout(l.resync)
+      await l.queue.shutDownWithDrain()
+      await l.done
+    },
+    metrics: () => loop?.queue.metrics() ?? { depth: 0, adds: 0, retries: 0, inFlight: 0, delayed: 0 },
+  }
+}

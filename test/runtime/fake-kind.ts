@@ -1,0 +1,97 @@
+/**
+ * A small but realistic test kind for the reconciler: "App" objects whose far end is an in-memory
+ * map of guests. Faults are queued per app name and thrown by apply in order.
+ */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AppManifest, AppSpec, ManifestSet } from '../../src/model/types.js'
+import type { Controller, ControllerContext, OrphanRecord } from '../../src/runtime/controller.js'
+import { createSemaphores } from '../../src/runtime/semaphore.js'
+import { openStateStore } from '../../src/store/state-store.js'
+import type { StateStore } from '../../src/store/types.js'
+import { WaitingError } from '../../src/runtime/errors.js'
+
+export interface FarEnd {
+  guests: Map<string, { memory: number; vmid: number }>
+  faults: Map<string, Error[]>
+  calls: { observe: number; apply: number; finalize: number }
+  orphans: OrphanRecord[]
+}
+
+export const app = (name: string, memory = 512, dependsOn: string[] = []): AppManifest => ({
+  apiVersion: 'proximity/v1alpha1',
+  kind: 'App',
+  metadata: { name },
+  spec: { resources: { cores: 1, memory, swap: 0, disk: 4 }, dependsOn } as unknown as AppSpec,
+  source: { file: 'apps.yaml', line: 1, column: 1 },
+  specHash: `hash-${memory}`,
+})
+
+export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory?: number }> {
+  let nextVmid = 100
+  return {
+    kind: 'App',
+    async observe(ctx, obj) {
+      far.calls.observe++
+      for (const dep of obj.spec.dependsOn) {
+        if (!ctx.statusOf(`App/${dep}`)?.ready) throw new WaitingError('DependencyNotReady', `waiting for App/${dep} to be ready`, 60_000)
+      }
+      return { memory: far.guests.get(obj.metadata.name)?.memory }
+    },
+    plan(obj, observed) {
+      if (observed.memory === obj.spec.resources.memory) return []
+      return [{
+        type: observed.memory === undefined ? 'create' : 'update', key: `App/${obj.metadata.name}`, kind: 'App', name: obj.metadata.name,
+        changes: [{ path: 'resources.memory', before: observed.memory, after: obj.spec.resources.memory, impact: 'live' }],
+      }]
+    },
+    async apply(ctx, obj, actions) {
+      far.calls.apply++
+      const fault = far.faults.get(obj.metadata.name)?.shift()
+      if (fault) throw fault
+      const changed: string[] = []
+      for (const a of actions) {
+        const cur = far.guests.get(obj.metadata.name)
+        far.guests.set(obj.metadata.name, { memory: obj.spec.resources.memory, vmid: cur?.vmid ?? nextVmid++ })
+        ctx.audit({ action: a.type === 'create' ? 'POST /nodes/{node}/lxc' : 'PUT /nodes/{node}/lxc/{vmid}/config', result: 'ok' })
+        changed.push(`${a.type} memory=${obj.spec.resources.memory}`)
+      }
+      return { ready: true, reason: 'Succeeded', message: 'app is ready', changed, inventory: { vmid: far.guests.get(obj.metadata.name)?.vmid, node: 'pve' } }
+    },
+    async orphans() {
+      return far.orphans
+    },
+    async finalize(_ctx, record) {
+      far.calls.finalize++
+      far.guests.delete(record.name)
+      return { ready: true, reason: 'Deleted', message: `deleted guest ${record.vmid}` }
+    },
+  }
+}
+
+export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, vmid, node: 'pve', deletionPolicy: 'Delete' })
+
+export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<ControllerContext> }> {
+  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [] }
+  const store = await openStateStore(join(await mkdtemp(join(tmpdir(), 'proximity-rec-')), 'state'), { batchMs: 1 })
+  const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: ['.'] }
+  const context = async (): Promise<ControllerContext> => ({
+    pve: undefined as never,
+    shells: undefined as never,
+    store,
+    set,
+    cluster: { spec: { concurrency: { perNode: 2, perStorage: 1 } } as never, origin: 'test' },
+    revision: 'local@sha256:1',
+    secrets: { resolve: async () => '', digest: (v) => v },
+    semaphores: createSemaphores({ perNode: 2, perStorage: 1 }),
+    snapshot: { takenAt: 0, guests: [] },
+    refreshSnapshot: async () => ({ takenAt: 0, guests: [] }),
+    statusOf: () => undefined,
+    audit: () => {},
+    progress: () => {},
+    now: () => Date.now(),
+    dryRun: false,
+  })
+  return { far, store, set, context }
+}
