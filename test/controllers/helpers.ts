@@ -1,0 +1,198 @@
+/**
+ * Test harness for controller convergence tests: the real simulator, the real PveClient over
+ * HTTPS, the real SSH pool, a real state store, and a minimal reconcile (observe → plan → apply →
+ * status) standing in for the runtime. Kept small on purpose; production wiring is the CLI's.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { appController } from '../../controllers/app/index.js'
+import type { AppManifest, AppSpec, ClusterSpec, ManifestSet } from '../../src/model/types.js'
+import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
+import { createNodeShellPool } from '../../src/providers/ssh/index.js'
+import type { NodeShellPool } from '../../src/providers/ssh/types.js'
+import type { Action, ControllerContext, Result } from '../../src/runtime/controller.js'
+import { WaitingError, StalledError, TransientError } from '../../src/runtime/errors.js'
+import { createSemaphores } from '../../src/runtime/semaphore.js'
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js'
+import { openStateStore, type OpenedStateStore } from '../../src/store/state-store.js'
+import type { AuditEntry } from '../../src/store/types.js'
+
+export const OWNER = 'test-owner'
+
+export function clusterSpec(over: Partial<ClusterSpec> = {}): ClusterSpec {
+  return {
+    endpoint: 'https://127.0.0.1:8006',
+    tls: {},
+    auth: {},
+    defaults: { storage: 'local-lvm', templateStorage: 'local', backupStorage: 'local', bridge: 'vmbr0', template: 'alpine-3.22', resources: { cores: 1, memory: 512, swap: 512, disk: 8 } },
+    vmidRange: { min: 100, max: 199 },
+    concurrency: { perNode: 2, perStorage: 1 },
+    owner: OWNER,
+    ...over,
+  }
+}
+
+/** A normalised App manifest (as the loader would hand it over), with its specHash. */
+export function app(name: string, over: Partial<AppSpec> = {}): AppManifest {
+  const spec: AppSpec = {
+    source: { compose: { services: { web: { image: 'nginx:1.27-alpine', ports: ['8080:80'] } } } },
+    resources: { cores: 1, memory: 512, swap: 512, disk: 8 },
+    network: { ip: 'dhcp' },
+    hostname: name,
+    expose: [],
+    env: { GREETING: 'hello' },
+    secrets: {},
+    volumes: [],
+    state: 'running',
+    update: { strategy: 'snapshot', rollback: true, healthTimeout: 60_000 },
+    deletionPolicy: 'Backup',
+    suspend: false,
+    ha: { enabled: false },
+    dependsOn: [],
+    ...over,
+  }
+  const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex')
+  return { apiVersion: 'proximity/v1alpha1', kind: 'App', metadata: { name }, spec, source: { file: `${name}.yaml`, line: 1, column: 1 }, specHash }
+}
+
+export interface Harness {
+  sim: RunningSimulator
+  pve: PveHttpClient
+  shells: NodeShellPool
+  store: OpenedStateStore
+  ctx: ControllerContext
+  audit: AuditEntry[]
+  setApps(apps: AppManifest[]): void
+  reconcile(a: AppManifest): Promise<Outcome>
+  applyUntilReady(a: AppManifest, maxPasses?: number): Promise<Outcome>
+  close(): Promise<void>
+}
+
+export interface Outcome {
+  actions: Action[]
+  result?: Result
+  error?: Error
+}
+
+/** Starts everything; `close()` tears it down. */
+export async function startHarness(opts: { nodes?: number; cluster?: Partial<ClusterSpec> } = {}): Promise<Harness> {
+  const sim = await startSimulator({ nodes: opts.nodes ?? 1, taskLatencyMs: 5 })
+  const pve = createPveClient({ endpoint: sim.endpoint, tls: { fingerprint: sim.fingerprint }, auth: { tokenId: sim.tokenId, tokenSecret: sim.tokenSecret } })
+  const shells = createNodeShellPool({ host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: sim.ssh.privateKey, hostKey: sim.ssh.hostKey })
+  const dir = await mkdtemp(join(tmpdir(), 'proximity-ctl-'))
+  const store = await openStateStore(dir)
+  const audit: AuditEntry[] = []
+  const generated = new Map<string, string>()
+  const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: [] }
+  const ctx: ControllerContext = {
+    pve,
+    shells,
+    store,
+    set,
+    cluster: { spec: clusterSpec(opts.cluster), origin: 'test' },
+    revision: 'local@sha256:test',
+    secrets: {
+      async resolve(key, name, ref) {
+        if ('generate' in ref) {
+          const id = `${key}/${name}`
+          if (!generated.has(id)) generated.set(id, randomBytes(24).toString('base64url').slice(0, ref.generate.length))
+          return generated.get(id) as string
+        }
+        if ('env' in ref) return `env-${ref.env}`
+        throw new StalledError('SecretUnavailable', `secret ${name} cannot be resolved in tests`)
+      },
+      digest: (v) => createHmac('sha256', 'test-key').update(v).digest('hex'),
+    },
+    semaphores: createSemaphores({ perNode: 2, perStorage: 1 }),
+    snapshot: { takenAt: 0, guests: [] },
+    async refreshSnapshot() {
+      ctx.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
+      return ctx.snapshot
+    },
+    statusOf(key) {
+      const st = store.getStatus(key)
+      if (!st) return undefined
+      const ready = st.conditions.find((c) => c.type === 'Ready')
+      return { ready: ready?.status === 'True', reason: ready?.reason }
+    },
+    audit: (e) => audit.push({ ...e, time: new Date().toISOString() }),
+    progress: () => {},
+    now: () => Date.now(),
+    dryRun: false,
+  }
+
+  const writeStatus = (a: AppManifest, r: Result | undefined, err: Error | undefined): void => {
+    const key = `App/${a.metadata.name}`
+    const prev = store.getStatus(key)
+    const now = new Date().toISOString()
+    const ready = r ? r.ready : false
+    const reason = r ? r.reason : ((err as { reason?: string }).reason ?? 'Failed')
+    store.putStatus({
+      key,
+      kind: 'App',
+      name: a.metadata.name,
+      generation: 1,
+      observedGeneration: 1,
+      specHash: a.specHash,
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason, message: r?.message ?? err?.message ?? '', lastTransitionTime: now, observedGeneration: 1 }],
+      inventory: { ...prev?.inventory, ...r?.inventory },
+      history: [],
+      createdAt: prev?.createdAt ?? now,
+      updatedAt: now,
+      extra: { ...prev?.extra, ...r?.extra },
+    })
+  }
+
+  const reconcile = async (a: AppManifest): Promise<Outcome> => {
+    ctx.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
+    const observed = await appController.observe(ctx, a)
+    const actions = appController.plan(a, observed, ctx)
+    try {
+      const result = await appController.apply(ctx, a, actions)
+      writeStatus(a, result, undefined)
+      return { actions, result }
+    } catch (e) {
+      const error = e as Error
+      if (!(error instanceof WaitingError || error instanceof StalledError || error instanceof TransientError)) throw error
+      writeStatus(a, undefined, error)
+      return { actions, error }
+    }
+  }
+
+  return {
+    sim,
+    pve,
+    shells,
+    store,
+    ctx,
+    audit,
+    setApps(apps) {
+      set.apps = apps
+    },
+    reconcile,
+    async applyUntilReady(a, maxPasses = 40) {
+      let last: Outcome | undefined
+      for (let i = 0; i < maxPasses; i++) {
+        last = await reconcile(a)
+        if (last.result?.ready) return last
+        if (last.error && !(last.error instanceof TransientError)) return last
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      return last as Outcome
+    },
+    async close() {
+      await shells.closeAll()
+      await pve.close()
+      await store.close()
+      await sim.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Simulator log entries that change state (non-GET requests and SSH commands). */
+export const mutating = (sim: RunningSimulator): string[] => sim.log.mutating().map((e) => `${e.method} ${e.route}`)
+/** All SSH commands in the simulator log. */
+export const sshEntries = (sim: RunningSimulator): string[] => sim.log.entries().filter((e) => e.method === 'SSH').map((e) => e.route)
