@@ -36,6 +36,8 @@ export interface ServiceSpec {
   mounts: string[]
   networks: string[]
   labels: Record<string, string>
+  /** resolved `environment:` (map or list form) */
+  environment: Record<string, string>
   pullPolicy: string
   /** sha256 of the normalised definition (compose's config-hash label) */
   hash: string
@@ -285,9 +287,12 @@ function normaliseService(project: string, name: string, raw: Record<string, unk
   const labels: Record<string, string> = {}
   if (isMap(raw.labels)) for (const [k, v] of Object.entries(raw.labels)) labels[k] = String(v ?? '')
   else if (Array.isArray(raw.labels)) for (const l of raw.labels) { const [k, ...r] = String(l).split('='); labels[k] = r.join('=') }
+  const environment: Record<string, string> = {}
+  if (isMap(raw.environment)) for (const [k, v] of Object.entries(raw.environment)) environment[k] = v === null || v === undefined ? '' : String(v)
+  else if (Array.isArray(raw.environment)) for (const l of raw.environment) { const [k, ...r] = String(l).split('='); environment[k] = r.join('=') }
   const pullPolicy = typeof raw.pull_policy === 'string' ? raw.pull_policy : 'missing'
   const hash = createHash('sha256').update(stableJson(raw)).digest('hex')
-  return { name, image, command, restart, healthDelayMs, ports, volumes, mounts, networks: netNames.map((n) => `${project}_${n}`), labels, pullPolicy, hash }
+  return { name, image, command, restart, healthDelayMs, ports, volumes, mounts, networks: netNames.map((n) => `${project}_${n}`), labels, environment, pullPolicy, hash }
 }
 
 function parsePort(p: unknown, where: string, invalid: (m: string) => ComposeError): PortSpec {

@@ -10,6 +10,7 @@
  * health transition at once when it falls within `--wait-timeout` (the wait "took" that time).
  */
 import { createHash } from 'node:crypto'
+import { stringify as stringifyYaml } from 'yaml'
 import type { CmdResult, CtContainer, CtContext, CtProject } from './ct-state.js'
 import { containerHealth, result } from './ct-state.js'
 import type { ComposeProject, ServiceSpec } from './ct-compose-file.js'
@@ -133,8 +134,9 @@ async function runCompose(ctx: CtContext, args: string[]): Promise<CmdResult> {
     if (rest.includes('-q') || rest.includes('--quiet')) return result(0, '', warn)
     if (rest.includes('--services')) return result(0, project!.services.map((s) => `${s.name}\n`).join(''), warn)
     if (rest.includes('--images')) return result(0, project!.services.map((s) => `${s.image}\n`).join(''), warn)
-    const body = project!.services.map((s) => `  ${s.name}:\n    image: ${s.image}\n`).join('')
-    return result(0, `name: ${name}\nservices:\n${body}`, warn)
+    const services: Record<string, unknown> = {}
+    for (const s of project!.services) services[s.name] = { image: s.image, ...(Object.keys(s.environment).length ? { environment: s.environment } : {}) }
+    return result(0, stringifyYaml({ name, services }), warn)
   }
   if (sub !== 'version' && !dockerUp(ctx)) return result(1, '', warn + CANNOT_CONNECT)
   const out = { stdout: '', stderr: warn }

@@ -92,6 +92,7 @@ class NodeConnection implements SshNodeShell {
     return new Promise<Client>((resolve, reject) => {
       let settled = false
       c.on('ready', () => {
+        c.setNoDelay(true)
         settled = true
         this.conn = c
         resolve(c)
