@@ -123,7 +123,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     const node = match.pathParams.node
     if (node !== undefined && deps.core.offline.has(node)) throw new PveError(595, 'Errors during connection establishment, proxy handshake: Connection refused')
     const raw = /^application\/json\b/i.test(req.headers['content-type'] ?? '') ? decodeJson(body || '{}') : decodeForm(body)
-    decodeForm(query, raw)
+    Object.assign(raw, decodeForm(query))
     for (const [k, v] of Object.entries(match.pathParams)) {
       if (raw[k] !== undefined && raw[k] !== v) throw paramError({ [k]: 'duplicate parameter (already defined in URI) with conflicting values!' })
       raw[k] = v

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici'
+import { Agent, fetch } from 'undici'
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/index.js'
 
 /** A raw response. */
@@ -39,15 +39,17 @@ export async function raw(
     dispatcher = new Agent({ connect: sim.caPem ? { ca: sim.caPem, servername: 'localhost' } : {} })
     agents.set(sim.caPem, dispatcher)
   }
-  const res = await request(`${sim.endpoint}${path.startsWith('/_sim') ? '' : '/api2/json'}${path}`, { method: method as 'GET', headers, body, dispatcher })
-  const text = await res.body.text()
+  const res = await fetch(`${sim.endpoint}${path.startsWith('/_sim') ? '' : '/api2/json'}${path}`, { method, headers, body, dispatcher })
+  const text = await res.text()
+  const hdrs: Record<string, string> = {}
+  res.headers.forEach((v, k) => (hdrs[k] = v))
   let json: any
   try {
     json = JSON.parse(text)
   } catch {
     json = undefined
   }
-  return { status: res.statusCode, reason: (res as unknown as { statusText?: string }).statusText ?? '', headers: res.headers, text, json }
+  return { status: res.status, reason: res.statusText, headers: hdrs, text, json }
 }
 
 /** Waits for a task to stop and returns its status object. */
