@@ -1,0 +1,175 @@
+/**
+ * Step 3 of loading, for Apps: find the compose document of each App (inline, `composeFile`, or
+ * the catalog entry with its `version`) and validate it against the Compose Specification and
+ * Proximity's own image rule. Errors are located in the manifest, or in the compose file itself.
+ */
+import { readFile, realpath, stat } from 'node:fs/promises'
+import { dirname, relative, resolve, isAbsolute, sep } from 'node:path'
+import { Ajv, type ValidateFunction } from 'ajv'
+import type { ManifestError } from '../model/types.js'
+import { isValidImage } from '../model/names.js'
+import { translateErrors, suggest } from './ajv-messages.js'
+import type { CatalogEntryLike, CatalogPort } from './catalog-port.js'
+import { errorAt, identity } from './located.js'
+import { formatPath, locate, type FieldPath } from './locate.js'
+import { readSchema } from './schemas.js'
+import { MAX_FILE_BYTES } from './read-files.js'
+import { parseManifestText, type ParsedDoc } from './yaml-docs.js'
+
+let composeValidator: ValidateFunction | undefined
+
+/** The Compose Specification validator (draft-07, separate ajv instance), compiled on first use. */
+export function composeSpecValidator(): ValidateFunction {
+  if (!composeValidator) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false })
+    // The file names its meta-schema by an https URL ajv does not know; it is plain draft-07.
+    const { $schema: _meta, ...schema } = readSchema('compose-spec.json')
+    void _meta
+    composeValidator = ajv.compile(schema)
+  }
+  return composeValidator
+}
+
+/** The resolved compose of one App. */
+export interface AppComposeResult {
+  compose?: Record<string, unknown>
+  catalogEntry?: CatalogEntryLike
+  errors: ManifestError[]
+}
+
+/** True when `child` is `parent` or inside it (both real paths). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child)
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel))
+}
+
+/** Resolves and validates the compose of App document `d` (already schema-valid). */
+export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | undefined): Promise<AppComposeResult> {
+  const spec = d.value.spec as Record<string, unknown>
+  const src = spec.source as Record<string, unknown>
+  const errors: ManifestError[] = []
+  if (typeof src.catalog === 'string') {
+    const entry = catalog?.get(src.catalog)
+    if (!entry) {
+      const s = catalog ? suggest(src.catalog, catalog.names()) : undefined
+      errors.push(errorAt(d, ['spec', 'source', 'catalog'], `unknown catalog app "${src.catalog}"${s ? `; did you mean "${s}"?` : '; run `proximity catalog list`'}`))
+      return { errors }
+    }
+    const compose = structuredClone(entry.compose)
+    if (typeof src.version === 'string') {
+      const problem = overrideMainTag(compose, src.version)
+      if (problem) errors.push(errorAt(d, ['spec', 'source', 'version'], problem))
+    }
+    const at = (path: FieldPath, message: string): ManifestError => errorAt(d, ['spec', 'source', 'catalog'], `catalog app compose ${formatPath(path)}: ${message}`)
+    errors.push(...checkCompose(compose, at))
+    return { compose, catalogEntry: entry, errors }
+  }
+  if (src.compose !== undefined) {
+    const compose = src.compose as Record<string, unknown>
+    errors.push(...checkCompose(compose, (path, message, target) => errorAt(d, ['spec', 'source', 'compose', ...path], message, target)))
+    return { compose, errors }
+  }
+  const rel = src.composeFile as string
+  const where: FieldPath = ['spec', 'source', 'composeFile']
+  const full = resolve(dirname(d.file), rel)
+  let real: string
+  let rootReal: string
+  try {
+    rootReal = await realpath(d.root)
+  } catch {
+    rootReal = d.root
+  }
+  try {
+    real = await realpath(full)
+  } catch {
+    errors.push(errorAt(d, where, `compose file "${rel}" does not exist; the path is relative to this manifest`))
+    return { errors }
+  }
+  if (isAbsolute(rel) || !isInside(rootReal, real)) {
+    errors.push(errorAt(d, where, `compose file "${rel}" is outside the manifest folder; move it inside the folder given to -f`))
+    return { errors }
+  }
+  let text: string
+  try {
+    const st = await stat(real)
+    if (!st.isFile()) throw new Error('not a file')
+    if (st.size > MAX_FILE_BYTES) {
+      errors.push(errorAt(d, where, `compose file "${rel}" is larger than 5 MiB`))
+      return { errors }
+    }
+    text = (await readFile(real)).toString('utf8')
+  } catch {
+    errors.push(errorAt(d, where, `compose file "${rel}" cannot be read`))
+    return { errors }
+  }
+  const parsed = parseManifestText({ file: full, root: d.root, text })
+  if (parsed.errors.length > 0 || parsed.docs.length !== 1) {
+    for (const e of parsed.errors) errors.push({ ...e, message: e.message.replace('document must be a mapping with apiVersion, kind, metadata and spec', 'compose file must be a mapping'), ...ident(d) })
+    if (parsed.errors.length === 0) errors.push(errorAt(d, where, `compose file "${rel}" must hold exactly one YAML document`))
+    return { errors }
+  }
+  const cd = parsed.docs[0]
+  const compose = cd.value
+  errors.push(
+    ...checkCompose(compose, (path, message, target) => {
+      const p = locate(cd.doc, cd.lc, path, target)
+      return { file: full, line: p.line, column: p.column, path: formatPath(['spec', 'source', 'composeFile', ...path]), message, ...ident(d) }
+    }),
+  )
+  return { compose, errors }
+}
+
+const ident = (d: ParsedDoc): { kind?: string; name?: string } => {
+  const id = identity(d)
+  return { ...(id.kind ? { kind: id.kind } : {}), ...(id.name ? { name: id.name } : {}) }
+}
+
+
+type At = (path: FieldPath, message: string, target?: 'value' | 'key') => ManifestError
+
+/** Validates one compose document; returns located errors via `at`. */
+export function checkCompose(compose: Record<string, unknown>, at: At): ManifestError[] {
+  const errors: ManifestError[] = []
+  const validate = composeSpecValidator()
+  const specOk = validate(compose)
+  if (!specOk) {
+    for (const p of translateErrors(validate.errors ?? [])) errors.push(at(p.path, p.message, p.target))
+  }
+  const services = compose.services
+  if (!services || typeof services !== 'object' || Object.keys(services).length === 0) {
+    errors.push(at([], 'compose defines no services; add a services: mapping'))
+    return errors
+  }
+  for (const [name, svc] of Object.entries(services as Record<string, unknown>)) {
+    if (!svc || typeof svc !== 'object') continue
+    const image = (svc as Record<string, unknown>).image
+    if (image === undefined) {
+      if (specOk && (svc as Record<string, unknown>).build === undefined) errors.push(at(['services', name], `service "${name}" has no image; set image`, 'key'))
+      continue
+    }
+    if (typeof image === 'string' && !isValidImage(stripInterpolation(image))) {
+      errors.push(at(['services', name, 'image'], `must be a Docker image reference such as nginx:1.27, got ${JSON.stringify(image.length > 60 ? image.slice(0, 57) + '...' : image)}`))
+    }
+  }
+  return errors
+}
+
+/** Replaces compose `${VAR}` / `${VAR:-default}` interpolations with a placeholder tag-safe word. */
+function stripInterpolation(image: string): string {
+  return image.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][A-Za-z0-9_.-]*)?\}/g, 'x')
+}
+
+/** Sets the tag of the first service's image to `version`; returns a problem sentence or undefined. */
+export function overrideMainTag(compose: Record<string, unknown>, version: string): string | undefined {
+  const services = compose.services as Record<string, Record<string, unknown>> | undefined
+  const first = services ? Object.values(services)[0] : undefined
+  if (!first || typeof first.image !== 'string') return 'catalog app has no main image to apply the version to; remove version'
+  const noDigest = first.image.split('@')[0]
+  const lastSlash = noDigest.lastIndexOf('/')
+  const lastColon = noDigest.lastIndexOf(':')
+  const repo = lastColon > lastSlash ? noDigest.slice(0, lastColon) : noDigest
+  const image = `${repo}:${version}`
+  if (!isValidImage(image)) return `version "${version}" is not a valid image tag; use letters, digits, ".", "_" and "-"`
+  first.image = image
+  return undefined
+}

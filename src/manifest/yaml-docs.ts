@@ -1,0 +1,106 @@
+/**
+ * Step 2 of loading: split a manifest file into YAML documents and turn each into plain data,
+ * with the parse tree kept for locating errors. Duplicate keys, tabs, alias bombs, excessive
+ * nesting and non-mapping documents become located errors; nothing here throws.
+ */
+import { LineCounter, parseAllDocuments, type Document } from 'yaml'
+import type { ManifestError } from '../model/types.js'
+import type { ManifestText } from './read-files.js'
+
+/** One parsed YAML document of a manifest file. */
+export interface ParsedDoc {
+  file: string
+  root: string
+  /** 0-based index of the document in its file. */
+  index: number
+  doc: Document
+  lc: LineCounter
+  /** The document as plain data: always a mapping. */
+  value: Record<string, unknown>
+  line: number
+  column: number
+}
+
+/** Aliases allowed per document before it is treated as a resource-exhaustion attack. */
+export const MAX_ALIAS_COUNT = 100
+/** Deepest nesting accepted in a manifest value. */
+export const MAX_DEPTH = 64
+
+const FRIENDLY: Record<string, string> = {
+  DUPLICATE_KEY: 'duplicate key; each field may appear only once in a mapping',
+  TAB_AS_INDENT: 'tab used for indentation; YAML needs spaces',
+  BAD_ALIAS: 'alias refers to an anchor that is not defined',
+  MULTILINE_IMPLICIT_KEY: 'a key cannot span lines; quote the value or fix indentation',
+}
+
+/** Parses one file. Documents with errors are reported and left out of `docs`. */
+export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; errors: ManifestError[] } {
+  const errors: ManifestError[] = []
+  const docs: ParsedDoc[] = []
+  const lc = new LineCounter()
+  const err = (offset: number, message: string): void => {
+    const p = lc.linePos(offset)
+    errors.push({ file: src.file, line: p.line, column: p.col, path: '', message })
+  }
+  let all: Document.Parsed[]
+  try {
+    all = parseAllDocuments(src.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true }) as Document.Parsed[]
+    if (!Array.isArray(all)) all = [] // EmptyStream
+  } catch (e) {
+    err(0, e instanceof RangeError ? 'YAML is nested too deeply to parse' : 'YAML cannot be parsed')
+    return { docs, errors }
+  }
+  let nonEmpty = 0
+  all.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) err(e.pos[0], friendly(e.code, e.message, src.text, e.pos[0]))
+      return
+    }
+    if (doc.contents === null || doc.contents === undefined) return
+    nonEmpty++
+    const start = doc.contents.range?.[0] ?? doc.range[0]
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+    } catch (e) {
+      const m = e instanceof Error ? e.message : ''
+      err(start, /excessive alias/i.test(m) ? `too many aliases (limit ${MAX_ALIAS_COUNT}); expand the anchors by hand` : /unresolved alias/i.test(m) ? 'alias refers to an anchor that is not defined before it' : e instanceof RangeError ? 'document is nested too deeply' : 'document cannot be converted to data')
+      return
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      const got = Array.isArray(value) ? 'a list' : value === null ? 'nothing' : `a ${typeof value}`
+      err(start, `document must be a mapping with apiVersion, kind, metadata and spec; got ${got}`)
+      return
+    }
+    if (depthOf(value, 0) > MAX_DEPTH) {
+      err(start, `document is nested more than ${MAX_DEPTH} levels deep`)
+      return
+    }
+    const p = lc.linePos(start)
+    docs.push({ file: src.file, root: src.root, index, doc, lc, value: value as Record<string, unknown>, line: p.line, column: p.col })
+  })
+  if (nonEmpty === 0 && errors.length === 0) err(0, 'file contains no manifest; add one or delete the file')
+  return { docs, errors }
+}
+
+function friendly(code: string, message: string, text: string, offset: number): string {
+  if (code === 'DUPLICATE_KEY') {
+    const m = /^\s*["']?([^"':\n]+)/.exec(text.slice(offset, offset + 100))
+    return m ? `duplicate key "${m[1].trim()}"; each field may appear only once in a mapping` : FRIENDLY[code]
+  }
+  if (FRIENDLY[code]) return FRIENDLY[code]
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').trim()
+  const lower = first.charAt(0).toLowerCase() + first.slice(1)
+  return `invalid YAML: ${lower}`
+}
+
+function depthOf(v: unknown, d: number): number {
+  if (d > MAX_DEPTH) return d
+  if (v === null || typeof v !== 'object') return d
+  let max = d
+  for (const x of Array.isArray(v) ? v : Object.values(v)) {
+    max = Math.max(max, depthOf(x, d + 1))
+    if (max > MAX_DEPTH) break
+  }
+  return max
+}
