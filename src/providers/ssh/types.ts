@@ -30,8 +30,18 @@ export interface NodeShell {
   setFeatures(vmid: number, features: Record<string, string | number>): Promise<void>
   /** `pct unlock <vmid>` — clears a stale lock. */
   unlock(vmid: number): Promise<void>
-  /** Closes the connection (idempotent). */
+  /** Closes the connection (idempotent); a later call reconnects lazily. */
   close(): Promise<void>
+  /**
+   * `sha256sum <path>` inside the CT: hex digest, or undefined when the file does not exist
+   * (compare before pushFile to skip unchanged files). Optional: added after the first contract.
+   */
+  fileSha256?(vmid: number, path: string): Promise<string | undefined>
+  /**
+   * Version of a Debian package on the node (`dpkg-query -W -f='${Version}'`), undefined when not
+   * installed; e.g. the lxc-pve ≥ 6.0.5-2 preflight (runtime REFERENCE §1.6). Optional.
+   */
+  nodePackageVersion?(pkg: string): Promise<string | undefined>
 }
 
 /** Opens (or reuses) one connection per node. */
