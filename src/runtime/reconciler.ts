@@ -6,22 +6,19 @@
  * status in one place, whatever happened (./status.ts). Typed errors decide the requeue:
  * transient and bugs back off, waiting requeues after its delay, stalled waits for a spec change.
  */
-import type { ManifestSet, Manifest } from '../model/types.js'
-import type { Action, Controller, ControllerContext, OrphanRecord, Result } from './controller.js'
+import type { ManifestSet } from '../model/types.js'
+import type { Action, ControllerContext, OrphanRecord } from './controller.js'
 import type { StateStore } from '../store/types.js'
 import type { BackoffOptions } from './backoff.js'
 import { classifyError, StalledError, WaitingError, type ErrorKind } from './errors.js'
 import { systemClock, type Clock } from './clock.js'
 import { stderrLogger, type RuntimeLogger } from './logger.js'
-import { getCondition, isTrue, READY, STALLED } from './conditions.js'
-import { nextStatus, safeReason, type Attempt, type AttemptOutcome } from './status.js'
 import { allManifests, findManifest, splitKey } from './keys.js'
-import { checkPruneGuard, DEFAULT_DELETE_THRESHOLD } from './prune-guard.js'
 import { createWorkQueue, runWorkers, type WorkQueue } from './queue.js'
 import { createSemaphore } from './semaphore.js'
+import { createAttempter, type AnyController, type AttemptReport, type Pass } from './attempt.js'
 
-/** A controller of any kind, as registered. */
-export type AnyController = Controller<any, any>
+export type { AnyController } from './attempt.js'
 
 /** What the context factory is told about the pass it builds a context for. */
 export interface PassInfo {
@@ -117,22 +114,6 @@ export interface Reconciler {
   metrics(): ReturnType<WorkQueue['metrics']>
 }
 
-/** What one attempt did, for the requeue decision. */
-interface AttemptReport {
-  outcome: AttemptOutcome | 'skipped' | 'deleted'
-  reason: string
-  message: string
-  result?: Result
-  requeueAfterMs?: number
-}
-
-interface Pass {
-  ctx: ControllerContext
-  orphans: Map<string, { controller: AnyController; record: OrphanRecord }>
-  prune: boolean
-  force: boolean
-}
-
 /** Creates a reconciler; validates the controller registry once (one controller per kind). */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const clock = deps.clock ?? systemClock
@@ -146,113 +127,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
   const { store } = deps
 
-  const keyContext = (pass: ControllerContext, key: string, dryRun: boolean): ControllerContext =>
-    Object.assign(Object.create(pass) as ControllerContext, {
-      dryRun,
-      statusOf: (k: string) => {
-        const s = store.getStatus(k)
-        if (!s) return undefined
-        const ready = getCondition(s.conditions, READY)
-        return { ready: ready?.status === 'True', reason: ready?.reason }
-      },
-      audit: (e: Parameters<ControllerContext['audit']>[0]) => store.appendAudit({ ...e, key, revision: pass.revision }),
-    })
-
-  const collectOrphans = async (ctx: ControllerContext): Promise<Pass['orphans']> => {
-    const out: Pass['orphans'] = new Map()
-    for (const c of registry.values()) {
-      if (!c.orphans) continue
-      for (const record of await c.orphans(ctx)) out.set(record.key, { controller: c, record })
-    }
-    return out
-  }
-
-  const guard = (set: ManifestSet, orphans: Pass['orphans'], ctx: ControllerContext, allowMassDelete?: boolean): void => {
-    const desired: Record<string, number> = {}
-    for (const m of allManifests(set)) desired[m.kind] = (desired[m.kind] ?? 0) + 1
-    checkPruneGuard([...orphans.values()].map((o) => o.record), desired, {
-      threshold: opts.deleteThreshold ?? ctx.cluster?.spec?.deleteThreshold ?? DEFAULT_DELETE_THRESHOLD,
-      allowMassDelete: allowMassDelete ?? opts.allowMassDelete,
-    })
-  }
-
-  /** Writes status and events for an attempt: the single place status is written. */
-  const record = (prev: ReturnType<StateStore['getStatus']>, a: Attempt): void => {
-    const { status, events } = nextStatus(prev, a)
-    store.putStatus(status)
-    for (const e of events) store.addEvent(e)
-  }
-
-  /** One attempt at one key. Never throws. */
-  const attempt = async (key: string, pass: Pass): Promise<AttemptReport> => {
-    const { kind, name } = splitKey(key)
-    const controller = registry.get(kind)
-    if (!controller) return { outcome: 'skipped', reason: 'NoController', message: `no controller for kind ${kind}` }
-    const manifest: Manifest | undefined = findManifest(deps.manifests(), key)
-    const orphan = manifest ? undefined : pass.orphans.get(key)
-    const prev = store.getStatus(key)
-    if (!manifest && !orphan) {
-      if (pass.prune && prev) store.deleteStatus(key)
-      return { outcome: 'skipped', reason: 'NotFound', message: `${key} has no manifest and no guest` }
-    }
-    if (!manifest && !pass.prune) return { outcome: 'skipped', reason: 'PruneDisabled', message: `${key} has no manifest; run with --prune to delete it` }
-    if (manifest && !pass.force && prev && isTrue(prev.conditions, STALLED) && prev.specHash === manifest.specHash) {
-      const stalled = getCondition(prev.conditions, STALLED)
-      return { outcome: 'stalled', reason: stalled?.reason ?? 'Stalled', message: stalled?.message ?? '' }
-    }
-    const ctx = keyContext(pass.ctx, key, false)
-    const startedAt = clock.now()
-    const base = { key, kind, name, specHash: manifest?.specHash, revision: pass.ctx.revision, startedAt }
-    try {
-      let result: Result
-      if (manifest) {
-        ctx.progress(key, 'observing')
-        const observed: unknown = await controller.observe(ctx, manifest)
-        const actions = controller.plan(manifest, observed, ctx)
-        result = await controller.apply(ctx, manifest, actions)
-      } else {
-        ctx.progress(key, 'deleting')
-        result = await controller.finalize(ctx, (orphan as { record: OrphanRecord }).record)
-        if (result.ready) {
-          store.deleteStatus(key)
-          store.addEvent({ key, type: 'Normal', reason: 'Deleted', message: result.message || `${key} deleted` })
-          ctx.progress(key, 'done')
-          return { outcome: 'deleted', reason: 'Deleted', message: result.message, result }
-        }
-      }
-      record(prev, { ...base, outcome: 'success', result, finishedAt: clock.now() })
-      ctx.progress(key, result.ready ? 'done' : 'waiting-health')
-      return {
-        outcome: 'success',
-        reason: safeReason(result.reason, result.ready ? 'Succeeded' : 'Progressing'),
-        message: result.message,
-        result,
-        requeueAfterMs: result.requeueAfterMs,
-      }
-    } catch (err) {
-      const kindOf = classifyError(err)
-      const message = err instanceof Error ? err.message : String(err)
-      let reason = 'ProgressingWithRetry'
-      let requeueAfterMs: number | undefined
-      if (err instanceof WaitingError) {
-        reason = err.reason
-        requeueAfterMs = err.requeueAfterMs
-      } else if (err instanceof StalledError) reason = err.reason
-      else if (kindOf === 'bug') {
-        reason = 'ReconciliationFailed'
-        logger.error(`reconcile ${key} failed unexpectedly (a bug; retrying with backoff): ${message}`, err)
-      }
-      const outcome: AttemptOutcome = kindOf
-      const shown = kindOf === 'bug' ? `unexpected error: ${message.split('\n')[0]}` : message
-      try {
-        record(prev, { ...base, outcome, reason, message: shown, finishedAt: clock.now() })
-      } catch (e) {
-        logger.error(`cannot write status of ${key}`, e)
-      }
-      ctx.progress(key, kindOf === 'waiting' ? 'queued' : 'failed', shown)
-      return { outcome, reason, message: shown, requeueAfterMs }
-    }
-  }
+  const { keyContext, collectOrphans, guard, attempt } = createAttempter({
+    registry, store, manifests: deps.manifests, clock, logger,
+    deleteThreshold: opts.deleteThreshold, allowMassDelete: opts.allowMassDelete,
+  })
 
   const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean): Promise<Pass> => {
     const ctx = await deps.context({ dryRun, keys })
