@@ -115,15 +115,26 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
     if (c.key === 'rootfs' || /^mp\d+$/.test(c.key)) {
       if (c.path.endsWith('.size') || c.path === 'resources.disk') continue
       if (c.before === undefined) params[c.key] = config[c.key]
-      else params[c.key] = remount(String(config[c.key]), c.key, d)
+      else params[c.key] = remount(String(config[c.key]), d.observedVolumes?.[c.key])
     } else params[c.key] = config[c.key]
     if (c.impact === 'restart') needsRestart = true
   }
+  const stateChange = changes.find((c) => c.key === 'state')
+  const growth = changes.some((c) => (c.key === 'rootfs' || /^mp\d+$/.test(c.key ?? '')) && (c.path.endsWith('.size') || c.path === 'resources.disk'))
+  const deployNext = app.spec.state === 'running' && (d.deploy || stateChange?.after === 'running')
+  // Nothing follows the PUT: write the new marker in the same call (one request per change).
+  const markerInPut = Object.keys(params).length > 0 && !needsRestart && !featuresChanged && !growth && !stateChange && !deployNext
+  if (markerInPut || changes.some((c) => c.key === 'description')) params.description = desiredDescription(app, ctx.cluster.spec.owner, markerInPut ? app.specHash : (d.markerSpecHash ?? ''))
   if (Object.keys(params).length > 0) {
     await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/config', target: `lxc/${vmid}`, reason: Object.keys(params).sort().join(','), what: `update guest ${vmid} of App ${app.metadata.name}` }, () =>
       ctx.pve.updateLxcConfig(node, vmid, d.digest ? { ...params, digest: d.digest } : params),
     )
-    done.push(`updated ${Object.keys(params).sort().join(', ')}`)
+    done.push(`updated ${Object.keys(params).filter((k) => k !== 'description' || !markerInPut).sort().join(', ')}`)
+    if (markerInPut) {
+      await ctx.store.clearPendingCreate(run.key)
+      run.extra = { ...run.extra, appliedSpecHash: app.specHash, healthy: app.spec.state === 'running' ? true : run.extra.healthy }
+      return ready(run, done)
+    }
   }
   // 2. Features (keyctl needs root@pam: over SSH).
   if (featuresChanged) {
@@ -142,7 +153,6 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
     done.push(`grew ${disk} to ${c.after} GiB`)
   }
   // 4. Power state.
-  const stateChange = changes.find((c) => c.key === 'state')
   if (stateChange?.after === 'stopped' && running) {
     ctx.progress(run.key, 'stopping')
     const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/shutdown', target: `lxc/${vmid}`, reason: 'state: stopped', what: `stop guest ${vmid}` }, () => ctx.pve.shutdownLxc(node, vmid))
@@ -159,16 +169,16 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
     done.push('restarted')
   }
   if (!running || app.spec.state !== 'running') return finish(run, done)
-  if (d.deploy || stateChange?.after === 'running') return deployAndCheck(run, g, d, done)
+  if (deployNext) return deployAndCheck(run, g, d, done)
   return finish(run, done)
 }
 
-/** Existing mount point with new options: keep its volume, take the desired options. */
-function remount(desired: string, key: string, d: AppDetail): string {
-  void key
-  void d
-  const v = parseVolume(desired)
-  return v ? formatPropertyString({ volume: v.volume, ...v.options }, ['volume'], ['volume']) : desired
+/** Existing mount point with new options: keep its stored volume, take the desired options. */
+function remount(desired: string, observed: string | undefined): string {
+  const want = parseVolume(desired)
+  const have = parseVolume(observed)
+  if (!want || !have) return desired
+  return formatPropertyString({ volume: have.volume, ...want.options }, ['volume'], ['volume'])
 }
 
 async function deployAndCheck(run: Run, g: GuestRef, d: AppDetail, done: string[]): Promise<Result> {

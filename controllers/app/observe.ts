@@ -73,6 +73,8 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     if (!st?.ready) notReady.push({ name: dep, reason: st?.reason })
   }
   const base = { extra, notReady, now: ctx.now() }
+  // Nothing will be done this pass: do not spend reads (plan turns these into noop/wait).
+  if (app.spec.suspend || app.spec.network.appliance || notReady.length > 0) return { ...base, steady: false }
   const guests = ctx.snapshot.guests.filter((g) => g.type === 'lxc')
 
   // 1. The store's inventory: the last vmid we knew (its node may have changed: migration).

@@ -31,6 +31,8 @@ export interface AppDetail {
   deployStartedAt?: number
   /** The marker's current specHash (description is rewritten with the new one last). */
   markerSpecHash?: string
+  /** Stored rootfs/mp[n] values (volume ids, no secrets), for option-only changes. */
+  observedVolumes?: Record<string, string>
 }
 
 /** The template setting that applies to this app. */
@@ -102,7 +104,9 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   if (deploy) {
     changes.push({ path: 'deploy', before: o.extra.deployHash ? 'previous compose/env' : undefined, after: 're-push compose and .env, compose up', impact: 'live', sensitive: Object.keys(app.spec.secrets).length > 0 })
   }
-  const detail: AppDetail = { ...base, vmid: g.vmid, node: g.node, digest: g.digest, status: g.status, deploy, markerSpecHash }
+  const observedVolumes: Record<string, string> = {}
+  for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) observedVolumes[k] = String(v)
+  const detail: AppDetail = { ...base, vmid: g.vmid, node: g.node, digest: g.digest, status: g.status, deploy, markerSpecHash, observedVolumes }
 
   if (changes.length > 0) {
     const type = worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement) ? 'replace' : 'update'

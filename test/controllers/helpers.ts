@@ -65,6 +65,8 @@ export interface Harness {
   ctx: ControllerContext
   audit: AuditEntry[]
   setApps(apps: AppManifest[]): void
+  /** Forgets generated secret values (as if the state dir were lost). */
+  forgetGeneratedSecrets(): void
   reconcile(a: AppManifest): Promise<Outcome>
   applyUntilReady(a: AppManifest, maxPasses?: number): Promise<Outcome>
   close(): Promise<void>
@@ -170,6 +172,9 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
     audit,
     setApps(apps) {
       set.apps = apps
+    },
+    forgetGeneratedSecrets() {
+      generated.clear()
     },
     reconcile,
     async applyUntilReady(a, maxPasses = 40) {
