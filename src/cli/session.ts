@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
+import { appendFile, chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { hostname, userInfo } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import type { CliContext } from './context.js'
@@ -16,25 +16,19 @@ import { resolveTarget, TargetError, type Target } from './target.js'
 import { silentProgress, type ProgressReporter } from './progress.js'
 import type { Manifest, ManifestSet, SecretRef } from '../model/types.js'
 import type { ClusterSnapshot, Controller, ControllerContext, SecretResolver, Semaphores } from '../runtime/controller.js'
+import type { BackoffOptions } from '../runtime/backoff.js'
+import type { Reconciler } from '../runtime/reconciler.js'
+import type { RuntimeLogger } from '../runtime/logger.js'
+import { redactSecrets } from '../store/redact.js'
 import { StalledError } from '../runtime/errors.js'
 import type { PveClient } from '../providers/proxmox/types.js'
 import type { NodeShell, NodeShellPool } from '../providers/ssh/types.js'
 import type { Lease, StateStore } from '../store/types.js'
-import {
-  defaultKeyPath,
-  generateSecretKey,
-  generateSecretValue,
-  keyedDigest,
-  loadSecretKey,
-  resolveSecretRef,
-  sealValue,
-  unsealValue,
-  type SecretKey,
-} from '../manifest/secrets.js'
-import { createPveClient } from '../providers/proxmox/client.js'
-import { createNodeShellPool } from '../providers/ssh/client.js'
-import { openStateStore } from '../store/state-store.js'
-import { createSemaphores } from '../runtime/semaphore.js'
+import type { SecretKey } from '../manifest/secrets.js'
+
+/** Heavy modules are imported lazily so `validate`, `get` and `--help` start fast. */
+const secretsModule = () => import('../manifest/secrets.js')
+type SecretsModule = Awaited<ReturnType<typeof secretsModule>>
 
 /** `--state-dir` resolved against the working directory; default `<cwd>/.proximity`. */
 export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | undefined): string {
@@ -47,7 +41,8 @@ export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | un
  */
 export function resolveKeyFile(env: NodeJS.ProcessEnv, cwd: string, stateDir: string): { path: string; autoCreate: boolean } {
   if (env.PROXIMITY_KEY_FILE) return { path: resolve(cwd, env.PROXIMITY_KEY_FILE), autoCreate: false }
-  const def = defaultKeyPath(env, cwd)
+  // Same default as `proximity secret keygen` (defaultKeyPath in manifest/secrets.ts).
+  const def = join(cwd, '.proximity', 'secret.key')
   if (existsSync(def)) return { path: def, autoCreate: false }
   return { path: join(stateDir, 'secret.key'), autoCreate: true }
 }
@@ -77,18 +72,17 @@ export interface Session {
   controllers: Controller[]
   revision: string
   set: ManifestSet
-  /** Takes one cluster snapshot (`GET /cluster/resources?type=vm`) and returns a pass. */
-  newPass(): Promise<Pass>
+  /**
+   * Builds the context of one pass: takes ONE cluster snapshot (`GET /cluster/resources?type=vm`)
+   * shared by every object of the pass (the reconciler derives per-key contexts from it).
+   */
+  newContext(opts: { dryRun: boolean }): Promise<ControllerContext>
+  /** A reconciler over this session's controllers, store, set and context factory. */
+  reconciler(opts?: { workers?: number; backoff?: BackoffOptions }): Reconciler
   /** Takes the apply lease (renewed in the background) or throws the store's LeaseHeldError. */
   acquireLease(waitMs: number): Promise<Lease>
   /** Idempotent cleanup: lease, SSH, sandbox, store. */
   close(): Promise<void>
-}
-
-/** One reconcile pass: a shared snapshot and a context per object key. */
-export interface Pass {
-  snapshot: ClusterSnapshot
-  contextFor(key: string): ControllerContext
 }
 
 const LEASE_TTL_MS = 30_000
@@ -111,8 +105,15 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   }
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
+    const [sec, { createPveClient }, { createNodeShellPool }, { openStateStore }, { createSemaphores }] = await Promise.all([
+      secretsModule(),
+      import('../providers/proxmox/client.js'),
+      import('../providers/ssh/client.js'),
+      import('../store/state-store.js'),
+      import('../runtime/semaphore.js'),
+    ])
     const keyInfo = resolveKeyFile(ctx.env, ctx.cwd, stateDir)
-    const key = await obtainKey(keyInfo.path, keyInfo.autoCreate || opts.target?.sandbox !== undefined)
+    const key = await obtainKey(sec, keyInfo.path, keyInfo.autoCreate || opts.target?.sandbox !== undefined)
     const target =
       opts.target ??
       (await resolveTarget({
@@ -124,7 +125,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         sandboxTaskLatencyMs: opts.sandboxTaskLatencyMs,
         resolveSecret: async (ref, baseDir, field) => {
           try {
-            return await resolveSecretRef(ref, { key, env: ctx.env, baseDir })
+            return await sec.resolveSecretRef(ref, { key, env: ctx.env, baseDir })
           } catch (e) {
             throw new TargetError(`Cluster ${field}: ${(e as Error).message}`)
           }
@@ -158,7 +159,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     cleanups.push(() => shells.closeAll())
     const spec = target.cluster.spec
     const semaphores = createSemaphores({ perNode: spec.concurrency.perNode, perStorage: spec.concurrency.perStorage })
-    const secrets = createSecretResolver({ set, store, key, env: ctx.env, keyPath: keyInfo.path })
+    const secrets = createSecretResolver(sec, { set, store, key, env: ctx.env, keyPath: keyInfo.path })
     const { registerControllers } = await import('../../controllers/index.js')
     const controllers: Controller[] = registerControllers() as Controller[]
     const progress = opts.progress ?? silentProgress
@@ -171,44 +172,47 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       lease = undefined
     })
 
-    const newPass = async (): Promise<Pass> => {
-      const snap: ClusterSnapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
-      const pass: Pass = {
-        snapshot: snap,
-        contextFor(key: string): ControllerContext {
-          const c: ControllerContext = {
-            pve,
-            shells,
-            store,
-            set,
-            cluster: target.cluster,
-            revision,
-            secrets,
-            semaphores,
-            snapshot: pass.snapshot,
-            async refreshSnapshot() {
-              pass.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
-              c.snapshot = pass.snapshot
-              return pass.snapshot
-            },
-            statusOf(k: string) {
-              const st = store.getStatus(k)
-              if (!st) return undefined
-              const ready = st.conditions.find((x) => x.type === 'Ready')
-              return { ready: ready?.status === 'True', reason: ready?.reason }
-            },
-            audit(entry) {
-              store.appendAudit({ ...entry, key, revision })
-            },
-            progress: (k, phase, detail) => progress.update(k, phase, detail),
-            now: () => Date.now(),
-            dryRun: opts.dryRun === true,
-          }
-          return c
+    const newContext = async (o: { dryRun: boolean }): Promise<ControllerContext> => {
+      const c: ControllerContext = {
+        pve,
+        shells,
+        store,
+        set,
+        cluster: target.cluster,
+        revision,
+        secrets,
+        semaphores,
+        snapshot: { takenAt: Date.now(), guests: await pve.clusterGuests() },
+        async refreshSnapshot(): Promise<ClusterSnapshot> {
+          // Assigned on the pass context: per-key contexts inherit it through the prototype.
+          c.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
+          return c.snapshot
         },
+        statusOf(k: string) {
+          const st = store.getStatus(k)
+          if (!st) return undefined
+          const ready = st.conditions.find((x) => x.type === 'Ready')
+          return { ready: ready?.status === 'True', reason: ready?.reason }
+        },
+        audit(entry) {
+          store.appendAudit({ ...entry, revision })
+        },
+        progress: (k, phase, detail) => progress.update(k, phase, detail),
+        now: () => Date.now(),
+        dryRun: o.dryRun,
       }
-      return pass
+      return c
     }
+    const { createReconciler } = await import('../runtime/reconciler.js')
+    const reconciler = (o: { workers?: number; backoff?: BackoffOptions } = {}): Reconciler =>
+      createReconciler({
+        controllers,
+        store,
+        manifests: () => set,
+        context: (pass) => newContext({ dryRun: pass.dryRun }),
+        logger: cliLogger(ctx, stateDir),
+        options: { workers: o.workers ?? 8, backoff: o.backoff, deleteThreshold: spec.deleteThreshold },
+      })
 
     let closed = false
     return {
@@ -221,7 +225,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       controllers,
       revision,
       set,
-      newPass,
+      newContext,
+      reconciler,
       async acquireLease(waitMs: number) {
         const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
         lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs })
@@ -243,6 +248,27 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   }
 }
 
+/**
+ * The runtime logger of the CLI: one short line on stderr (secret-looking values redacted);
+ * stacks of unexpected errors go to `<stateDir>/errors.log`, never to the terminal.
+ */
+function cliLogger(ctx: CliContext, stateDir: string): RuntimeLogger {
+  const line = (prefix: string, msg: string): void => {
+    ctx.stderr.write(`${prefix}${redactSecrets(msg.split('\n')[0])}\n`)
+  }
+  return {
+    error(message, err) {
+      line('error: ', message)
+      if (err instanceof Error && err.stack) {
+        const text = `${new Date().toISOString()} ${redactSecrets(`${message}\n${err.stack}`)}\n`
+        void appendFile(join(stateDir, 'errors.log'), text, { mode: 0o600 }).catch(() => undefined)
+      }
+    },
+    warn: (m) => line('warning: ', m),
+    info: () => {},
+  }
+}
+
 function safeUser(): string {
   try {
     return userInfo().username
@@ -251,16 +277,16 @@ function safeUser(): string {
   }
 }
 
-async function obtainKey(path: string, autoCreate: boolean): Promise<SecretKey | undefined> {
-  if (existsSync(path)) return loadSecretKey(path)
+async function obtainKey(sec: SecretsModule, path: string, autoCreate: boolean): Promise<SecretKey | undefined> {
+  if (existsSync(path)) return sec.loadSecretKey(path)
   if (!autoCreate) return undefined
-  const { keyText } = await generateSecretKey()
+  const { keyText } = await sec.generateSecretKey()
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
   await writeFile(path, keyText, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
   })
   await chmod(path, 0o600)
-  return loadSecretKey(path)
+  return sec.loadSecretKey(path)
 }
 
 /** A pool for targets without SSH: any node command is a Stalled error saying what to set. */
@@ -291,7 +317,7 @@ interface SecretResolverDeps {
  * resolveSecretRef (relative to the manifest file), `generate` values created once, stored
  * sealed in the store and never regenerated. Digests are keyed (HMAC) so they reveal nothing.
  */
-export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
+export function createSecretResolver(sec: SecretsModule, deps: SecretResolverDeps): SecretResolver {
   const cache = new Map<string, Promise<string>>()
   const fallbackDigestKey = createHash('sha256').update(`proximity-digest:${deps.keyPath}`).digest()
   const manifestOf = (key: string): Manifest | undefined => {
@@ -308,15 +334,15 @@ export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
     if ('generate' in ref) {
       const k = needKey(`generated secret ${name} of ${key}`)
       const stored = deps.store.getGeneratedSecret(key, name)
-      if (stored) return unsealValue(stored, k)
-      const value = generateSecretValue(ref.generate.length)
-      await deps.store.putGeneratedSecret(key, name, await sealValue(value, k))
+      if (stored) return sec.unsealValue(stored, k)
+      const value = sec.generateSecretValue(ref.generate.length)
+      await deps.store.putGeneratedSecret(key, name, await sec.sealValue(value, k))
       return value
     }
     const m = manifestOf(key)
     const baseDir = m ? dirname(m.source.file) : process.cwd()
     if ('sealed' in ref) needKey(`sealed secret ${name} of ${key}`)
-    return resolveSecretRef(ref, { key: deps.key, env: deps.env, baseDir })
+    return sec.resolveSecretRef(ref, { key: deps.key, env: deps.env, baseDir })
   }
   return {
     resolve(key, name, ref) {
@@ -330,7 +356,7 @@ export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
       return p
     },
     digest(value) {
-      return keyedDigest(value, deps.key ?? fallbackDigestKey)
+      return sec.keyedDigest(value, deps.key ?? fallbackDigestKey)
     },
   }
 }

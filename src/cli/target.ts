@@ -81,8 +81,8 @@ export const CLUSTER_DEFAULTS: Omit<ClusterSpec, 'endpoint' | 'tls' | 'auth' | '
     template: 'alpine-3.22',
     resources: { cores: 1, memory: 512, swap: 512, disk: 4 },
   },
-  vmidRange: { min: 1000, max: 9999 },
-  concurrency: { perNode: 4, perStorage: 1 },
+  vmidRange: { min: 1000, max: 1999 },
+  concurrency: { perNode: 4, perStorage: 2 },
   owner: 'proximity',
   deleteThreshold: 5,
 }

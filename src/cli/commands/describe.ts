@@ -13,7 +13,7 @@ import type { ObjectStatus, StoredEvent } from '../../store/types.js'
 export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: number): string {
   const lines: string[] = []
   const field = (label: string, value: unknown): void => {
-    lines.push(`${`${label}:`.padEnd(22)}${value === undefined || value === '' ? '<none>' : String(value)}`)
+    lines.push(`${`${label}:`.padEnd(24)}${value === undefined || value === '' ? '<none>' : String(value)}`)
   }
   field('Name', s.name)
   field('Kind', s.kind)
@@ -26,7 +26,7 @@ export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: numb
   lines.push('Inventory:')
   const inv = s.inventory ?? {}
   if (Object.keys(inv).length === 0) lines.push('  <none>')
-  for (const [k, v] of Object.entries(inv)) lines.push(`  ${`${k}:`.padEnd(20)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+  for (const [k, v] of Object.entries(inv)) lines.push(`  ${`${k}:`.padEnd(22)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
   const section = (title: string, headers: string[], rows: (string | number | undefined)[][]): void => {
     lines.push(`${title}:`)
     if (rows.length === 0) {
@@ -60,7 +60,7 @@ export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: numb
   )
   if (s.extra && Object.keys(s.extra).length > 0) {
     lines.push('Extra:')
-    for (const [k, v] of Object.entries(s.extra)) lines.push(`  ${`${k}:`.padEnd(20)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    for (const [k, v] of Object.entries(s.extra)) lines.push(`  ${`${k}:`.padEnd(22)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
   }
   return `${lines.join('\n')}\n`
 }

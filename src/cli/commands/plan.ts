@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
-import { loadInputs, openSession, resolveStateDir, type Pass, type Session } from '../session.js'
+import { loadInputs, openSession, resolveStateDir, type Session } from '../session.js'
 import type { Kind, Manifest, ManifestSet } from '../../model/types.js'
-import type { Action, Controller, OrphanRecord } from '../../runtime/controller.js'
+import type { Action } from '../../runtime/controller.js'
 import type { Plan } from '../../plan/types.js'
 
 /** Manifests of one kind in a set (Cluster is not reconciled). */
@@ -21,95 +21,57 @@ export function manifestsOf(set: ManifestSet, kind: Kind): Manifest[] {
   }
 }
 
-/** What `plan` found: the plan, per-key errors, and the orphans a prune would delete. */
+/** What `plan` found: the plan, per-key problems, and the prune guard's verdict. */
 export interface ComputedPlan {
   plan: Plan
   /** Objects that could not be observed or planned (the plan is incomplete without them). */
   errors: { key: string; message: string }[]
-  /** Deletion candidates with their controller (only filled with `prune`). */
-  orphans: { record: OrphanRecord; controller: Controller }[]
-  /** Per key: the actions (for apply to decide what needs work). */
+  /** Objects waiting on something (a dependency, an appliance): not errors, shown as notes. */
+  waiting: { key: string; message: string }[]
+  /** Keys of orphan deletions (only with `prune`). */
+  deletions: string[]
+  /** The deletion guard's refusal, when a prune deletes too much. */
+  refusal?: string
+  /** Per key: the planned actions (for apply to decide what needs work). */
   byKey: Map<string, Action[]>
-  /** Owned guests per kind seen by the orphan scan (desired + orphans), for the mass-delete guard. */
-  ownedTotal: number
 }
 
-/** Refuses a prune that deletes too much (DESIGN §4). Thrown before anything is changed. */
-export class MassDeleteError extends Error {
-  override readonly name = 'MassDeleteError'
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const outv: R[] = new Array(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      outv[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return outv
+/** Keys of every reconciled object of the set (Cluster excluded). */
+export function desiredKeys(set: ManifestSet): string[] {
+  const kinds: Kind[] = ['Appliance', 'App', 'BackupPolicy', 'Restore']
+  return kinds.flatMap((k) => manifestsOf(set, k).map((m) => `${k}/${m.metadata.name}`))
 }
 
 /**
- * Observes and plans every object of the set (read only: no Proxmox write, no SSH command in
- * steady state), plus orphan deletions when `prune`. The same observe/plan code apply uses.
+ * Observes and plans every object through the reconciler's plan helper (the same observe/plan
+ * code apply runs; read only, one cluster snapshot), plus orphan deletions when `prune`.
  */
-export async function computePlan(session: Session, pass: Pass, opts: { prune: boolean }): Promise<ComputedPlan> {
+export async function computePlan(
+  session: Session,
+  opts: { prune: boolean; allowMassDelete?: boolean; workers?: number },
+): Promise<ComputedPlan> {
+  const report = await session
+    .reconciler({ workers: opts.workers })
+    .plan(desiredKeys(session.set), { prune: opts.prune, allowMassDelete: opts.allowMassDelete })
   const entries: Action[] = []
   const errors: ComputedPlan['errors'] = []
-  const orphans: ComputedPlan['orphans'] = []
+  const waiting: ComputedPlan['waiting'] = []
   const byKey = new Map<string, Action[]>()
-  let ownedTotal = 0
-  for (const c of session.controllers) {
-    const objs = manifestsOf(session.set, c.kind)
-    await mapLimit(objs, 8, async (obj) => {
-      const key = `${obj.kind}/${obj.metadata.name}`
-      try {
-        const ctx = pass.contextFor(key)
-        const observed = await c.observe(ctx, obj as never)
-        const actions = c.plan(obj as never, observed, ctx)
-        byKey.set(key, actions)
-        entries.push(...actions.filter((a) => a.type !== 'noop'))
-      } catch (e) {
-        errors.push({ key, message: (e as Error).message })
-      }
-    })
-    if (opts.prune && c.orphans) {
-      const found = await c.orphans(pass.contextFor(`${c.kind}/*`))
-      ownedTotal += found.length + objs.length
-      for (const record of found) {
-        orphans.push({ record, controller: c })
-        const action: Action = c.planDelete
-          ? c.planDelete(record)
-          : { type: 'delete', key: record.key, kind: record.kind, name: record.name, changes: [] }
-        entries.push(action)
-        byKey.set(record.key, [action])
-      }
-    }
+  for (const e of [...report.entries, ...report.deletions]) {
+    byKey.set(e.key, e.actions)
+    entries.push(...e.actions.filter((a) => a.type !== 'noop'))
+    if (e.error?.kind === 'waiting') waiting.push({ key: e.key, message: e.error.message })
+    else if (e.error) errors.push({ key: e.key, message: e.error.message })
   }
   const { buildPlan } = await import('../../plan/index.js')
-  return { plan: buildPlan(entries), errors: errors.sort((a, b) => a.key.localeCompare(b.key)), orphans, byKey, ownedTotal }
-}
-
-/**
- * The mass-delete guard: a prune may delete at most `threshold` guests, and never every owned
- * guest, unless `allow`. Retained guests (deletionPolicy Retain) are not counted.
- */
-export function checkMassDelete(computed: ComputedPlan, threshold: number, allow: boolean): void {
-  if (allow) return
-  const doomed = computed.orphans.filter((o) => o.record.deletionPolicy !== 'Retain').length
-  if (doomed === 0) return
-  if (doomed > threshold) {
-    throw new MassDeleteError(
-      `refusing to delete ${doomed} guests (more than the threshold of ${threshold}); check the -f paths, or pass --allow-mass-delete`,
-    )
-  }
-  if (doomed === computed.ownedTotal) {
-    throw new MassDeleteError(
-      `refusing to delete every managed guest (${doomed}); check the -f paths, or pass --allow-mass-delete`,
-    )
+  const byName = (a: { key: string }, b: { key: string }): number => a.key.localeCompare(b.key)
+  return {
+    plan: buildPlan(entries),
+    errors: errors.sort(byName),
+    waiting: waiting.sort(byName),
+    deletions: report.deletions.map((d) => d.key),
+    refusal: report.refusal,
+    byKey,
   }
 }
 
@@ -147,11 +109,12 @@ async function runPlan(
   let session: Session | undefined
   try {
     session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: true })
-    const pass = await session.newPass()
-    const computed = await computePlan(session, pass, { prune: o.prune === true })
+    const computed = await computePlan(session, { prune: o.prune === true })
     const { planToJson, renderPlan, isEmptyPlan } = await import('../../plan/index.js')
     if (o.output === 'json') out(ctx, JSON.stringify(planToJson(computed.plan), null, 2))
     else ctx.stdout.write(ensureNl(renderPlan(computed.plan, { color: ctx.stdout.isTTY === true && !ctx.env.NO_COLOR })))
+    for (const w of computed.waiting) err(ctx, `note: ${w.key}: ${w.message}`)
+    if (computed.refusal) err(ctx, `warning: apply --prune would refuse: ${computed.refusal}`)
     for (const e of computed.errors) err(ctx, `error: ${e.key}: ${e.message}`)
     if (computed.errors.length > 0) return 1
     if (o.detailedExitcode) return isEmptyPlan(computed.plan) ? 0 : 2

@@ -1,0 +1,242 @@
+/**
+ * Reconcile budgets (DESIGN §8), measured against the real simulator through the real CLI code:
+ *
+ * 1. steady-state resync of N = 10, 100, 1,000 owned, converged guests: Proxmox API reads,
+ *    writes and SSH sessions of one resync pass (budget: 1 read, 0 writes, 0 SSH sessions);
+ * 2. `proximity plan` over 1,000 apps against the converged cluster, wall time from process
+ *    start of the built CLI (budget < 2 s);
+ * 3. converging 100 new apps with realistic task latency: wall time and lock errors surfaced
+ *    to the user (budget: 0).
+ *
+ * Guests are converged by a real `apply` (tiny task latency) so the resync measures the real
+ * path, not seeded shortcuts. Writes bench/results/reconcile-steady.{json,md}.
+ * Run alone: `npm run build && node dist/bench/reconcile-steady.js`.
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { main } from '../src/cli/main.js'
+import { packageRoot } from '../src/model/paths.js'
+import { startSimulator } from '../src/sim/index.js'
+import type { RunningSimulator } from '../src/sim/types.js'
+import { resyncPass } from '../src/cli/commands/apply.js'
+import { loadInputs, openSession } from '../src/cli/session.js'
+
+interface SteadyFigure {
+  guests: number
+  apiReads: number
+  apiWrites: number
+  sshSessions: number
+  sshCommands: number
+  withinBudget: boolean
+}
+
+export interface ReconcileBenchResult {
+  steady: SteadyFigure[]
+  plan1000: { wallMs: number; exitCode: number; withinBudget: boolean }
+  converge100: { wallMs: number; ready: number; lockErrorsSurfaced: number; exitCode: number; taskLatencyMs: Record<string, number> }
+  setup: { convergeMsByStep: Record<string, number> }
+}
+
+async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  let o = ''
+  let e = ''
+  stdout.on('data', (d: Buffer) => (o += d.toString()))
+  stderr.on('data', (d: Buffer) => (e += d.toString()))
+  const code = await main(argv, { stdout, stderr, cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdin: new PassThrough() })
+  return { code, stdout: o, stderr: e }
+}
+
+function appDoc(name: string): string {
+  return [
+    'apiVersion: proximity/v1alpha1',
+    'kind: App',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  source:',
+    '    compose:',
+    '      services:',
+    '        web:',
+    '          image: traefik/whoami:v1.10.3',
+    '          ports: ["80:80"]',
+    '  resources: {cores: 1, memory: 128, disk: 1}',
+    '  health:',
+    '    tcp: {port: 80}',
+    '  deletionPolicy: Delete',
+    '',
+  ].join('\n')
+}
+
+async function writeApps(dir: string, from: number, to: number, prefix = 'app'): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  const docs: string[] = []
+  for (let i = from; i < to; i++) docs.push(appDoc(`${prefix}-${String(i).padStart(4, '0')}`))
+  await writeFile(join(dir, `apps-${from}-${to}.yaml`), docs.join('---\n'))
+}
+
+async function writeCluster(dir: string, sim: RunningSimulator, perNode = 4): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'token'), sim.tokenSecret, { mode: 0o600 })
+  await writeFile(join(dir, 'ssh-key'), sim.ssh.privateKey, { mode: 0o600 })
+  await writeFile(
+    join(dir, 'cluster.yaml'),
+    [
+      'apiVersion: proximity/v1alpha1',
+      'kind: Cluster',
+      'metadata: {name: bench}',
+      'spec:',
+      `  endpoint: ${JSON.stringify(sim.endpoint)}`,
+      `  tls: {fingerprint: ${JSON.stringify(sim.fingerprint)}}`,
+      `  auth: {tokenId: ${JSON.stringify(sim.tokenId)}, tokenSecret: {file: token}}`,
+      `  ssh: {host: ${JSON.stringify(sim.ssh.host)}, port: ${sim.ssh.port}, user: ${JSON.stringify(sim.ssh.user)}, privateKey: {file: ssh-key}, hostKey: ${JSON.stringify(sim.ssh.hostKey)}}`,
+      '  vmidRange: {min: 1000, max: 9999}',
+      `  concurrency: {perNode: ${perNode}}`,
+      '',
+    ].join('\n'),
+  )
+}
+
+/** One resync pass over every app of `dirs`, counting what reached the simulator. */
+async function measureResync(sim: RunningSimulator, dirs: string[], stateDir: string, cwd: string): Promise<SteadyFigure> {
+  const ctx = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd, exitCode: 0 }
+  const set = await loadInputs(ctx, dirs, { stateDir, requireKey: false })
+  if (!set) throw new Error('bench manifests failed to load')
+  const session = await openSession({ ctx, set, paths: dirs, stateDir })
+  try {
+    const sshBefore = session.shells.sessionsOpened()
+    sim.log.clear()
+    const outcomes = await resyncPass(session)
+    const entries = sim.log.entries()
+    const notReady = [...outcomes.values()].filter((o) => o.result !== 'Ready').length
+    if (notReady > 0) throw new Error(`${notReady} apps were not Ready during the steady-state resync`)
+    const apiReads = entries.filter((e) => e.method === 'GET').length
+    const apiWrites = entries.filter((e) => e.method !== 'GET' && e.method !== 'SSH').length
+    const sshCommands = entries.filter((e) => e.method === 'SSH').length
+    const sshSessions = session.shells.sessionsOpened() - sshBefore
+    return {
+      guests: set.apps.length,
+      apiReads,
+      apiWrites,
+      sshSessions,
+      sshCommands,
+      withinBudget: apiReads <= 1 && apiWrites === 0 && sshSessions === 0 && sshCommands === 0,
+    }
+  } finally {
+    await session.close()
+  }
+}
+
+function spawnPlan(args: string[], cwd: string): Promise<{ code: number; wallMs: number; stderr: string }> {
+  const bin = join(packageRoot(), 'bin', 'proximity.js')
+  const t0 = performance.now()
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', fail)
+    child.on('exit', (code) => done({ code: code ?? 1, wallMs: performance.now() - t0, stderr }))
+  })
+}
+
+/** Runs the three measurements and writes the results. */
+export async function run(): Promise<ReconcileBenchResult> {
+  const work = await mkdtemp(join(tmpdir(), 'proximity-bench-'))
+  const result: Partial<ReconcileBenchResult> = { setup: { convergeMsByStep: {} } }
+  try {
+    // 1 + 2: converge 10, 100, 1000 apps with tiny latency, measure a resync after each step.
+    const sim = await startSimulator({ host: '127.0.0.1', port: 0, sshPort: 0, taskLatencyMs: 1 })
+    try {
+      const clusterDir = join(work, 'cluster')
+      await writeCluster(clusterDir, sim, 16)
+      const appsDir = join(work, 'apps')
+      const stateDir = join(work, 'state')
+      const steady: SteadyFigure[] = []
+      let have = 0
+      for (const n of [10, 100, 1000]) {
+        await writeApps(appsDir, have, n)
+        have = n
+        const t0 = performance.now()
+        const r = await cli(['apply', '-f', clusterDir, '-f', appsDir, '--state-dir', stateDir, '--parallelism', '32', '-o', 'json'], work)
+        result.setup!.convergeMsByStep[String(n)] = Math.round(performance.now() - t0)
+        if (r.code !== 0) throw new Error(`apply of ${n} apps failed: ${r.stderr.slice(-500)}`)
+        steady.push(await measureResync(sim, [clusterDir, appsDir], stateDir, work))
+      }
+      result.steady = steady
+      const p = await spawnPlan(['plan', '-f', clusterDir, '-f', appsDir, '--state-dir', stateDir, '--detailed-exitcode'], work)
+      result.plan1000 = { wallMs: Math.round(p.wallMs), exitCode: p.code, withinBudget: p.wallMs < 2000 && p.code === 0 }
+    } finally {
+      await sim.stop()
+    }
+
+    // 3: 100 new apps with realistic task latency.
+    const taskLatencyMs = { vzcreate: 2000, vzstart: 1000, vzshutdown: 1000, vzstop: 500, vzdestroy: 500, default: 200 }
+    const sim2 = await startSimulator({ host: '127.0.0.1', port: 0, sshPort: 0, taskLatencyMs })
+    try {
+      const clusterDir = join(work, 'cluster2')
+      await writeCluster(clusterDir, sim2, 4)
+      const appsDir = join(work, 'apps2')
+      await writeApps(appsDir, 0, 100, 'svc')
+      const t0 = performance.now()
+      const r = await cli(['apply', '-f', clusterDir, '-f', appsDir, '--state-dir', join(work, 'state2'), '--parallelism', '32', '-o', 'json'], work)
+      const wallMs = Math.round(performance.now() - t0)
+      const parsed = JSON.parse(r.stdout || '{}') as { objects?: { conditions: { type: string; status: string; message: string }[] }[]; failures?: { message: string }[] }
+      const ready = (parsed.objects ?? []).filter((o) => o.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).length
+      const surfaced = `${r.stderr}\n${(parsed.failures ?? []).map((f) => f.message).join('\n')}\n${(parsed.objects ?? []).flatMap((o) => o.conditions.map((c) => c.message)).join('\n')}`
+      const lockErrorsSurfaced = (surfaced.match(/got timeout|is locked|can't lock/gi) ?? []).length
+      result.converge100 = { wallMs, ready, lockErrorsSurfaced, exitCode: r.code, taskLatencyMs }
+    } finally {
+      await sim2.stop()
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+  const final = result as ReconcileBenchResult
+  await writeResults(final)
+  return final
+}
+
+async function writeResults(r: ReconcileBenchResult): Promise<void> {
+  const dir = join(packageRoot(), 'bench', 'results')
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'reconcile-steady.json'), `${JSON.stringify(r, null, 2)}\n`)
+  const md = [
+    '# Reconcile budgets',
+    '',
+    `Node ${process.version}, ${new Date().toISOString()}.`,
+    '',
+    '## Steady-state resync (budget: 1 read, 0 writes, 0 SSH sessions)',
+    '',
+    '| guests | API reads | API writes | SSH sessions | SSH commands | within budget |',
+    '|---:|---:|---:|---:|---:|:--|',
+    ...r.steady.map((s) => `| ${s.guests} | ${s.apiReads} | ${s.apiWrites} | ${s.sshSessions} | ${s.sshCommands} | ${s.withinBudget ? 'yes' : 'NO'} |`),
+    '',
+    '## `proximity plan` over 1,000 apps, converged (budget < 2 s from process start)',
+    '',
+    `wall ${r.plan1000.wallMs} ms, exit ${r.plan1000.exitCode} — ${r.plan1000.withinBudget ? 'within budget' : 'OVER BUDGET'}`,
+    '',
+    '## Converging 100 new apps with realistic task latency',
+    '',
+    `task latency ${JSON.stringify(r.converge100.taskLatencyMs)} ms; wall ${(r.converge100.wallMs / 1000).toFixed(1)} s; ` +
+      `${r.converge100.ready}/100 Ready; lock errors surfaced: ${r.converge100.lockErrorsSurfaced}; exit ${r.converge100.exitCode}`,
+    '',
+    `Setup (apply with 1 ms tasks): ${JSON.stringify(r.setup.convergeMsByStep)} ms`,
+    '',
+  ].join('\n')
+  await writeFile(join(dir, 'reconcile-steady.md'), md)
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  run().then(
+    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
+    (e) => {
+      process.stderr.write(`bench failed: ${e instanceof Error ? e.message : String(e)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

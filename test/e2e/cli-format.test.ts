@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { PassThrough } from 'node:stream'
+import { formatAge, parseDurationOption, parseOutputFormat, renderTable } from '../../src/cli/format.js'
+import { createProgress } from '../../src/cli/progress.js'
+import { localRevision } from '../../src/cli/session.js'
+import type { ManifestSet } from '../../src/model/types.js'
+
+const NOW = Date.UTC(2026, 0, 1, 12, 0, 0)
+
+describe('formatAge', () => {
+  const cases = [
+    { name: 'seconds', reason: 'under two minutes kubectl prints plain seconds', ago: 45_000, want: '45s' },
+    { name: 'minutes+seconds', reason: 'between 2 and 10 minutes kubectl keeps the seconds', ago: 150_000, want: '2m30s' },
+    { name: 'whole minutes', reason: 'from 10 minutes only minutes', ago: 5 * 60_000 + 12 * 60_000, want: '17m' },
+    { name: 'hours+minutes', reason: 'between 3 and 8 hours kubectl shows hours and minutes', ago: (3 * 60 + 12) * 60_000, want: '3h12m' },
+    { name: 'hours', reason: 'from 8 hours only hours', ago: 20 * 3_600_000, want: '20h' },
+    { name: 'days', reason: 'from two days only days', ago: 3 * 86_400_000, want: '3d' },
+    { name: 'future', reason: 'clock skew must not print a negative age', ago: -5_000, want: '0s' },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => {
+      expect(formatAge(NOW - c.ago, NOW)).toBe(c.want)
+    })
+  }
+  it('prints <unknown> for an unparsable time (a corrupt status must not crash get)', () => {
+    expect(formatAge('not a date', NOW)).toBe('<unknown>')
+  })
+})
+
+describe('renderTable', () => {
+  it('aligns columns and marks missing cells (kubectl look, no trailing spaces)', () => {
+    const t = renderTable(['NAME', 'READY', 'VMID'], [['web', 'True', 1001], ['db', 'False', undefined]])
+    expect(t).toBe('NAME   READY   VMID\nweb    True    1001\ndb     False   <none>\n')
+  })
+})
+
+describe('option parsing', () => {
+  const cases = [
+    { name: '15m', reason: 'the documented default of --timeout', value: '15m', want: 900_000 },
+    { name: '30s', reason: 'the documented default of --lease-wait', value: '30s', want: 30_000 },
+    { name: '250ms', reason: 'tests use sub-second waits', value: '250ms', want: 250 },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => expect(parseDurationOption(c.value, '--timeout')).toBe(c.want))
+  }
+  it('rejects a bare number with a message naming the option', () => {
+    expect(() => parseDurationOption('15', '--timeout')).toThrow(/--timeout must be a duration/)
+  })
+  it('rejects an unknown -o value listing the accepted ones', () => {
+    expect(() => parseOutputFormat('xml', ['table', 'json', 'yaml'])).toThrow('unknown output format "xml"; use one of: json, yaml')
+    expect(parseOutputFormat('JSON', ['table', 'json'])).toBe('json')
+  })
+})
+
+describe('progress', () => {
+  it('prints one plain line per phase change and none for repeats (non-TTY logs stay readable)', () => {
+    const s = new PassThrough()
+    let text = ''
+    s.on('data', (d: Buffer) => (text += d.toString()))
+    const p = createProgress(s, { tty: false })
+    p.update('App/web', 'creating', 'vmid 1001 on pve')
+    p.update('App/web', 'creating', 'vmid 1001 on pve')
+    p.update('App/web', 'healthy')
+    p.finish()
+    expect(text).toBe('App/web: creating (vmid 1001 on pve)\nApp/web: healthy\n')
+  })
+  it('redraws in place with cursor-up on a TTY', () => {
+    const s = new PassThrough()
+    let text = ''
+    s.on('data', (d: Buffer) => (text += d.toString()))
+    let t = 0
+    const p = createProgress(s, { tty: true, redrawMs: 0, now: () => (t += 100) })
+    p.update('App/web', 'creating', 'UPID:pve:1')
+    p.update('App/db', 'queued')
+    p.finish()
+    expect(text).toContain('\x1b[1A')
+    expect(text).toMatch(/web\s+creating\s+UPID:pve:1/)
+  })
+})
+
+describe('localRevision', () => {
+  const set = (hashes: [string, string][]): ManifestSet =>
+    ({
+      apps: hashes.map(([name, specHash]) => ({ kind: 'App', metadata: { name }, specHash })),
+      appliances: [],
+      backupPolicies: [],
+      restores: [],
+      roots: [],
+    }) as unknown as ManifestSet
+  it('does not depend on manifest order, and changes when a spec changes', () => {
+    const a = localRevision(set([['web', 'h1'], ['db', 'h2']]))
+    expect(a).toMatch(/^local@sha256:[0-9a-f]{12}$/)
+    expect(localRevision(set([['db', 'h2'], ['web', 'h1']]))).toBe(a)
+    expect(localRevision(set([['db', 'h3'], ['web', 'h1']]))).not.toBe(a)
+  })
+})

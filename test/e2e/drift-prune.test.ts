@@ -1,0 +1,180 @@
+/**
+ * Drift by another client, migration, prune with deletionPolicy, foreign guests and the
+ * mass-delete guard — all through the real CLI against the real simulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mkdir, writeFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { RunningSimulator } from '../../src/sim/types.js'
+import { appYaml, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+
+interface PlanJson {
+  changes: { key: string; action: string; fields: { path: string }[] }[]
+  summary: { add: number; change: number; destroy: number }
+}
+
+interface AppItem {
+  name: string
+  inventory?: { vmid?: number; node?: string }
+}
+
+async function vmidsOf(stateDir: string, cwd: string): Promise<Record<string, number>> {
+  const r = await runCli(['get', 'apps', '-o', 'json', '--state-dir', stateDir], { cwd })
+  const items = (JSON.parse(r.stdout) as { items: AppItem[] }).items
+  return Object.fromEntries(items.map((i) => [i.name, i.inventory?.vmid as number]))
+}
+
+describe('drift by another client', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  let args: string[]
+  let stateDir: string
+
+  beforeAll(async () => {
+    sim = await startSim({ nodes: 2 })
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    for (const n of ['alpha', 'bravo', 'charlie']) await writeFile(join(apps, `${n}.yaml`), appYaml(n, { memory: 256, cores: 1 }))
+    stateDir = join(work.dir, 'state')
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', stateDir]
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('plans exactly the drifted fields, and one apply fixes them', async () => {
+    const ids = await vmidsOf(stateDir, work.dir)
+    const bravo = sim.guests().find((g) => g.vmid === ids.bravo)!
+    sim.faults.editGuest(ids.alpha, { memory: 1024, cores: 2 })
+    sim.faults.editGuest(ids.bravo, { tags: `${bravo.tags ?? ''};handmade` })
+    sim.faults.setGuestStatus(ids.charlie, 'stopped')
+
+    const p = await runCli(['plan', '-o', 'json', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(p.code, p.stderr).toBe(2)
+    const plan = JSON.parse(p.stdout) as PlanJson
+    const byKey = Object.fromEntries(plan.changes.map((c) => [c.key, c]))
+    expect(Object.keys(byKey).sort()).toEqual(['App/alpha', 'App/bravo', 'App/charlie'])
+    for (const c of plan.changes) expect(c.action, c.key).toBe('update')
+    const paths = (k: string): string[] => byKey[k].fields.map((f) => f.path)
+    expect(paths('App/alpha')).toHaveLength(2)
+    expect(paths('App/alpha').join(' ')).toMatch(/memory/)
+    expect(paths('App/alpha').join(' ')).toMatch(/cores/)
+    expect(paths('App/bravo')).toHaveLength(1)
+    expect(paths('App/bravo')[0]).toMatch(/tags/)
+    expect(paths('App/charlie')).toHaveLength(1)
+    expect(paths('App/charlie')[0]).toMatch(/state/)
+
+    sim.log.clear()
+    const a = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    expect(a.stdout).toMatch(/0 added, 3 changed, 0 destroyed/)
+    expect(sim.log.mutating().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc')).toEqual([])
+    const after = await runCli(['plan', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(after.code, after.stdout).toBe(0)
+    const g = sim.guests()
+    expect(g.find((x) => x.vmid === ids.alpha)?.config.memory).toBe(256)
+    expect(g.find((x) => x.vmid === ids.charlie)?.status).toBe('running')
+  })
+
+  it('a migrated guest is the same guest: updated in place, never re-created', async () => {
+    const ids = await vmidsOf(stateDir, work.dir)
+    const before = sim.guests().find((g) => g.vmid === ids.alpha)!
+    const other = sim.nodes.find((n) => n !== before.node)!
+    sim.faults.migrateGuest(ids.alpha, other)
+    const p = await runCli(['plan', '-o', 'json', ...args], { cwd: work.dir })
+    expect(p.code, p.stderr).toBe(0)
+    const plan = JSON.parse(p.stdout) as PlanJson
+    expect(plan.summary.add).toBe(0)
+    expect(plan.summary.destroy).toBe(0)
+    sim.log.clear()
+    const a = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    expect(sim.log.mutating().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc')).toEqual([])
+    expect(sim.guests().filter((g) => g.vmid === ids.alpha).map((g) => g.node)).toEqual([other])
+    expect((await vmidsOf(stateDir, work.dir)).alpha).toBe(ids.alpha)
+  })
+})
+
+describe('prune', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  let apps: string
+  let args: string[]
+  let stateDir: string
+  let clusterDir: string
+  const FOREIGN = 990
+  const OTHER_OWNER = 991
+
+  beforeAll(async () => {
+    sim = await startSim()
+    work = await tempDir()
+    clusterDir = await writeClusterManifest(work.dir, sim, { deleteThreshold: 3 })
+    apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    const policies: Record<string, string> = { gone: 'Delete', kept: 'Retain', saved: 'Backup', stay1: 'Delete', stay2: 'Delete' }
+    for (const [n, p] of Object.entries(policies)) await writeFile(join(apps, `${n}.yaml`), appYaml(n, { deletionPolicy: p }))
+    stateDir = join(work.dir, 'state')
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', stateDir]
+    sim.seedGuest({ vmid: FOREIGN, config: { hostname: 'foreign', memory: 512, tags: 'proximity', description: 'made by hand\n' }, status: 'running' })
+    sim.seedGuest({
+      vmid: OTHER_OWNER,
+      config: {
+        hostname: 'gone',
+        memory: 512,
+        tags: 'proximity',
+        description: 'proximity:managed {"kind":"App","name":"gone","owner":"another-install","specHash":"x"}\n',
+      },
+      status: 'running',
+    })
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('deletes only our orphans, honouring deletionPolicy, and never a foreign guest', async () => {
+    const ids = await vmidsOf(stateDir, work.dir)
+    for (const n of ['gone', 'kept', 'saved']) await rm(join(apps, `${n}.yaml`))
+    const noPrune = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(noPrune.code).toBe(0)
+    expect(sim.guests().map((g) => g.vmid)).toEqual(expect.arrayContaining([ids.gone, ids.kept, ids.saved]))
+
+    sim.log.clear()
+    const r = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const vmids = sim.guests().map((g) => g.vmid)
+    expect(vmids).not.toContain(ids.gone)
+    expect(vmids).not.toContain(ids.saved)
+    expect(vmids).toContain(ids.kept)
+    expect(vmids).toEqual(expect.arrayContaining([FOREIGN, OTHER_OWNER, ids.stay1, ids.stay2]))
+    // Backup policy: a final vzdump before the destroy
+    expect(sim.log.entries().some((e) => e.method === 'POST' && e.route.includes('vzdump'))).toBe(true)
+    // Retain: the guest is released (no longer ours) but keeps running
+    const kept = sim.guests().find((g) => g.vmid === ids.kept)!
+    expect(kept.status).toBe('running')
+    expect(String(kept.config.description ?? '')).not.toContain('"owner":"proximity"')
+    // foreign guests untouched
+    const touched = sim.log.mutating().filter((e) => e.path.includes(`/${FOREIGN}`) || e.path.includes(`/${OTHER_OWNER}`))
+    expect(touched).toEqual([])
+  })
+
+  it('refuses to delete every managed guest without --allow-mass-delete, and changes nothing', async () => {
+    // Pointing -f at the cluster only (as if the apps folder was forgotten) would delete everything.
+    const only = ['-f', clusterDir, '--state-dir', stateDir]
+    sim.log.clear()
+    const r = await runCli(['apply', '--prune', ...only], { cwd: work.dir })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('--allow-mass-delete')
+    expect(sim.log.mutating()).toEqual([])
+    const ok = await runCli(['apply', '--prune', '--allow-mass-delete', ...only], { cwd: work.dir })
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+    expect(sim.guests().map((g) => g.vmid).sort()).toEqual(expect.arrayContaining([FOREIGN, OTHER_OWNER]))
+  })
+})

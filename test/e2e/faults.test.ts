@@ -1,0 +1,144 @@
+/**
+ * Faults through the real CLI: 5xx on writes, dropped connections (including lost responses of
+ * successful creates), lock timeouts; concurrent applies; and kill -9 of a running apply.
+ * The invariant everywhere: exactly one guest per app, no orphan, no duplicate.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { packageRoot } from '../../src/model/paths.js'
+import type { RunningSimulator } from '../../src/sim/types.js'
+import { runCli, startSim, tempDir, writeApps, writeClusterManifest } from './helpers.js'
+
+/** Guests per app name, read from the markers in descriptions (identity is the marker). */
+function guestsByApp(sim: RunningSimulator): Map<string, number[]> {
+  const m = new Map<string, number[]>()
+  for (const g of sim.guests()) {
+    const d = String(g.config.description ?? g.description ?? '')
+    const hit = /proximity:managed (\{[^\n]*\})/.exec(d)
+    if (!hit) continue
+    const marker = JSON.parse(hit[1]) as { name: string; owner: string }
+    if (marker.owner !== 'proximity') continue
+    m.set(marker.name, [...(m.get(marker.name) ?? []), g.vmid])
+  }
+  return m
+}
+
+function expectOneGuestPerApp(sim: RunningSimulator, names: string[]): void {
+  const by = guestsByApp(sim)
+  for (const n of names) expect(by.get(n), `guests of ${n}`).toHaveLength(1)
+  expect([...by.keys()].sort(), 'no orphan guests').toEqual([...names].sort())
+}
+
+const names = (n: number, prefix = 'app'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`)
+
+describe('apply under injected faults', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  beforeAll(async () => {
+    sim = await startSim({ taskLatencyMs: 5 })
+    work = await tempDir()
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('converges 30 apps with exactly one guest each despite 5xx, drops and lock timeouts', async () => {
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = await writeApps(work.dir, 30)
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      sim.faults.add({ method, route: '^/.*', action: { type: 'error', status: 500, message: 'simulated failure' }, probability: 0.1 })
+    }
+    sim.faults.add({ method: 'POST', route: '/nodes/{node}/lxc', action: { type: 'drop' }, afterHandler: true, count: 3 })
+    sim.faults.add({ method: 'GET', route: '/cluster/resources', action: { type: 'drop' }, count: 2 })
+    sim.faults.add({ method: 'PUT', route: '/nodes/{node}/lxc/{vmid}/config', action: { type: 'lockTimeout' }, count: 4 })
+    sim.faults.add({ method: 'POST', route: '/nodes/{node}/lxc/{vmid}/status/start', action: { type: 'lockTimeout' }, count: 3 })
+    const args = ['apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state'), '--parallelism', '16']
+    let r = await runCli(args, { cwd: work.dir })
+    // a second run is allowed to finish what retries could not within the first; never a third
+    if (r.code !== 0) r = await runCli(args, { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    sim.faults.clear()
+    expectOneGuestPerApp(sim, names(30))
+    const plan = await runCli(['plan', '--detailed-exitcode', ...args.slice(1, 7)], { cwd: work.dir })
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0)
+  })
+})
+
+describe('two concurrent applies', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  beforeAll(async () => {
+    sim = await startSim({ taskLatencyMs: 150 })
+    work = await tempDir()
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('never both act: one applies, the other fails naming the holder', async () => {
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = await writeApps(work.dir, 4)
+    const args = ['apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state'), '--lease-wait', '0s']
+    const [a, b] = await Promise.all([runCli(args, { cwd: work.dir }), runCli(args, { cwd: work.dir })])
+    const codes = [a.code, b.code].sort()
+    expect(codes, a.stderr + b.stderr).toEqual([0, 1])
+    const loser = a.code === 1 ? a : b
+    expect(loser.stderr).toMatch(/another apply is running \(owner proximity apply by .+ pid \d+/)
+    expect(sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc')).toHaveLength(4)
+    expectOneGuestPerApp(sim, names(4))
+  })
+})
+
+describe('kill -9 of a running apply', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  const root = packageRoot()
+
+  beforeAll(async () => {
+    // The child runs the built CLI; tsc emits even if unrelated files have type errors.
+    await new Promise<void>((done) => {
+      execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root }, () => done())
+    })
+    if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new Error('build failed: dist/src/cli/main.js missing')
+    sim = await startSim({ taskLatencyMs: 40 })
+    work = await tempDir()
+  }, 180_000)
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('a re-run after kills at random moments leaves no duplicate and no orphan', async () => {
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = await writeApps(work.dir, 8)
+    const args = [join(root, 'bin', 'proximity.js'), 'apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+    let seed = 0x5eed
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed / 0x7fffffff
+    }
+    for (let round = 0; round < 5; round++) {
+      const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+      const delay = 300 + Math.floor(rand() * 2500)
+      await new Promise((r) => setTimeout(r, delay))
+      child.kill('SIGKILL')
+      await new Promise((r) => child.once('exit', r))
+      // invariant after every crash: never two guests for one app
+      for (const [name, vmids] of guestsByApp(sim)) expect(vmids, `after kill in round ${round}: ${name}`).toHaveLength(1)
+    }
+    const final = await new Promise<{ code: number; out: string }>((done) => {
+      const child = spawn(process.execPath, args, { cwd: work.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+      child.on('exit', (code) => done({ code: code ?? 1, out }))
+    })
+    expect(final.code, final.out).toBe(0)
+    expectOneGuestPerApp(sim, names(8))
+    expect(sim.guests().filter((g) => g.lock)).toEqual([])
+  })
+})
