@@ -12,6 +12,8 @@ export interface SchemaProblem {
   path: FieldPath
   target: 'value' | 'key'
   message: string
+  /** Where to point when it differs from `path` (a missing field points at its parent's key). */
+  at?: FieldPath
 }
 
 /** Suggests the closest of `options` to `word`, or undefined when nothing is close. */
@@ -29,8 +31,8 @@ export function describeValue(data: unknown, path: FieldPath): string {
   if (data === null || data === undefined) return 'nothing'
   if (Array.isArray(data)) return 'a list'
   if (typeof data === 'object') return 'a mapping'
-  if (path.some((s) => typeof s === 'string' && SECRET_SEGMENTS.has(s))) return `a ${typeof data}`
   if (typeof data === 'string') {
+    if (path.some((s) => typeof s === 'string' && SECRET_SEGMENTS.has(s))) return 'a string'
     const shown = data.length > 40 ? `${data.slice(0, 37)}...` : data
     return JSON.stringify(shown)
   }
@@ -62,8 +64,10 @@ export function translateErrors(errors: readonly ErrorObject[]): SchemaProblem[]
   const oneOfPaths = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath + '/')
   const out: SchemaProblem[] = []
   const seen = new Set<string>()
+  const tooLong = new Set(errors.filter((e) => e.keyword === 'maxLength').map((e) => e.instancePath))
   for (const e of errors) {
     if (oneOfPaths.some((p) => e.schemaPath.startsWith(p))) continue
+    if (e.keyword === 'pattern' && tooLong.has(e.instancePath)) continue // the length is the problem
     if (e.propertyName !== undefined && e.keyword !== 'propertyNames') continue // reported by propertyNames
     const p = translate(e)
     if (!p) continue
@@ -84,7 +88,7 @@ function translate(e: ErrorObject): SchemaProblem | undefined {
   switch (e.keyword) {
     case 'required': {
       const missing = String(params.missingProperty)
-      return { path: [...path, missing], target: 'key', message: `missing required field "${missing}"${path.length === 0 ? '' : `; add it under ${formatPath(path)}`}` }
+      return { path: [...path, missing], at: path, target: 'key', message: `missing required field "${missing}"${path.length === 0 ? '' : `; add it under ${formatPath(path)}`}` }
     }
     case 'dependentRequired':
       return { path: [...path, String(params.property)], target: 'key', message: `"${String(params.property)}" needs "${String(params.missingProperty)}" to be set; add it or remove "${String(params.property)}"` }

@@ -7,7 +7,7 @@ import { readFile, realpath, stat } from 'node:fs/promises'
 import { dirname, relative, resolve, isAbsolute, sep } from 'node:path'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { ManifestError } from '../model/types.js'
-import { isValidImage } from '../model/names.js'
+import { isValidImage, isValidImageTag } from '../model/names.js'
 import { translateErrors, suggest } from './ajv-messages.js'
 import type { CatalogEntryLike, CatalogPort } from './catalog-port.js'
 import { errorAt, identity } from './located.js'
@@ -58,7 +58,7 @@ export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | und
     const compose = structuredClone(entry.compose)
     if (typeof src.version === 'string') {
       const problem = overrideMainTag(compose, src.version)
-      if (problem) errors.push(errorAt(d, ['spec', 'source', 'version'], problem))
+      if (problem && isValidImageTag(src.version)) errors.push(errorAt(d, ['spec', 'source', 'version'], problem))
     }
     const at = (path: FieldPath, message: string): ManifestError => errorAt(d, ['spec', 'source', 'catalog'], `catalog app compose ${formatPath(path)}: ${message}`)
     errors.push(...checkCompose(compose, at))
@@ -66,7 +66,7 @@ export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | und
   }
   if (src.compose !== undefined) {
     const compose = src.compose as Record<string, unknown>
-    errors.push(...checkCompose(compose, (path, message, target) => errorAt(d, ['spec', 'source', 'compose', ...path], message, target)))
+    errors.push(...checkCompose(compose, (path, message, target, at) => errorAt(d, ['spec', 'source', 'compose', ...path], message, target, at && ['spec', 'source', 'compose', ...at])))
     return { compose, errors }
   }
   const rel = src.composeFile as string
@@ -111,8 +111,8 @@ export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | und
   const cd = parsed.docs[0]
   const compose = cd.value
   errors.push(
-    ...checkCompose(compose, (path, message, target) => {
-      const p = locate(cd.doc, cd.lc, path, target)
+    ...checkCompose(compose, (path, message, target, at) => {
+      const p = locate(cd.doc, cd.lc, at ?? path, target)
       return { file: full, line: p.line, column: p.column, path: formatPath(['spec', 'source', 'composeFile', ...path]), message, ...ident(d) }
     }),
   )
@@ -125,7 +125,7 @@ const ident = (d: ParsedDoc): { kind?: string; name?: string } => {
 }
 
 
-type At = (path: FieldPath, message: string, target?: 'value' | 'key') => ManifestError
+type At = (path: FieldPath, message: string, target?: 'value' | 'key', at?: FieldPath) => ManifestError
 
 /** Validates one compose document; returns located errors via `at`. */
 export function checkCompose(compose: Record<string, unknown>, at: At): ManifestError[] {
@@ -133,7 +133,7 @@ export function checkCompose(compose: Record<string, unknown>, at: At): Manifest
   const validate = composeSpecValidator()
   const specOk = validate(compose)
   if (!specOk) {
-    for (const p of translateErrors(validate.errors ?? [])) errors.push(at(p.path, p.message, p.target))
+    for (const p of translateErrors(validate.errors ?? [])) errors.push(at(p.path, p.message, p.target, p.at))
   }
   const services = compose.services
   if (!services || typeof services !== 'object' || Object.keys(services).length === 0) {

@@ -42,7 +42,7 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
   const applianceNames = namesOf('Appliance')
   const dangling = (d: ParsedDoc, path: FieldPath, kind: string, name: string, options: string[]): void => {
     const s = suggest(name, options)
-    errors.push(errorAt(d, path, `${kind} "${name}" is not defined${s ? `; did you mean "${s}"?` : `; add a ${kind} manifest or fix the name`}`))
+    errors.push(errorAt(d, path, `${kind} "${name}" is not defined${s ? `; did you mean "${s}"?` : `; add ${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind} manifest or fix the name`}`))
   }
 
   const apps = all.filter((c): c is { d: ParsedDoc; manifest: AppManifest } => c.manifest?.kind === 'App')

@@ -76,7 +76,7 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     const validate = kindValidator(kind)
     if (validate(d.value)) valid.push({ d, raw, kind })
     else {
-      for (const p of translateErrors(validate.errors ?? [])) errors.push(errorAt(d, p.path, p.message, p.target))
+      for (const p of translateErrors(validate.errors ?? [])) errors.push(errorAt(d, p.path, p.message, p.target, p.at))
       // Report compose problems of an otherwise invalid App too, so one run shows everything.
       if (kind === 'App' && hasUsableSource(d)) errors.push(...(await resolveAppCompose(d, catalog)).errors)
     }

@@ -11,9 +11,12 @@ export function identity(d: ParsedDoc): { kind?: string; name?: string } {
   return { kind, name }
 }
 
-/** A located error at `path` of document `d` (the value, or the key with `target: 'key'`). */
-export function errorAt(d: ParsedDoc, path: FieldPath, message: string, target: 'value' | 'key' = 'value'): ManifestError {
-  const p = locate(d.doc, d.lc, path, target)
+/**
+ * A located error at `path` of document `d` (the value, or the key with `target: 'key'`); `at`
+ * overrides the path used for locating.
+ */
+export function errorAt(d: ParsedDoc, path: FieldPath, message: string, target: 'value' | 'key' = 'value', at?: FieldPath): ManifestError {
+  const p = locate(d.doc, d.lc, at ?? path, target)
   const id = identity(d)
   const e: ManifestError = { file: d.file, line: p.line, column: p.column, path: formatPath(path), message }
   if (id.kind) e.kind = id.kind

@@ -3,7 +3,7 @@
  * with the parse tree kept for locating errors. Duplicate keys, tabs, alias bombs, excessive
  * nesting and non-mapping documents become located errors; nothing here throws.
  */
-import { LineCounter, parseAllDocuments, type Document } from 'yaml'
+import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml'
 import type { ManifestError } from '../model/types.js'
 import type { ManifestText } from './read-files.js'
 
@@ -57,7 +57,7 @@ export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; error
       return
     }
     if (doc.contents === null || doc.contents === undefined) return
-    nonEmpty++
+    if (isScalar(doc.contents) && doc.contents.value === null) return // `---` with nothing after it
     const start = doc.contents.range?.[0] ?? doc.range[0]
     let value: unknown
     try {
@@ -67,6 +67,7 @@ export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; error
       err(start, /excessive alias/i.test(m) ? `too many aliases (limit ${MAX_ALIAS_COUNT}); expand the anchors by hand` : /unresolved alias/i.test(m) ? 'alias refers to an anchor that is not defined before it' : e instanceof RangeError ? 'document is nested too deeply' : 'document cannot be converted to data')
       return
     }
+    nonEmpty++
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       const got = Array.isArray(value) ? 'a list' : value === null ? 'nothing' : `a ${typeof value}`
       err(start, `document must be a mapping with apiVersion, kind, metadata and spec; got ${got}`)

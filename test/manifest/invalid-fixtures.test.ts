@@ -1,0 +1,77 @@
+/**
+ * The invalid-manifest corpus: every file in test/fixtures/invalid is a realistic mistake or
+ * attack. Each is run through the real CLI entry (`proximity validate -f FILE`, in-process) and
+ * must exit 1 with an error at the expected file, line and column carrying the expected text.
+ * Expectations live in the fixture header (`# expect: LINE:COL text`, `# reason: why`) or, for
+ * files that cannot carry comments, in a `FILE.expect` sidecar (`LINE:COL text` / `reason: why`).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Writable, Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+
+const DIR = 'test/fixtures/invalid'
+const ROOT = join(import.meta.dirname, '..', '..')
+
+interface Case {
+  name: string
+  reason: string
+  line: number
+  column: number
+  text: string
+}
+
+function readCase(file: string): Case {
+  const sidecar = join(ROOT, DIR, `${file}.expect`)
+  const lines = existsSync(sidecar)
+    ? readFileSync(sidecar, 'utf8').split('\n')
+    : readFileSync(join(ROOT, DIR, file), 'utf8').split('\n').slice(0, 2).map((l) => l.replace(/^# (expect|reason): /, (_m, k: string) => (k === 'reason' ? 'reason: ' : '')))
+  const m = /^(\d+):(\d+) (.+)$/.exec(lines[0].trim())
+  if (!m) throw new Error(`${file}: no expectation header`)
+  const reason = (lines[1] ?? '').replace(/^reason: /, '').trim()
+  return { name: file, reason, line: Number(m[1]), column: Number(m[2]), text: m[3] }
+}
+
+const cases = readdirSync(join(ROOT, DIR))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort()
+  .map(readCase)
+
+/** Runs the CLI in-process with captured output. */
+export async function runCli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const sink = (append: (s: string) => void): Writable =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        append(String(chunk))
+        cb()
+      },
+    })
+  const code = await main(args, {
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    stdin: Readable.from([]),
+    env: {},
+    cwd,
+  })
+  return { code, stdout, stderr }
+}
+
+describe('invalid manifest corpus', () => {
+  it('has at least 45 fixtures, each with a reason', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(45)
+    for (const c of cases) expect(c.reason, c.name).not.toBe('')
+  })
+
+  it.each(cases)('$name: $reason', async (c) => {
+    const { code, stdout, stderr } = await runCli(['validate', '-f', `${DIR}/${c.name}`])
+    expect(code).toBe(1)
+    const prefix = `${DIR}/${c.name}:${c.line}:${c.column}: `
+    const hit = stdout.split('\n').find((l) => l.startsWith(prefix) && l.includes(c.text))
+    expect(hit, `expected a line starting ${prefix} containing ${JSON.stringify(c.text)}\n--- got:\n${stdout}${stderr}`).toBeDefined()
+    expect(stdout).toMatch(/\d+ errors? in \d+ files?\n$/)
+    expect(stdout + stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/) // never a stack trace
+  })
+})
