@@ -4,7 +4,7 @@
  * any error gives `{ ok: false, errors }` with every error found, sorted by file and line.
  * Reads files only; never throws for bad input.
  */
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import type { AppManifest, ApplianceManifest, BackupPolicyManifest, ClusterManifest, Kind, LoadResult, Manifest, ManifestError, ManifestSet, RestoreManifest } from '../model/types.js'
 import { API_VERSION } from '../model/types.js'
 import { parseDiskGiB, parseMemoryMiB } from '../model/units.js'
@@ -50,9 +50,19 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
   const { files, errors: readErrors } = await readManifestFiles(paths, { cwd, maxFileBytes: opts.maxFileBytes })
   errors.push(...readErrors)
 
+  // Files referenced by an App's composeFile are compose documents, not manifests: skip them
+  // here (compose-source.ts validates them in the context of their App).
+  const parsedFiles = files.map((f) => ({ f, parsed: parseManifestText(f) }))
+  const composeFiles = new Set<string>()
+  for (const { parsed } of parsedFiles) {
+    for (const d of parsed.docs) {
+      const cf = sourceOf(d)?.composeFile
+      if (typeof cf === 'string' && d.value.kind === 'App') composeFiles.add(resolve(dirname(d.file), cf))
+    }
+  }
   const docs: ParsedDoc[] = []
-  for (const f of files) {
-    const parsed = parseManifestText(f)
+  for (const { f, parsed } of parsedFiles) {
+    if (composeFiles.has(f.file)) continue
     errors.push(...parsed.errors)
     docs.push(...parsed.docs)
   }

@@ -1,0 +1,230 @@
+/**
+ * The loader end to end on real files: normalisation of a valid set (units, defaults, catalog
+ * expansion, hostname default, composeFile), spec hashes, secret checks with a real key, and
+ * the folder-reading rules (recursion, dotfiles, loops, size cap, empty folders).
+ */
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatError, loadManifests, type CatalogPort } from '../../src/manifest/index.js'
+import { generateSecretKey, parseSecretKey, sealValue } from '../../src/manifest/secrets.js'
+import type { ManifestSet } from '../../src/model/types.js'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+const VALID = join(ROOT, 'test/fixtures/valid')
+
+async function loadOk(paths: string[], opts = {}): Promise<ManifestSet> {
+  const r = await loadManifests(paths, { cwd: ROOT, ...opts })
+  if (!r.ok) throw new Error(r.errors.map((e) => formatError(e, ROOT)).join('\n'))
+  return r.set
+}
+
+describe('valid homelab set', () => {
+  let set: ManifestSet
+  beforeAll(async () => {
+    set = await loadOk(['test/fixtures/valid/homelab'])
+  })
+
+  it('loads every kind and skips the compose file referenced by composeFile', () => {
+    expect(set.cluster?.metadata.name).toBe('home')
+    expect(set.apps.map((a) => a.metadata.name)).toEqual(['web', 'static', 'files'])
+    expect(set.appliances).toHaveLength(1)
+    expect(set.backupPolicies).toHaveLength(1)
+    expect(set.restores).toHaveLength(1)
+    expect(set.roots).toEqual([join(VALID, 'homelab')])
+  })
+
+  it('normalises sizes and durations to numbers and fills defaults', () => {
+    const web = set.apps.find((a) => a.metadata.name === 'web')!
+    // memory and disk from the manifest; cores and swap from Cluster defaults (2 cores, 256Mi swap).
+    expect(web.spec.resources).toEqual({ cores: 2, memory: 512, swap: 256, disk: 8 })
+    expect(web.spec.health).toEqual({ http: { port: 8080, path: '/', expectStatus: 200 }, timeout: 90_000 })
+    expect(web.spec.update).toEqual({ strategy: 'snapshot', rollback: true, healthTimeout: 300_000 })
+    expect(web.spec.env).toEqual({ TZ: 'Europe/Paris', WORKERS: '4' })
+    expect(web.spec.expose).toEqual([{ port: 8080, host: 'www.home.arpa', tls: 'internal' }])
+    expect(web.spec.state).toBe('running')
+    expect(web.spec.deletionPolicy).toBe('Backup')
+    expect(web.spec.hostname).toBe('web')
+    expect(web.source.file).toBe(join(VALID, 'homelab/apps.yaml'))
+    expect(web.source.line).toBe(2)
+  })
+
+  it('reads composeFile into source.compose and converts volume sizes to GiB', () => {
+    const st = set.apps.find((a) => a.metadata.name === 'static')!
+    expect(st.spec.source.composeFile).toBe('compose/static.yaml')
+    expect(st.spec.source.compose).toEqual({ services: { site: { image: 'ghcr.io/example/site:2.1', ports: ['80:80'] } } })
+    expect(st.spec.volumes).toEqual([{ name: 'data', path: '/data', size: 0.5, backup: true }])
+    expect(st.spec.hostname).toBe('static-site')
+    expect(st.spec.resources).toEqual({ cores: 2, memory: 1024, swap: 256, disk: 6 })
+  })
+
+  it('expands a catalog app with its defaults and applies version to the main image', () => {
+    const files = set.apps.find((a) => a.metadata.name === 'files')!
+    const services = files.spec.source.compose.services as Record<string, { image: string }>
+    expect(files.spec.source.catalog).toBe('nextcloud')
+    expect(services.app.image).toBe('nextcloud:30.0.5-apache')
+    expect(services.db.image).toMatch(/^mariadb:/) // only the main (first) service changes
+    expect(files.spec.resources).toEqual({ cores: 4, memory: 2048, swap: 1024, disk: 10 })
+    expect(Object.keys(files.spec.secrets).sort()).toEqual(['DB_PASSWORD', 'DB_ROOT_PASSWORD'])
+    expect(files.spec.env.TZ).toBe('Europe/Paris') // manifest wins over the catalog
+    expect(files.spec.env.TRUSTED_DOMAINS).toBeDefined()
+    expect(files.spec.health?.timeout).toBe(300_000)
+    expect(files.spec.volumes.map((v) => v.path)).toEqual(['/srv/html', '/srv/db'])
+    expect(files.spec.expose).toEqual([{ port: 80, tls: 'internal' }])
+  })
+
+  it('defaults the appliance LAN gateway and DHCP range from the subnet', () => {
+    const lan = set.appliances[0].spec.lan
+    expect(lan.gateway).toBe('10.10.0.1')
+    expect(lan.dhcpRange).toEqual({ start: '10.10.0.128', end: '10.10.0.254' })
+    expect(set.appliances[0].spec.resources).toEqual({ cores: 1, memory: 256, swap: 256, disk: 2 })
+  })
+
+  it('converts Cluster default resources and fills cluster defaults', () => {
+    const c = set.cluster!.spec
+    expect(c.defaults.resources).toEqual({ cores: 2, memory: 1024, swap: 256, disk: 6 })
+    expect(c.defaults.storage).toBe('local-lvm')
+    expect(c.vmidRange).toEqual({ min: 1000, max: 1999 })
+    expect(c.owner).toBe('proximity')
+  })
+
+  it('fills BackupPolicy and Restore defaults', () => {
+    expect(set.backupPolicies[0].spec).toMatchObject({ mode: 'snapshot', compress: 'zstd', retention: { keepLast: 7 }, includeAppliance: false, suspend: false })
+    expect(set.restores[0].spec).toEqual({ app: 'web', backup: 'latest', mode: 'in-place' })
+  })
+})
+
+describe('specHash', () => {
+  it('is stable across key order and equivalent units', async () => {
+    const a = await loadOk(['test/fixtures/valid/reordered/app-a.yaml'])
+    const b = await loadOk(['test/fixtures/valid/reordered/app-b.yaml.txt'])
+    expect(a.apps[0].specHash).toMatch(/^[0-9a-f]{64}$/)
+    expect(b.apps[0].specHash).toBe(a.apps[0].specHash)
+  })
+
+  it('changes when the spec changes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prox-hash-'))
+    const doc = (mem: string): string => `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  source: {compose: {services: {web: {image: "nginx:1"}}}}\n  resources: {memory: ${mem}}\n`
+    await writeFile(join(dir, 'a.yaml'), doc('512Mi'))
+    const h1 = (await loadOk([dir])).apps[0].specHash
+    await writeFile(join(dir, 'a.yaml'), doc('1Gi'))
+    const h2 = (await loadOk([dir])).apps[0].specHash
+    expect(h2).not.toBe(h1)
+    await rm(dir, { recursive: true })
+  })
+})
+
+describe('catalog port', () => {
+  it('uses an injected catalog (version must give a valid image)', async () => {
+    const catalog: CatalogPort = {
+      get: (n) => (n === 'tiny' ? { name: 'tiny', version: '1', compose: { services: { main: { image: 'registry.local:5000/tiny@sha256:' + 'a'.repeat(64) } } }, resources: { cores: 1, memory: 64, swap: 0, disk: 1 }, volumes: [], secrets: {}, env: {}, expose: [] } : undefined),
+      names: () => ['tiny'],
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'prox-cat-'))
+    await writeFile(join(dir, 'a.yaml'), 'apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: t}\nspec:\n  source: {catalog: tiny, version: "2.0"}\n')
+    const set = await loadOk([dir], { catalog })
+    expect((set.apps[0].spec.source.compose.services as Record<string, { image: string }>).main.image).toBe('registry.local:5000/tiny:2.0')
+    expect(set.apps[0].spec.resources).toEqual({ cores: 1, memory: 64, swap: 0, disk: 1 })
+    await rm(dir, { recursive: true })
+  })
+})
+
+describe('sealed secrets', () => {
+  let dir: string
+  let keyFile: string
+  let otherKeyFile: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'prox-sec-'))
+    const k1 = await generateSecretKey()
+    const k2 = await generateSecretKey()
+    keyFile = join(dir, 'k1.key')
+    otherKeyFile = join(dir, 'k2.key')
+    await writeFile(keyFile, k1.keyText, { mode: 0o600 })
+    await writeFile(otherKeyFile, k2.keyText, { mode: 0o600 })
+    const sealed = await sealValue('s3cret-plaintext', await parseSecretKey(k1.keyText))
+    await mkdir(join(dir, 'm'))
+    await writeFile(join(dir, 'm', 'app.yaml'), `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: db}\nspec:\n  source: {compose: {services: {db: {image: "postgres:16"}}}}\n  secrets:\n    DB_PASSWORD:\n      sealed: ${sealed}\n`)
+  })
+  afterAll(async () => rm(dir, { recursive: true }))
+
+  it('accepts a value that decrypts with the key', async () => {
+    const r = await loadManifests([join(dir, 'm')], { cwd: dir, keyFile })
+    expect(r.ok).toBe(true)
+    expect(r.warnings).toEqual([])
+  })
+
+  it('reports a value sealed for another key, at the secret, without plaintext', async () => {
+    const r = await loadManifests([join(dir, 'm')], { cwd: dir, keyFile: otherKeyFile })
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors).toHaveLength(1)
+    expect(formatError(r.errors[0], dir)).toBe('m/app.yaml:8:7: App/db: spec.secrets.DB_PASSWORD: sealed value cannot be decrypted with key k2.key (sealed for another key?)')
+    expect(JSON.stringify(r)).not.toContain('s3cret-plaintext')
+  })
+
+  it('warns when no key exists, and fails when a key is required', async () => {
+    const soft = await loadManifests([join(dir, 'm')], { cwd: dir, defaultKeyFile: join(dir, 'missing.key') })
+    expect(soft.ok).toBe(true)
+    expect(soft.warnings[0].message).toContain('no secret key at missing.key')
+    const hard = await loadManifests([join(dir, 'm')], { cwd: dir, defaultKeyFile: join(dir, 'missing.key'), requireKey: true })
+    expect(hard.ok).toBe(false)
+  })
+
+  it('checks {env} secrets only when a key is required', async () => {
+    const f = join(dir, 'env')
+    await mkdir(f, { recursive: true })
+    await writeFile(join(f, 'a.yaml'), 'apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: e}\nspec:\n  source: {compose: {services: {e: {image: "busybox"}}}}\n  secrets: {TOKEN: {env: MY_TOKEN}}\n')
+    expect((await loadManifests([f], { cwd: dir })).ok).toBe(true)
+    const r = await loadManifests([f], { cwd: dir, requireKey: true, env: {} })
+    expect(r.ok ? '' : r.errors[0].message).toContain('environment variable MY_TOKEN is not set')
+    expect((await loadManifests([f], { cwd: dir, requireKey: true, env: { MY_TOKEN: 'x' } })).ok).toBe(true)
+  })
+})
+
+describe('reading files and folders', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'prox-read-'))
+  })
+  afterAll(async () => rm(dir, { recursive: true }))
+  const app = (name: string): string => `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec:\n  source: {compose: {services: {s: {image: "busybox"}}}}\n`
+
+  it('reads folders recursively in sorted order and skips dotfiles and other extensions', async () => {
+    const d = join(dir, 'tree')
+    await mkdir(join(d, 'b', 'nested'), { recursive: true })
+    await mkdir(join(d, '.hidden'), { recursive: true })
+    await writeFile(join(d, 'z.yaml'), app('zed'))
+    await writeFile(join(d, 'a.yml'), app('alpha'))
+    await writeFile(join(d, 'b', 'nested', 'm.yaml'), app('mid'))
+    await writeFile(join(d, '.draft.yaml'), 'not: [valid')
+    await writeFile(join(d, '.hidden', 'x.yaml'), 'not: [valid')
+    await writeFile(join(d, 'notes.txt'), 'not yaml')
+    await symlink(d, join(d, 'b', 'loop')) // a symlink loop must not hang or duplicate
+    const set = await loadOk([d])
+    expect(set.apps.map((a) => a.metadata.name)).toEqual(['alpha', 'mid', 'zed'])
+  })
+
+  it('reports a folder without manifests and a missing path', async () => {
+    const empty = join(dir, 'empty')
+    await mkdir(empty)
+    const r = await loadManifests([empty, join(dir, 'nope')], { cwd: dir })
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors.map((e) => e.message)).toEqual(['folder contains no .yaml or .yml manifests', 'no such file or folder; check the -f path "' + join(dir, 'nope') + '"'])
+  })
+
+  it('refuses a file over the 5 MiB cap with a clear message', async () => {
+    const big = join(dir, 'big.yaml')
+    await writeFile(big, `# ${'x'.repeat(10 * 1024 * 1024)}\n`)
+    const r = await loadManifests([big], { cwd: dir })
+    expect(r.ok ? '' : r.errors[0].message).toMatch(/^file is 10\.0 MiB; manifests are limited to 5 MiB/)
+  })
+
+  it('reports a dangling symlink given explicitly', async () => {
+    const link = join(dir, 'dangling.yaml')
+    await symlink(join(dir, 'does-not-exist.yaml'), link)
+    const r = await loadManifests([link], { cwd: dir })
+    expect(r.ok ? '' : r.errors[0].message).toContain('cannot read')
+  })
+})
