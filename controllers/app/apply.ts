@@ -217,10 +217,21 @@ async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: strin
   }
   const timeout = app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS
   if (ctx.now() - startedAt >= timeout) {
-    throw new StalledError('HealthCheckFailed', `App ${app.metadata.name} is not healthy ${Math.round(timeout / 1000)}s after deploy: ${probe.detail}; check the app's logs or its health settings`)
+    throw new StalledError('HealthCheckFailed', `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check the app's logs or its health settings`)
   }
   run.extra = { ...run.extra, deployStartedAt: startedAt, healthy: false }
   return { ready: false, reason: 'Progressing', message: `waiting for health: ${probe.detail}`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: inventory(run), changed: done, extra: { ...run.extra } }
+}
+
+/** `400ms`, `30s`, `5m`, `1h30m` — for messages. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`
+  const s = Math.round(ms / 1000)
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`
+  const h = Math.floor(m / 60)
+  return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`
 }
 
 /** Writes the marker with the new specHash (LAST step), then reports Ready. */

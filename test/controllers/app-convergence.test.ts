@@ -112,13 +112,29 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
     expect(String(h.sim.guests().find((x) => x.vmid === vmidOf(h, 'web'))!.config.rootfs)).toContain('size=10G')
   })
 
+  it('a compose change re-pushes the project and runs compose up, with no Proxmox write but the marker', async () => {
+    const v2 = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } } })
+    h.sim.log.clear()
+    const out = await h.reconcile(v2)
+    expect(out.error?.message).toBeUndefined()
+    expect(out.actions[0].changes.map((c) => [c.path, c.impact])).toEqual([['deploy', 'live']])
+    expect(out.result?.ready).toBe(true)
+    const api = mutating(h.sim).filter((m) => !m.startsWith('SSH'))
+    expect(api).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])
+    const ssh = h.sim.log.entries().filter((e) => e.method === 'SSH').map((e) => e.route)
+    expect(ssh.some((r) => r.startsWith('pct push'))).toBe(true)
+    const g = h.sim.guests().find((x) => x.vmid === vmidOf(h, 'web'))!
+    const compose = await h.shells.forNode(g.node).pctExec(g.vmid, ['cat', '/opt/proximity/web/compose.yaml'])
+    expect(compose.stdout).toContain('nginx:1.28-alpine')
+  })
+
   it('state: stopped shuts the guest down and keeps it; running starts it again', async () => {
-    const stopped = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, state: 'stopped' })
+    const stopped = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } }, state: 'stopped' })
     const out = await h.reconcile(stopped)
     expect(out.error?.message).toBeUndefined()
     const vmid = vmidOf(h, 'web')
     expect(h.sim.guests().find((x) => x.vmid === vmid)!.status).toBe('stopped')
-    const running = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 } })
+    const running = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } } })
     const back = await h.applyUntilReady(running)
     expect(back.result?.ready).toBe(true)
     expect(h.sim.guests().find((x) => x.vmid === vmid)!.status).toBe('running')
