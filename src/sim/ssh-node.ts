@@ -93,7 +93,7 @@ export async function startSshNode(access: SimNodeAccess, opts: SshNodeOptions):
   const server = new ssh2.Server({ hostKeys: [opts.hostKeyPem] }, (client) => {
     accepted++
     clients.add(client)
-    client.setNoDelay(true)
+    ;(client as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true)
     client.on('close', () => clients.delete(client))
     client.on('error', () => clients.delete(client))
     client.on('authentication', (ctx) => {

@@ -84,7 +84,7 @@ describe('.env and interpolation', () => {
     expect(parseDotEnv(given)).toEqual(want)
   })
 
-  const interp = [
+  const interp: { name: string; reason: string; given: string; env: Record<string, string>; want: string }[] = [
     { name: 'default when unset', reason: ':- covers unset and empty', given: '${A:-d}', env: { A: '' }, want: 'd' },
     { name: 'dash keeps empty', reason: '- only covers unset', given: '${A-d}', env: { A: '' }, want: '' },
     { name: 'dollar escape', reason: '$$ is a literal $', given: 'a$$b', env: {}, want: 'a$b' },

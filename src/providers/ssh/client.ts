@@ -65,6 +65,11 @@ export interface SshNodeShell extends NodeShell {
   nodePackageVersion(pkg: string): Promise<string | undefined>
 }
 
+/** The pool createNodeShellPool returns (its shells carry the extras). */
+export interface SshNodeShellPool extends NodeShellPool {
+  forNode(node: string): SshNodeShell
+}
+
 class NodeConnection implements SshNodeShell {
   private conn?: Client
   private connecting?: Promise<Client>
@@ -336,7 +341,7 @@ function lastLine(text: string): string {
  * reused; reconnects after a drop). `sessionsOpened()` counts connection attempts. Host keys are
  * pinned: a mismatch refuses the connection before any command is sent.
  */
-export function createNodeShellPool(opts: NodeShellPoolOptions): NodeShellPool & { forNode(node: string): SshNodeShell } {
+export function createNodeShellPool(opts: NodeShellPoolOptions): SshNodeShellPool {
   if (!opts.privateKey && !opts.password) throw new SshError('invalid-argument', 'ssh needs a private key or a password')
   if (!/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(opts.hostKey.trim())) throw new SshError('invalid-argument', 'ssh hostKey must be a SHA256:<base64> fingerprint as printed by ssh-keygen -lf')
   const shells = new Map<string, NodeConnection>()
