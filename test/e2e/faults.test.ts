@@ -60,6 +60,9 @@ describe('apply under injected faults', () => {
     // a second run is allowed to finish what retries could not within the first; never a third
     if (r.code !== 0) r = await runCli(args, { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
+    // the faults really fired (the test is not vacuous)
+    const failed = sim.log.entries().filter((e) => e.status >= 500 || e.status === 0)
+    expect(failed.length).toBeGreaterThan(5)
     sim.faults.clear()
     expectOneGuestPerApp(sim, names(30))
     const plan = await runCli(['plan', '--detailed-exitcode', ...args.slice(1, 7)], { cwd: work.dir })

@@ -11,7 +11,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
   program
     .command('validate')
     .description('check manifests (YAML syntax, schema, references, compose files, sealed secrets) without touching Proxmox')
-    .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
+    .option('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect)
     .option('-o, --output <format>', 'output format: text or json', 'text')
     .option('--key <file>', 'secret key used to check that sealed values decrypt (default: $PROXIMITY_KEY_FILE or .proximity/secret.key)')
     .addHelpText(
@@ -22,7 +22,12 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         '  proximity validate -f manifests/\n' +
         '  proximity validate -f app.yaml -f backup.yaml -o json\n',
     )
-    .action(async (opts: { filename: string[]; output: string; key?: string }) => {
+    .action(async (opts: { filename?: string[]; output: string; key?: string }) => {
+      if (!opts.filename || opts.filename.length === 0) {
+        err(ctx, 'error: no manifests given; pass -f FILE or -f FOLDER')
+        ctx.exitCode = 1
+        return
+      }
       if (opts.output !== 'text' && opts.output !== 'json') {
         err(ctx, `error: unknown output format "${opts.output}"; use text or json`)
         ctx.exitCode = 1
