@@ -7,9 +7,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable, Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
+import { runCli } from './run-cli.js'
 
 const DIR = 'test/fixtures/invalid'
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -37,27 +36,6 @@ const cases = readdirSync(join(ROOT, DIR))
   .filter((f) => /\.ya?ml$/.test(f))
   .sort()
   .map(readCase)
-
-/** Runs the CLI in-process with captured output. */
-export async function runCli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const sink = (append: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(String(chunk))
-        cb()
-      },
-    })
-  const code = await main(args, {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    stdin: Readable.from([]),
-    env: {},
-    cwd,
-  })
-  return { code, stdout, stderr }
-}
 
 describe('invalid manifest corpus', () => {
   it('has at least 45 fixtures, each with a reason', () => {
