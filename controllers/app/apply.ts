@@ -18,6 +18,7 @@ import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
 import type { AppDetail } from './plan.js'
+import { beforeRedeploy } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
 export const HEALTH_REQUEUE_MS = 2_000
@@ -184,6 +185,7 @@ function remount(desired: string, observed: string | undefined): string {
 async function deployAndCheck(run: Run, g: GuestRef, d: AppDetail, done: string[]): Promise<Result> {
   const { ctx, app } = run
   await ensureDocker(g)
+  await beforeRedeploy(ctx, app, { vmid: run.vmid, node: run.node, hadDeploy: run.extra.deployHash !== undefined })
   const env = await buildEnv(run, g)
   await deployProject(g, app, env)
   const startedAt = ctx.now()

@@ -105,18 +105,21 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
   }
 
   // 3. No answer from the store (state dir lost, or a new app): scan owned-looking guests by marker.
+  const claimed = claimedByOthers(ctx, key)
   for (const g of guests) {
     if (!hasManagedTag(g.tags) || g.vmid === invVmid) continue
-    if (isClaimedByOther(ctx, key, g.vmid)) continue
+    if (claimed.has(g.vmid)) continue
     const seen = await readGuest(ctx, g, true)
     if (ours(ctx, app, seen)) return withMarkerExtra({ ...base, steady: false, guest: seen })
   }
   return { ...base, steady: false }
 }
 
-/** Another App's inventory already names this vmid: no need to read its config. */
-function isClaimedByOther(ctx: ControllerContext, key: string, vmid: number): boolean {
-  return ctx.store.listStatus('App').some((s) => s.key !== key && s.inventory?.vmid === vmid)
+/** vmids other Apps' inventories already name: no need to read their configs. */
+function claimedByOthers(ctx: ControllerContext, key: string): Set<number> {
+  const out = new Set<number>()
+  for (const s of ctx.store.listStatus('App')) if (s.key !== key && s.inventory?.vmid !== undefined) out.add(s.inventory.vmid)
+  return out
 }
 
 /** When the store lost our extra, the marker's specHash tells what was last fully applied. */

@@ -143,6 +143,7 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
 
 describe('App convergence: ownership, dependencies, suspension', () => {
   let h: Harness
+  const api = (): ReturnType<typeof app> => app('api')
   beforeAll(async () => {
     h = await startHarness()
   })
@@ -165,6 +166,17 @@ describe('App convergence: ownership, dependencies, suspension', () => {
     const orphans = await h.ctx.refreshSnapshot().then(() => import('../../controllers/app/index.js')).then((m) => m.appController.orphans!(h.ctx))
     expect(orphans.map((o) => o.vmid)).toEqual([102])
     h.setApps([api])
+  })
+
+  it('a pending create whose vmid a foreign guest took picks another vmid', async () => {
+    const late = app('late')
+    h.setApps([api(), late])
+    await h.store.putPendingCreate({ key: 'App/late', vmid: 101, node: 'pve', startedAt: new Date().toISOString() })
+    const out = await h.applyUntilReady(late)
+    expect(out.result?.ready).toBe(true)
+    expect(out.result?.inventory?.vmid).not.toBe(101)
+    expect(h.sim.log.mutating().filter((e) => /\/lxc\/101(\/|$)/.test(e.path))).toEqual([])
+    expect(h.sim.guests().find((g) => g.vmid === 101)?.config.hostname).toBe('other')
   })
 
   it('dependsOn waits (DependencyNotReady) without touching Proxmox, then proceeds', async () => {

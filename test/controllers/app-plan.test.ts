@@ -1,0 +1,104 @@
+import { createHmac } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { mapProviderError } from '../../controllers/app/call.js'
+import { deployHash, desiredGuest, desiredNet0 } from '../../controllers/app/desired.js'
+import { parseEnv, renderEnv } from '../../controllers/app/docker.js'
+import { judgePs, parsePs } from '../../controllers/app/health.js'
+import type { AppObservation } from '../../controllers/app/observation.js'
+import { planApp } from '../../controllers/app/plan.js'
+import { allocateVmid } from '../../controllers/app/vmid.js'
+import { buildPlan } from '../../src/plan/build.js'
+import { renderPlan } from '../../src/plan/render.js'
+import { PveApiError, PveTaskError } from '../../src/providers/proxmox/errors.js'
+import { StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
+import { app, clusterSpec } from './helpers.js'
+
+const secrets = { resolve: async () => 'x', digest: (v: string) => createHmac('sha256', 'k').update(v).digest('hex') }
+const ctx = { cluster: { spec: clusterSpec(), origin: 'test' }, set: { apps: [], appliances: [], backupPolicies: [], restores: [], roots: [] }, secrets }
+const nothing: AppObservation = { steady: false, extra: {}, notReady: [], now: 0 }
+
+describe('planApp (pure)', () => {
+  it('plans a create that renders as a Terraform-style block with secrets hidden', () => {
+    const a = app('web', { secrets: { DB_PASSWORD: { generate: { length: 16 } } } })
+    const actions = planApp(a, nothing, ctx)
+    expect(actions.map((x) => x.type)).toEqual(['create'])
+    const text = renderPlan(buildPlan(actions))
+    expect(text).toContain('  # App/web will be created\n  + App/web\n      + env.GREETING: "hello"\n      + hostname: "web"\n')
+    expect(text).toContain('      + secrets.DB_PASSWORD: (sensitive)\n')
+    expect(text).toContain('Plan: 1 to add, 0 to change, 0 to destroy.')
+  })
+
+  const cases: { name: string; reason: string; given: { over?: Parameters<typeof app>[1]; obs?: Partial<AppObservation> }; want: { type: string; mode: string } }[] = [
+    { name: 'suspended', reason: 'suspend must stop all reconciling, even creation', given: { over: { suspend: true } }, want: { type: 'noop', mode: 'suspended' } },
+    { name: 'appliance', reason: 'appliance LANs arrive in a later issue: wait, never create on the wrong network', given: { over: { network: { ip: 'dhcp', appliance: 'edge' } } }, want: { type: 'noop', mode: 'wait' } },
+    { name: 'dependency', reason: 'dependsOn not Ready: nothing planned', given: { over: { dependsOn: ['db'] }, obs: { notReady: [{ name: 'db' }] } }, want: { type: 'noop', mode: 'wait' } },
+    { name: 'steady', reason: 'the fast path is converged', given: { obs: { steady: true, guest: { vmid: 100, node: 'pve', status: 'running' } } }, want: { type: 'noop', mode: 'converged' } },
+    { name: 'creating', reason: 'a create task still holding lock:create is waited for, not repeated', given: { obs: { creating: true, guest: { vmid: 100, node: 'pve', status: 'unknown', lock: 'create' } } }, want: { type: 'noop', mode: 'creating' } },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => {
+      const [a] = planApp(app('web', c.given.over), { ...nothing, ...c.given.obs }, ctx)
+      expect(a.type).toBe(c.want.type)
+      expect((a.detail as { mode: string }).mode).toBe(c.want.mode)
+    })
+  }
+
+  it('plans a deploy change (sensitive with secrets) when only the compose/env/secrets changed', () => {
+    const a = app('web', { secrets: { TOKEN: { env: 'TOKEN' } } })
+    const cfg = { ...desiredGuest(a, clusterSpec(), { markerSpecHash: 'old' }).config, digest: 'd', rootfs: 'local-lvm:vm-100-disk-0,size=8G' }
+    const obs: AppObservation = { ...nothing, guest: { vmid: 100, node: 'pve', status: 'running', config: cfg, digest: 'd' }, extra: { appliedSpecHash: 'old', deployHash: 'previous', healthy: true } }
+    const [act] = planApp(a, obs, ctx)
+    expect(act.type).toBe('update')
+    expect(act.changes).toEqual([{ path: 'deploy', before: 'previous compose/env', after: 're-push compose and .env, compose up', impact: 'live', sensitive: true }])
+    const same = { ...obs, extra: { appliedSpecHash: 'old', deployHash: deployHash(a, secrets.digest), healthy: true } }
+    const [marker] = planApp(a, same, ctx)
+    expect([marker.type, (marker.detail as { mode: string }).mode]).toEqual(['noop', 'marker'])
+  })
+})
+
+describe('desired config and helpers', () => {
+  it('builds net0 with a static address and gateway', () => {
+    expect(desiredNet0(app('web', { network: { ip: '10.0.0.5/24', gateway: '10.0.0.1', bridge: 'vmbr1' } }), clusterSpec())).toBe('name=eth0,bridge=vmbr1,ip=10.0.0.5/24,gw=10.0.0.1')
+  })
+
+  it('allocates the lowest free vmid in range, skipping foreign and pending ones', () => {
+    expect(allocateVmid({ min: 100, max: 105 }, [100, 101, 103])).toBe(102)
+    expect(() => allocateVmid({ min: 100, max: 101 }, [100, 101])).toThrow(StalledError)
+  })
+
+  it('renders .env single-quoted and reads it back', () => {
+    const text = renderEnv('web', { B: "it's $HOME", A: 'x' })
+    expect(text).toBe("A='x'\nB='it\\'s $HOME'\n")
+    expect(parseEnv(text)).toEqual({ A: 'x', B: "it's $HOME" })
+    expect(() => renderEnv('web', { 'BAD-KEY': 'x' })).toThrow(/not a valid variable name/)
+  })
+
+  it('judges compose ps output (JSON lines and arrays)', () => {
+    const lines = '{"Service":"web","Name":"w-web-1","State":"running","Health":"healthy"}\n{"Service":"db","Name":"w-db-1","State":"exited","ExitCode":1,"Health":""}\n'
+    expect(judgePs(parsePs(lines), ['web', 'db'])).toEqual({ healthy: false, detail: 'w-db-1 is exited (1)' })
+    expect(judgePs(parsePs('[{"Service":"web","State":"running","Health":""}]'), ['web']).healthy).toBe(true)
+    expect(judgePs(parsePs(''), ['web'])).toEqual({ healthy: false, detail: 'no containers yet' })
+  })
+})
+
+describe('mapProviderError: no raw provider error escapes a controller', () => {
+  const http = (status: number, reason: string): PveApiError => new PveApiError({ kind: 'http', status, reason, message: reason.toLowerCase(), method: 'PUT', pathTemplate: '/nodes/{node}/lxc/{vmid}/config' })
+  const cases: { name: string; reason: string; given: unknown; want: { type: unknown; reason?: string } }[] = [
+    { name: 'backup lock', reason: 'a guest locked by a backup is waited for, not retried hot', given: http(500, 'CT is locked (backup)'), want: { type: WaitingError, reason: 'GuestLocked' } },
+    { name: 'lock timeout', reason: 'flock contention is transient', given: http(500, "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout"), want: { type: TransientError } },
+    { name: 'network', reason: 'no answer: retry with backoff', given: new PveApiError({ kind: 'network', status: 0, reason: 'ECONNRESET', message: 'connection reset', method: 'GET', pathTemplate: '/version' }), want: { type: TransientError } },
+    { name: 'permission', reason: 'needs a person', given: http(403, 'Permission check failed'), want: { type: StalledError, reason: 'PermissionDenied' } },
+    { name: 'validation', reason: 'a bad parameter will not fix itself', given: new PveApiError({ kind: 'http', status: 400, reason: 'Parameter verification failed.', errors: { memory: 'value must be at least 16' }, message: 'bad', method: 'PUT', pathTemplate: '/x' }), want: { type: StalledError, reason: 'InvalidConfig' } },
+    { name: 'task lock', reason: 'a start task failing on a lock waits', given: new PveTaskError({ upid: 'UPID:x', node: 'pve', type: 'vzstart', exitstatus: 'CT is locked (backup)', logTail: [] }), want: { type: WaitingError, reason: 'GuestLocked' } },
+    { name: 'task failure', reason: 'other task failures need a person', given: new PveTaskError({ upid: 'UPID:x', node: 'pve', type: 'vzstart', exitstatus: 'startup for container failed', logTail: [] }), want: { type: StalledError, reason: 'TaskFailed' } },
+    { name: 'unknown', reason: 'anything else (e.g. ssh) is transient', given: new Error('socket hang up'), want: { type: TransientError } },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => {
+      const got = mapProviderError(c.given, 'update guest 101 of App web')
+      expect(got).toBeInstanceOf(c.want.type as new (...a: never[]) => Error)
+      if (c.want.reason) expect((got as StalledError).reason).toBe(c.want.reason)
+      expect(got.message.startsWith('cannot update guest 101 of App web')).toBe(true)
+    })
+  }
+})
