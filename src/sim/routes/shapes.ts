@@ -29,13 +29,22 @@ export function taskListItem(t: SimTask): Record<string, unknown> {
 
 /** Root disk size in bytes from the config's rootfs `size=`. */
 export function rootfsBytes(g: SimGuest): number {
-  const size = parsePropertyString(String(g.config.rootfs ?? ''), 'volume')?.size
+  const rootfs = String(g.config.rootfs ?? '')
+  let bytes = sizeCache.get(rootfs)
+  if (bytes !== undefined) return bytes
+  const size = parsePropertyString(rootfs, 'volume')?.size
   try {
-    return size ? parseSize(size) : 0
+    bytes = size ? parseSize(size) : 0
   } catch {
-    return 0
+    bytes = 0
   }
+  if (sizeCache.size > 10_000) sizeCache.clear()
+  sizeCache.set(rootfs, bytes)
+  return bytes
 }
+
+/** rootfs string → bytes (rootfs strings repeat little, but /cluster/resources reads them per request). */
+const sizeCache = new Map<string, number>()
 
 /** Pool membership index vmid → pool id. */
 export function poolIndex(core: SimCore): Map<number, string> {
