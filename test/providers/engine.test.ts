@@ -203,6 +203,20 @@ describe('retries: reads only', () => {
   })
 })
 
+describe('connections', () => {
+  it('keeps at most maxConnections sockets to the endpoint; further requests queue', async () => {
+    pve.route('GET', '/version', (_req, res) => ok(res, { version: '9.1.2' }))
+    const e = engine({ maxConnections: 3 })
+    await e.requestRaw('GET', '/version')
+    await Promise.all(engines.filter((x) => x !== e).map((x) => x.close()))
+    pve.resetPeak()
+    const base = pve.peakConnections()
+    await Promise.all(Array.from({ length: 30 }, () => e.requestRaw('GET', '/version')))
+    expect(pve.requests).toHaveLength(31)
+    expect(pve.peakConnections() - base).toBeLessThanOrEqual(3)
+  })
+})
+
 describe('tls', () => {
   it('refuses a wrong fingerprint before any request is sent', async () => {
     const wrong = pve.fingerprint.replace(/^../, pve.fingerprint.startsWith('AA') ? 'BB' : 'AA')

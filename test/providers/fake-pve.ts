@@ -25,6 +25,9 @@ export interface FakePve {
   fingerprint: string
   certPem: string
   requests: RecordedRequest[]
+  /** Most TLS connections open at the same time since the last `resetPeak()`. */
+  peakConnections: () => number
+  resetPeak: () => void
   route(method: string, path: string, handler: FakeHandler): void
   close(): Promise<void>
 }
@@ -72,6 +75,13 @@ export async function startFakePve(): Promise<FakePve> {
       Promise.resolve(handler(rec, res)).catch(() => res.destroy())
     })
   })
+  let open = 0
+  let peak = 0
+  server.on('secureConnection', (socket) => {
+    open++
+    peak = Math.max(peak, open)
+    socket.on('close', () => open--)
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   return {
@@ -80,6 +90,10 @@ export async function startFakePve(): Promise<FakePve> {
     fingerprint: fingerprintOf(cert),
     certPem: cert,
     requests,
+    peakConnections: () => peak,
+    resetPeak: () => {
+      peak = open
+    },
     route: (method, path, handler) => routes.set(`${method} /api2/json${path}`, handler),
     close: () =>
       new Promise<void>((resolve) => {

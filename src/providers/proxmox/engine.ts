@@ -43,8 +43,10 @@ export interface PveEngineOptions {
   endpoint: string
   tls?: PveTlsOptions
   auth: PveAuth
-  /** Per-request timeout (connect + response). @default 30_000 */
+  /** Per-request timeout, from the call to the whole answer (queueing for a connection included). @default 30_000 */
   timeoutMs?: number
+  /** Connections kept open to the endpoint; more requests queue. @default 8 */
+  maxConnections?: number
   /** Timeout of the ticket call. @default 10_000 */
   authTimeoutMs?: number
   retry?: PveRetryOptions
@@ -95,6 +97,7 @@ export class PveEngine implements ApiRequestable {
   private readonly secrets: string[]
   private ticket?: Ticket
   private login?: Promise<Ticket>
+  private closed = false
 
   constructor(opts: PveEngineOptions) {
     this.endpoint = parseEndpoint(opts.endpoint)
@@ -104,7 +107,7 @@ export class PveEngine implements ApiRequestable {
       this.dispatcher = opts.dispatcher
       this.ownsDispatcher = false
     } else {
-      this.dispatcher = createPveAgent({ tls: opts.tls ?? {} })
+      this.dispatcher = createPveAgent({ tls: opts.tls ?? {}, ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}) })
       this.ownsDispatcher = true
     }
     this.timeoutMs = opts.timeoutMs ?? 30_000
@@ -169,9 +172,11 @@ export class PveEngine implements ApiRequestable {
     this.ticket = undefined
   }
 
-  /** Releases the connections (only when the engine built its own dispatcher). */
+  /** Releases the connections (only when the engine built its own dispatcher). Idempotent. */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await (this.dispatcher as Agent).close()
+    if (!this.ownsDispatcher || this.closed) return
+    this.closed = true
+    await (this.dispatcher as Agent).close()
   }
 
   private backoff(attempt: number): number {

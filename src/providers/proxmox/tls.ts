@@ -53,6 +53,8 @@ export interface PveAgentOptions {
   tls?: PveTlsOptions
   /** TCP+TLS connect timeout. @default 10_000 */
   connectTimeoutMs?: number
+  /** Connections kept to the origin; further requests queue (pveproxy runs only a few workers). @default 8 */
+  maxConnections?: number
 }
 
 /**
@@ -64,6 +66,7 @@ export interface PveAgentOptions {
 export function createPveAgent(opts: PveAgentOptions = {}): Agent {
   const tls = opts.tls ?? {}
   const timeout = opts.connectTimeoutMs ?? 10_000
+  const connections = opts.maxConnections ?? 8
   const chosen = [tls.fingerprint, tls.ca, tls.insecureSkipVerify ? true : undefined].filter((v) => v !== undefined && v !== '')
   if (chosen.length > 1) throw new Error('tls: set only one of fingerprint, ca or insecureSkipVerify')
   if (tls.fingerprint) {
@@ -71,6 +74,7 @@ export function createPveAgent(opts: PveAgentOptions = {}): Agent {
     // No TLS session cache: every connection shows its certificate again.
     const base = buildConnector({ rejectUnauthorized: false, timeout, maxCachedSessions: 0 })
     return new Agent({
+      connections,
       connect: (options, callback) => {
         base(options, (err, socket) => {
           if (err || !socket) return callback(err ?? new Error('tls connect failed'), null)
@@ -85,7 +89,7 @@ export function createPveAgent(opts: PveAgentOptions = {}): Agent {
       },
     })
   }
-  if (tls.ca) return new Agent({ connect: { ca: tls.ca, timeout } })
-  if (tls.insecureSkipVerify) return new Agent({ connect: { rejectUnauthorized: false, timeout } })
-  return new Agent({ connect: { timeout } })
+  if (tls.ca) return new Agent({ connections, connect: { ca: tls.ca, timeout } })
+  if (tls.insecureSkipVerify) return new Agent({ connections, connect: { rejectUnauthorized: false, timeout } })
+  return new Agent({ connections, connect: { timeout } })
 }
