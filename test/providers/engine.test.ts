@@ -144,6 +144,15 @@ describe('typed errors', () => {
     expect(JSON.stringify(err)).not.toContain(TOKEN.tokenSecret)
   })
 
+  it('hides what a 400 echoes about a secret parameter', async () => {
+    pve.route('POST', '/nodes/pve/lxc', (_req, res) => fail(res, 400, 'Parameter verification failed.', { password: "value 'hunter2-root' is too short", hostname: 'invalid format - value does not look like a valid DNS name' }))
+    const err = await caught(engine().requestRaw('POST', '/nodes/pve/lxc', '/nodes/*/lxc', { password: 'hunter2-root', hostname: 'bad_name' }))
+    expect(err.isValidation()).toBe(true)
+    expect(err.errors).toEqual({ password: 'invalid value', hostname: 'invalid format - value does not look like a valid DNS name' })
+    expect(err.message).not.toContain('hunter2-root')
+    expect(err.message).toContain('hostname')
+  })
+
   it('maps the 501 of an unknown route as not transient', async () => {
     const err = await caught(engine().requestRaw('GET', '/nope'))
     expect(err.status).toBe(501)
@@ -273,6 +282,15 @@ describe('ticket auth', () => {
     expect(get!.headers['csrfpreventiontoken']).toBeUndefined()
     expect(put!.headers['csrfpreventiontoken']).toBe('csrf1')
     expect(put!.headers['authorization']).toBeUndefined()
+  })
+
+  it('shares one login between concurrent first requests', async () => {
+    const counter = { logins: 0 }
+    loginRoutes(counter)
+    pve.route('GET', '/nodes', (_req, res) => ok(res, []))
+    const e = engine({ auth: { username: 'root@pam', password: PASSWORD } })
+    await Promise.all(Array.from({ length: 10 }, () => e.requestRaw('GET', '/nodes')))
+    expect(counter.logins).toBe(1)
   })
 
   it('re-logs in once on 401 and resends', async () => {
