@@ -125,7 +125,11 @@ export async function startSshNode(access: SimNodeAccess, opts: SshNodeOptions):
           const ch = accept()
           void handleExec(ch, info.command, env[NODE_ENV_VAR])
         })
-        session.on('sftp', (accept) => serveSftp(accept(), hostFs))
+        session.on('sftp', (accept) => {
+          const sftp = accept()
+          sftp.on('error', () => undefined)
+          serveSftp(sftp, hostFs)
+        })
         session.on('subsystem', (_accept, reject) => reject())
       })
     })
@@ -136,6 +140,7 @@ export async function startSshNode(access: SimNodeAccess, opts: SshNodeOptions):
     const chunks: Buffer[] = []
     let stdinDone = false
     const waiters: (() => void)[] = []
+    ch.on('error', () => undefined)
     ch.on('data', (d: Buffer) => chunks.push(d))
     ch.on('end', () => {
       stdinDone = true
@@ -157,10 +162,14 @@ export async function startSshNode(access: SimNodeAccess, opts: SshNodeOptions):
     }
     access.log({ method: 'SSH', route, path: argv.length ? argv.join(' ') : '(refused)', status: out.code, durationMs: Date.now() - started })
     if (ch.destroyed) return
-    if (out.stdout.length) ch.write(out.stdout)
-    if (out.stderr) ch.stderr.write(out.stderr.endsWith('\n') ? out.stderr : out.stderr + '\n')
-    ch.exit(out.code)
-    ch.end()
+    try {
+      if (out.stdout.length) ch.write(out.stdout)
+      if (out.stderr) ch.stderr.write(out.stderr.endsWith('\n') ? out.stderr : out.stderr + '\n')
+      ch.exit(out.code)
+      ch.end()
+    } catch {
+      // the client went away (timeout or dropped connection); nothing left to tell it
+    }
   }
 
   function lxcGuest(vmidText: string | undefined, node: string | undefined): { vmid: number; node: string; running: boolean; config: Record<string, string | number> } {

@@ -190,6 +190,7 @@ class NodeConnection implements SshNodeShell {
           const errOut: Buffer[] = []
           let code: number | undefined
           let signal: string | undefined
+          ch.on('error', (e: Error) => finish(new SshError('closed', `ssh channel to node ${this.node} failed during ${name}: ${e.message}`, { command: name })))
           ch.on('data', (d: Buffer) => out.push(d))
           ch.stderr.on('data', (d: Buffer) => errOut.push(d))
           ch.on('exit', (c0: number | null, sig?: string) => {
@@ -255,6 +256,7 @@ class NodeConnection implements SshNodeShell {
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
         c.sftp((err, s) => (err ? reject(new SshError('closed', `cannot open sftp to node ${this.node}: ${err.message}`, { command: 'sftp' })) : resolve(s))),
       )
+      sftp.on('error', () => undefined)
       try {
         return await fn(sftp)
       } finally {
