@@ -36,12 +36,14 @@ export async function run(): Promise<Record<string, number>> {
       Array.from({ length: concurrency }, async () => {
         while (next < total) {
           next++
-          bytes += await once()
+          const n = await once()
+          bytes += n
         }
       }),
     )
     const seconds = (performance.now() - t0) / 1000
     const mem = process.memoryUsage()
+    const load = (await import('node:os')).loadavg()[0] ?? 0
     const figures = {
       guests: sim.guests().length,
       requests: total,
@@ -51,6 +53,7 @@ export async function run(): Promise<Record<string, number>> {
       responseKiB: Math.round(bytes / total / 1024),
       rssMiB: Math.round(mem.rss / 2 ** 20),
       heapUsedMiB: Math.round(mem.heapUsed / 2 ** 20),
+      loadAverage1m: Number(load.toFixed(2)),
     }
     const dir = join(packageRoot(), 'bench', 'results')
     await mkdir(dir, { recursive: true })
