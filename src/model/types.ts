@@ -4,7 +4,7 @@
  * These are the *normalised* shapes the loader hands to the rest of Proximity: sizes are numbers
  * (MiB for memory/swap, GiB for disks), durations are milliseconds, defaults are filled in, catalog
  * apps are expanded into inline compose. `schemas/<kind>.schema.json` is the source of truth for the
- * raw YAML; `test/model-schema-agreement.test.ts` keeps these types and the schemas in step.
+ * raw YAML; `test/manifest/schema-agreement.test.ts` keeps these types and the schemas in step.
  */
 
 export const API_VERSION = 'proximity/v1alpha1' as const
@@ -198,7 +198,13 @@ export interface ManifestError {
   message: string
 }
 
-export type LoadResult = { ok: true; set: ManifestSet } | { ok: false; errors: ManifestError[] }
+/**
+ * The loader's verdict. `warnings` (optional, added by the loader) are non-fatal, e.g. sealed
+ * values that could not be checked because no secret key is available.
+ */
+export type LoadResult =
+  | { ok: true; set: ManifestSet; warnings?: ManifestError[] }
+  | { ok: false; errors: ManifestError[]; warnings?: ManifestError[] }
 
 /** `Kind/name`, the key used by the work queue, status and events. */
 export type ObjectKey = `${Kind}/${string}`
