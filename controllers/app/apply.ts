@@ -70,6 +70,7 @@ export async function applyApp(ctx: ControllerContext, app: AppManifest, actions
   if (run.extra.templateSpec === undefined) run.extra.templateSpec = d.templateSpec
   if (d.mode === 'converged') {
     await ctx.store.clearPendingCreate(key)
+    if (d.checkedAt !== undefined) run.extra = { ...run.extra, lastDeepCheckAt: d.checkedAt }
     return ready(run, [])
   }
   if (d.mode === 'marker') return finish(run, [])
@@ -133,7 +134,7 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
     done.push(`updated ${Object.keys(params).filter((k) => k !== 'description' || !markerInPut).sort().join(', ')}`)
     if (markerInPut) {
       await ctx.store.clearPendingCreate(run.key)
-      run.extra = { ...run.extra, appliedSpecHash: app.specHash, healthy: app.spec.state === 'running' ? true : run.extra.healthy }
+      run.extra = { ...run.extra, appliedSpecHash: app.specHash, healthy: app.spec.state === 'running' ? true : run.extra.healthy, lastDeepCheckAt: ctx.now() }
       return ready(run, done)
     }
   }
@@ -245,7 +246,7 @@ async function finish(run: Run, done: string[]): Promise<Result> {
     ctx.pve.updateLxcConfig(node, vmid, { description, digest: cfg.digest }),
   )
   await ctx.store.clearPendingCreate(run.key)
-  run.extra = { ...run.extra, appliedSpecHash: app.specHash, healthy: app.spec.state === 'running' ? true : run.extra.healthy }
+  run.extra = { ...run.extra, appliedSpecHash: app.specHash, healthy: app.spec.state === 'running' ? true : run.extra.healthy, lastDeepCheckAt: ctx.now() }
   return ready(run, done)
 }
 

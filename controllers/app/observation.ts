@@ -18,6 +18,8 @@ export interface AppStatusExtra {
   templateSpec?: string
   /** The volid the guest was created from. */
   template?: string
+  /** ms epoch of the last full config read that found (or made) the guest converged. */
+  lastDeepCheckAt?: number
   /** Last applied deletionPolicy (used when the manifest is gone). */
   deletionPolicy?: 'Backup' | 'Delete' | 'Retain'
   [k: string]: unknown

@@ -7,7 +7,7 @@ import { hasManagedTag, isOwned, parseMarker } from '../../src/model/marker.js'
 import type { AppManifest } from '../../src/model/types.js'
 import { gibToBytes, mibToBytes, normalizeTags } from '../../src/plan/normalize.js'
 import type { ClusterGuest } from '../../src/providers/proxmox/types.js'
-import type { ControllerContext } from '../../src/runtime/controller.js'
+import type { ClusterSnapshot, ControllerContext } from '../../src/runtime/controller.js'
 import { isNotFound, read } from './call.js'
 import { APP_TAG } from './desired.js'
 import type { AppObservation, AppStatusExtra, ObservedAppGuest } from './observation.js'
@@ -19,6 +19,34 @@ export const appKey = (name: string): string => `App/${name}`
 export function storedExtra(ctx: Pick<ControllerContext, 'store'>, name: string): AppStatusExtra {
   const st = ctx.store.getStatus(appKey(name))
   return { ...((st?.extra ?? {}) as AppStatusExtra) }
+}
+
+/**
+ * How old a guest's last full config read may get before it is read again although the snapshot
+ * looks converged (drift the snapshot cannot show: features, net0, description …). At most one
+ * app per pass is deep-checked, the one checked longest ago, so steady state stays ~1 read.
+ */
+export const DEEP_CHECK_INTERVAL_MS = 10 * 60_000
+
+const deepPick = new WeakMap<ClusterSnapshot, string | undefined>()
+
+/** The one App key due for a deep check in this pass (computed once per snapshot), if any. */
+export function deepCheckCandidate(ctx: ControllerContext): string | undefined {
+  if (deepPick.has(ctx.snapshot)) return deepPick.get(ctx.snapshot)
+  const wanted = new Set(ctx.set.apps.map((a) => appKey(a.metadata.name)))
+  let best: string | undefined
+  let bestAt = Number.POSITIVE_INFINITY
+  for (const s of ctx.store.listStatus('App')) {
+    if (!wanted.has(s.key)) continue
+    const at = Number((s.extra as AppStatusExtra | undefined)?.lastDeepCheckAt ?? 0)
+    if (at < bestAt || (at === bestAt && best !== undefined && s.key < best)) {
+      best = s.key
+      bestAt = at
+    }
+  }
+  const pick = best !== undefined && ctx.now() - bestAt >= DEEP_CHECK_INTERVAL_MS ? best : undefined
+  deepPick.set(ctx.snapshot, pick)
+  return pick
 }
 
 /** True when the snapshot alone proves the guest matches the manifest (no read needed). */
@@ -82,7 +110,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
   if (invVmid !== undefined) {
     const g = guests.find((x) => x.vmid === invVmid && hasManagedTag(x.tags))
     if (g) {
-      if (extra.appliedSpecHash === app.specHash && extra.healthy !== false && snapshotMatches(app, g)) {
+      if (extra.appliedSpecHash === app.specHash && extra.healthy !== false && snapshotMatches(app, g) && deepCheckCandidate(ctx) !== key) {
         return { ...base, steady: true, guest: { vmid: g.vmid, node: g.node, status: g.status, lock: g.lock, tags: g.tags } }
       }
       const seen = await readGuest(ctx, g, true)

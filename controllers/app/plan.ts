@@ -31,6 +31,8 @@ export interface AppDetail {
   deployStartedAt?: number
   /** The marker's current specHash (description is rewritten with the new one last). */
   markerSpecHash?: string
+  /** Set when observe read the full config (not the snapshot fast path): when it did. */
+  checkedAt?: number
   /** Stored rootfs/mp[n] values (volume ids, no secrets), for option-only changes. */
   observedVolumes?: Record<string, string>
 }
@@ -106,7 +108,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   }
   const observedVolumes: Record<string, string> = {}
   for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) observedVolumes[k] = String(v)
-  const detail: AppDetail = { ...base, vmid: g.vmid, node: g.node, digest: g.digest, status: g.status, deploy, markerSpecHash, observedVolumes }
+  const detail: AppDetail = { ...base, vmid: g.vmid, node: g.node, digest: g.digest, status: g.status, deploy, markerSpecHash, observedVolumes, checkedAt: o.now }
 
   if (changes.length > 0) {
     const type = worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement) ? 'replace' : 'update'

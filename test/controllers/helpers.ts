@@ -65,6 +65,8 @@ export interface Harness {
   ctx: ControllerContext
   audit: AuditEntry[]
   setApps(apps: AppManifest[]): void
+  /** Moves the controllers' clock forward (deep checks, health timeouts). */
+  advance(ms: number): void
   /** Forgets generated secret values (as if the state dir were lost). */
   forgetGeneratedSecrets(): void
   reconcile(a: AppManifest): Promise<Outcome>
@@ -87,6 +89,7 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
   const store = await openStateStore(dir)
   const audit: AuditEntry[] = []
   const generated = new Map<string, string>()
+  let offset = 0
   const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: [] }
   const ctx: ControllerContext = {
     pve,
@@ -121,7 +124,7 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
     },
     audit: (e) => audit.push({ ...e, time: new Date().toISOString() }),
     progress: () => {},
-    now: () => Date.now(),
+    now: () => Date.now() + offset,
     dryRun: false,
   }
 
@@ -172,6 +175,9 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
     audit,
     setApps(apps) {
       set.apps = apps
+    },
+    advance(ms) {
+      offset += ms
     },
     forgetGeneratedSecrets() {
       generated.clear()
