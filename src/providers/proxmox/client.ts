@@ -3,6 +3,7 @@
  * our own engine (engine.ts). Casts where the PVE 8 typings are wrong (REFERENCE trap 5, 23).
  */
 import { proxmoxApi, type Proxmox } from 'proxmox-api'
+import { networkSideMethods } from './client-extras.js'
 import { PveApiError } from './errors.js'
 import { PveEngine, type PveAuth, type PveEngineOptions, type PveRequestEvent, type PveRetryOptions } from './engine.js'
 import type { PveTlsOptions } from './tls.js'
@@ -221,6 +222,8 @@ export function createPveClient(opts: PveClientOptions): PveHttpClient {
     async deleteBackupJob(id) {
       await mutate('DELETE /cluster/backup/{id}', `backup-job/${id}`, () => api.cluster.backup.$(id).$delete())
     },
+
+    ...networkSideMethods(api, mutate),
 
     waitTask(n, upid, o) {
       return waitForTask(engine, n, upid, o, now)

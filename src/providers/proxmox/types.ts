@@ -77,6 +77,74 @@ export interface NodeInfo {
   cpu?: number
 }
 
+/** One item of `GET /nodes/{node}/network` (pending state when changes are queued). */
+export interface NodeNetworkIface {
+  iface: string
+  type: string
+  method?: string
+  /** Absent for a not-yet-applied interface. */
+  active?: number
+  autostart?: number
+  address?: string
+  netmask?: string
+  cidr?: string
+  gateway?: string
+  bridge_ports?: string
+  bridge_vlan_aware?: number
+  comments?: string
+  [key: string]: unknown
+}
+
+/** One CT firewall rule; every item carries the same list-wide `digest` (REFERENCE §4.6). */
+export interface FirewallRule {
+  pos: number
+  type: 'in' | 'out' | 'forward' | 'group' | string
+  action: string
+  enable?: number
+  macro?: string
+  proto?: string
+  source?: string
+  dest?: string
+  sport?: string
+  dport?: string
+  iface?: string
+  log?: string
+  comment?: string
+  digest?: string
+}
+
+/** One HA resource (`ct:101`). */
+export interface HaResource {
+  sid: string
+  type: string
+  state?: string
+  max_restart?: number
+  max_relocate?: number
+  failback?: number
+  comment?: string
+  digest?: string
+}
+
+/** A pool, with members when read by id. */
+export interface PoolInfo {
+  poolid: string
+  comment?: string
+  members?: { id: string; vmid?: number; node?: string; type: string; status?: string; name?: string }[]
+}
+
+/** One item of `GET /nodes/{node}/tasks`. */
+export interface TaskListItem {
+  upid: Upid
+  node: string
+  type: string
+  id: string
+  user: string
+  starttime: number
+  endtime?: number
+  /** `OK`, `WARNINGS: n`, the error text, or `RUNNING` (source=active). */
+  status?: string
+}
+
 export interface WaitTaskOptions {
   /** @default 500 */
   pollMs?: number
@@ -130,6 +198,42 @@ export interface PveClient {
   createBackupJob(params: Record<string, string | number | boolean>): Promise<void>
   updateBackupJob(id: string, params: Record<string, string | number | boolean>): Promise<void>
   deleteBackupJob(id: string): Promise<void>
+
+  /** `GET /nodes/{node}/network` (pending state included; see PveHttpClient.nodeNetwork for the diff). */
+  nodeNetworks(node: string, type?: string): Promise<NodeNetworkIface[]>
+  /** `POST /nodes/{node}/network`: queued as a pending change until `applyNetwork`. */
+  createNetwork(node: string, params: Record<string, string | number | boolean>): Promise<void>
+  /** `PUT /nodes/{node}/network/{iface}` (`type` is required by PVE). Pending until applied. */
+  updateNetwork(node: string, iface: string, params: Record<string, string | number | boolean>): Promise<void>
+  /** `DELETE /nodes/{node}/network/{iface}`. Pending until applied. */
+  deleteNetwork(node: string, iface: string): Promise<void>
+  /** `PUT /nodes/{node}/network`: applies pending changes (`srvreload` task). */
+  applyNetwork(node: string): Promise<Upid>
+  /** `DELETE /nodes/{node}/network`: discards pending changes. */
+  revertNetwork(node: string): Promise<void>
+
+  firewallRules(node: string, vmid: number): Promise<FirewallRule[]>
+  /** Inserted at `pos` (default 0); `enable` defaults to 0 on PVE, so pass `enable: 1` (trap 18). */
+  createFirewallRule(node: string, vmid: number, params: Record<string, string | number | boolean>): Promise<void>
+  updateFirewallRule(node: string, vmid: number, pos: number, params: Record<string, string | number | boolean>): Promise<void>
+  deleteFirewallRule(node: string, vmid: number, pos: number, digest?: string): Promise<void>
+  firewallOptions(node: string, vmid: number): Promise<Record<string, string | number>>
+  updateFirewallOptions(node: string, vmid: number, params: Record<string, string | number | boolean>): Promise<void>
+
+  haResources(): Promise<HaResource[]>
+  createHaResource(params: Record<string, string | number | boolean>): Promise<void>
+  updateHaResource(sid: string, params: Record<string, string | number | boolean>): Promise<void>
+  deleteHaResource(sid: string): Promise<void>
+
+  /** All pools, or one pool with its members. */
+  pools(poolid?: string): Promise<PoolInfo[]>
+  createPool(poolid: string, comment?: string): Promise<void>
+  /** `PUT /pools`: add (or with `delete: true` remove) `vms` (a vmid list) to/from a pool. */
+  updatePool(poolid: string, params: { vms?: string; comment?: string; delete?: boolean; 'allow-move'?: boolean }): Promise<void>
+  deletePool(poolid: string): Promise<void>
+
+  /** `GET /nodes/{node}/tasks` (e.g. `{vmid, source: 'active'}`). */
+  listTasks(node: string, params?: Record<string, string | number | boolean>): Promise<TaskListItem[]>
 
   /** Waits for a task to stop; resolves for `OK` / `WARNINGS: n`, rejects with PveTaskError otherwise. */
   waitTask(node: string, upid: Upid, opts?: WaitTaskOptions): Promise<TaskResult>
