@@ -94,3 +94,23 @@ describe('localRevision', () => {
     expect(localRevision(set([['db', 'h3'], ['web', 'h1']]))).not.toBe(a)
   })
 })
+
+describe('help texts', () => {
+  const cases = [
+    { cmd: 'plan', reason: 'plan documents the Terraform exit codes and how the target is chosen', want: ['--detailed-exitcode', '2 changes present', 'PROXIMITY_ENDPOINT', 'built-in sandbox'] },
+    { cmd: 'apply', reason: 'apply documents prune, the mass-delete flag and the lease wait', want: ['--prune', '--allow-mass-delete', '--lease-wait', 'PROXIMITY_FINGERPRINT'] },
+    { cmd: 'get', reason: 'get lists the resource words it accepts', want: ['apps', 'wide'] },
+    { cmd: 'events', reason: 'events documents --for Kind/name', want: ['--for <Kind/name>', '--limit'] },
+  ]
+  for (const c of cases) {
+    it(`${c.cmd} --help: ${c.reason}`, async () => {
+      const { main } = await import('../../src/cli/main.js')
+      const out = new PassThrough()
+      let text = ''
+      out.on('data', (d: Buffer) => (text += d.toString()))
+      const code = await main([c.cmd, '--help'], { stdout: out, stderr: out, env: {}, cwd: '/' })
+      expect(code).toBe(0)
+      for (const w of c.want) expect(text).toContain(w)
+    })
+  }
+})

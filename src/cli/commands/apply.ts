@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
+import { TARGET_HELP } from '../target.js'
 import { parseDurationOption } from '../format.js'
 import { createProgress, silentProgress } from '../progress.js'
 import { loadInputs, openSession, resolveStateDir, type Session } from '../session.js'
@@ -38,6 +39,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option('--timeout <duration>', 'give up on objects not Ready after this long', '15m')
     .option('--lease-wait <duration>', 'wait this long for another running apply to finish', '30s')
     .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addHelpText('after', TARGET_HELP)
     .action(async (o: ApplyOptions) => {
       ctx.exitCode = await runApply(ctx, o)
     })

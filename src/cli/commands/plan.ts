@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
+import { TARGET_HELP } from '../target.js'
 import { loadInputs, openSession, resolveStateDir, type Session } from '../session.js'
 import type { Kind, Manifest, ManifestSet } from '../../model/types.js'
 import type { Action } from '../../runtime/controller.js'
@@ -90,6 +91,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'json: print the plan as stable JSON')
     .option('--prune', 'also plan the deletion of managed guests whose manifest is gone')
     .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addHelpText('after', TARGET_HELP)
     .action(async (o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; stateDir?: string }) => {
       ctx.exitCode = await runPlan(ctx, o)
     })
