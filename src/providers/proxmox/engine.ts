@@ -94,7 +94,7 @@ export class PveEngine implements ApiRequestable {
   private readonly onRequest?: (event: PveRequestEvent) => void
   private readonly now: () => number
   private readonly random: () => number
-  private readonly secrets: string[]
+  private readonly credential: string
   private ticket?: Ticket
   private login?: Promise<Ticket>
   private closed = false
@@ -102,7 +102,7 @@ export class PveEngine implements ApiRequestable {
   constructor(opts: PveEngineOptions) {
     this.endpoint = parseEndpoint(opts.endpoint)
     this.auth = validateAuth(opts.auth)
-    this.secrets = 'tokenSecret' in this.auth ? [this.auth.tokenSecret] : [this.auth.password]
+    this.credential = 'tokenSecret' in this.auth ? this.auth.tokenSecret : this.auth.password
     if (opts.dispatcher) {
       this.dispatcher = opts.dispatcher
       this.ownsDispatcher = false
@@ -179,6 +179,11 @@ export class PveEngine implements ApiRequestable {
     await (this.dispatcher as Agent).close()
   }
 
+  /** Everything that must never appear in an error: the credential and the current ticket. */
+  private get secrets(): string[] {
+    return this.ticket ? [this.credential, this.ticket.ticket, this.ticket.csrf] : [this.credential]
+  }
+
   private backoff(attempt: number): number {
     const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1))
     return Math.round(cap * (0.5 + this.random() * 0.5))
@@ -214,7 +219,6 @@ export class PveEngine implements ApiRequestable {
       if (typeof ticket !== 'string' || typeof CSRFPreventionToken !== 'string') {
         throw new PveApiError({ kind: 'protocol', status: 200, reason: 'no ticket in response', message: 'login answer carried no ticket; is this a proxmox ve api?', method: 'POST', pathTemplate: template })
       }
-      this.secrets.push(ticket, CSRFPreventionToken)
       this.ticket = { ticket, csrf: CSRFPreventionToken, at: this.now() }
       return this.ticket
     } catch (err) {
