@@ -44,10 +44,13 @@ describe('apply examples/homelab', () => {
     expect(sim.guests().filter((g) => vmids.has(g.vmid))).toHaveLength(items.length)
   })
 
-  it('plans no changes afterwards (detailed exit code 0)', async () => {
+  it('plans no changes afterwards (detailed exit code 0), reading only', async () => {
+    sim.log.clear()
     const r = await runCli(['plan', '--detailed-exitcode', ...args()], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toContain('No changes.')
+    expect(sim.log.mutating()).toEqual([])
+    expect(sim.log.entries().filter((e) => e.route === '/cluster/resources')).toHaveLength(1)
   })
 
   it('a second apply sends no mutating request and runs no node command', async () => {

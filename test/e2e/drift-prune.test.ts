@@ -98,6 +98,20 @@ describe('drift by another client', () => {
     expect(sim.guests().filter((g) => g.vmid === ids.alpha).map((g) => g.node)).toEqual([other])
     expect((await vmidsOf(stateDir, work.dir)).alpha).toBe(ids.alpha)
   })
+  it('reports a refused change with its reason and exits 1 (Stalled, not retried)', async () => {
+    await writeFile(join(work.dir, 'apps', 'bravo.yaml'), appYaml('bravo', { memory: 256, cores: 1 }).replace('disk: 2', 'disk: 1'))
+    sim.log.clear()
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/Apply finished with errors: .*; 2 of 3 apps Ready/)
+    expect(r.stdout).toMatch(/App\/bravo: DiskShrinkRefused: cannot shrink disk/)
+    expect(sim.log.mutating().filter((e) => e.path.includes('resize'))).toEqual([])
+    const get = await runCli(['get', 'apps', 'bravo', '--state-dir', stateDir], { cwd: work.dir })
+    expect(get.stdout).toMatch(/bravo\s+False\s+DiskShrinkRefused/)
+    await writeFile(join(work.dir, 'apps', 'bravo.yaml'), appYaml('bravo', { memory: 256, cores: 1 }))
+    const fixed = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0)
+  })
 })
 
 describe('prune', () => {
