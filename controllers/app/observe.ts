@@ -60,6 +60,7 @@ export function snapshotMatches(app: AppManifest, g: ClusterGuest): boolean {
   return normalizeTags(g.tags) === normalizeTags([APP_TAG, 'proximity'])
 }
 
+/** Reads a guest's config (and its pending keys when `withPending` and running). */
 async function readGuest(ctx: ControllerContext, g: ClusterGuest, withPending: boolean): Promise<ObservedAppGuest | undefined> {
   let config: Record<string, string | number>
   try {
@@ -79,11 +80,29 @@ async function readGuest(ctx: ControllerContext, g: ClusterGuest, withPending: b
     digest: String(config.digest ?? ''),
     marker,
   }
-  if (withPending && g.status === 'running' && !out.lock) {
+  if (withPending && out.status === 'running' && !out.lock) {
     const pending = await read(`read pending changes of guest ${g.vmid}`, () => ctx.pve.lxcPending(g.node, g.vmid))
     out.pendingKeys = pending.filter((p) => p.pending !== undefined || p.delete !== undefined).map((p) => p.key)
   }
   return out
+}
+
+/**
+ * When the snapshot's power state disagrees with the manifest, confirm it with `status/current`:
+ * `/cluster/resources` lags about 10 s behind power changes (REFERENCE trap 12), and acting on a
+ * stale status would start a running guest. Then reads pending keys if it turned out running.
+ */
+async function confirmStatus(ctx: ControllerContext, app: AppManifest, o: AppObservation): Promise<AppObservation> {
+  const g = o.guest
+  if (!g || g.lock || g.status === app.spec.state) return o
+  const cur = await read(`read status of guest ${g.vmid}`, () => ctx.pve.lxcStatus(g.node, g.vmid))
+  if (cur.status === g.status) return o
+  g.status = cur.status
+  if (cur.status === 'running' && g.pendingKeys === undefined) {
+    const pending = await read(`read pending changes of guest ${g.vmid}`, () => ctx.pve.lxcPending(g.node, g.vmid))
+    g.pendingKeys = pending.filter((p) => p.pending !== undefined || p.delete !== undefined).map((p) => p.key)
+  }
+  return o
 }
 
 const ours = (ctx: ControllerContext, app: AppManifest, g: ObservedAppGuest | undefined): boolean =>
@@ -114,7 +133,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
         return { ...base, steady: true, guest: { vmid: g.vmid, node: g.node, status: g.status, lock: g.lock, tags: g.tags } }
       }
       const seen = await readGuest(ctx, g, true)
-      if (ours(ctx, app, seen)) return withMarkerExtra({ ...base, steady: false, guest: seen })
+      if (ours(ctx, app, seen)) return confirmStatus(ctx, app, withMarkerExtra({ ...base, steady: false, guest: seen }))
     }
   }
 
@@ -125,7 +144,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     if (g) {
       const seen = await readGuest(ctx, g, false)
       if (seen && seen.lock === 'create' && !seen.marker) return { ...base, steady: false, creating: true, pendingCreate: pending, guest: seen }
-      if (ours(ctx, app, seen)) return withMarkerExtra({ ...base, steady: false, guest: seen, pendingCreate: pending })
+      if (ours(ctx, app, seen)) return confirmStatus(ctx, app, withMarkerExtra({ ...base, steady: false, guest: seen, pendingCreate: pending }))
       // The vmid was taken by someone else: create picks another one.
       return { ...base, steady: false, pendingCreate: pending, pendingVmidTaken: true }
     }
@@ -138,7 +157,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     if (!hasManagedTag(g.tags) || g.vmid === invVmid) continue
     if (claimed.has(g.vmid)) continue
     const seen = await readGuest(ctx, g, true)
-    if (ours(ctx, app, seen)) return withMarkerExtra({ ...base, steady: false, guest: seen })
+    if (ours(ctx, app, seen)) return confirmStatus(ctx, app, withMarkerExtra({ ...base, steady: false, guest: seen }))
   }
   return { ...base, steady: false }
 }

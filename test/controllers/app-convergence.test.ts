@@ -194,6 +194,30 @@ describe('App convergence: drift of power state and features', () => {
   })
 })
 
+describe('App convergence with a lagging /cluster/resources (trap 12)', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await startHarness({ resourcesLagMs: 60_000 })
+  })
+  afterAll(async () => {
+    await h?.close()
+  })
+
+  it('a stale snapshot status never makes it start a running guest or write anything', async () => {
+    const web = app('web')
+    h.setApps([web])
+    expect((await h.applyUntilReady(web)).result?.ready).toBe(true)
+    const snap = await h.ctx.refreshSnapshot()
+    expect(snap.guests[0].status).not.toBe('running') // the lag is real
+    h.sim.log.clear()
+    const out = await h.reconcile(web)
+    expect(out.error?.message).toBeUndefined()
+    expect(out.actions.map((a) => a.type)).toEqual(['noop'])
+    expect(out.result?.ready).toBe(true)
+    expect(mutating(h.sim)).toEqual([])
+  })
+})
+
 describe('App convergence: ownership, dependencies, suspension', () => {
   let h: Harness
   const api = (): ReturnType<typeof app> => app('api')

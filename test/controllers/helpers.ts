@@ -81,8 +81,8 @@ export interface Outcome {
 }
 
 /** Starts everything; `close()` tears it down. */
-export async function startHarness(opts: { nodes?: number; cluster?: Partial<ClusterSpec> } = {}): Promise<Harness> {
-  const sim = await startSimulator({ nodes: opts.nodes ?? 1, taskLatencyMs: 5 })
+export async function startHarness(opts: { nodes?: number; cluster?: Partial<ClusterSpec>; resourcesLagMs?: number } = {}): Promise<Harness> {
+  const sim = await startSimulator({ nodes: opts.nodes ?? 1, taskLatencyMs: 5, resourcesLagMs: opts.resourcesLagMs ?? 0 })
   const pve = createPveClient({ endpoint: sim.endpoint, tls: { fingerprint: sim.fingerprint }, auth: { tokenId: sim.tokenId, tokenSecret: sim.tokenSecret } })
   const shells = createNodeShellPool({ host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: sim.ssh.privateKey, hostKey: sim.ssh.hostKey })
   const dir = await mkdtemp(join(tmpdir(), 'proximity-ctl-'))
