@@ -242,3 +242,5 @@ export function createPveClient(opts: PveClientOptions): PveHttpClient {
 }
 
 export type { Params as PveParams }
+export { parseUpid, formatProxmoxSize } from './upid.js'
+export { fingerprintOf } from './tls.js'
