@@ -80,7 +80,7 @@ export interface Session {
   /** A reconciler over this session's controllers, store, set and context factory. */
   reconciler(opts?: { workers?: number; backoff?: BackoffOptions }): Reconciler
   /** Takes the apply lease (renewed in the background) or throws the store's LeaseHeldError. */
-  acquireLease(waitMs: number): Promise<Lease>
+  acquireLease(waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease>
   /** Idempotent cleanup: lease, SSH, sandbox, store. */
   close(): Promise<void>
 }
@@ -227,9 +227,16 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       set,
       newContext,
       reconciler,
-      async acquireLease(waitMs: number) {
+      async acquireLease(waitMs: number, onWait?: (holder: Lease) => void) {
         const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
-        lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs })
+        try {
+          lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs: 0 })
+        } catch (e) {
+          const holder = (e as { holder?: Lease }).holder
+          if (!holder || waitMs <= 0) throw e
+          onWait?.(holder)
+          lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs })
+        }
         renewTimer = setInterval(() => {
           if (lease) store.renewLease(lease, LEASE_TTL_MS).catch(() => undefined)
         }, LEASE_TTL_MS / 3)

@@ -94,6 +94,21 @@ describe('two concurrent applies', () => {
     expect(sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc')).toHaveLength(4)
     expectOneGuestPerApp(sim, names(4))
   })
+  it('with --lease-wait the second apply waits for the first, then finds nothing to do', async () => {
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = await writeApps(join(work.dir, 'wait'), 3, { prefix: 'wait' })
+    const args = ['apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state-wait'), '--lease-wait', '60s']
+    sim.log.clear()
+    const first = runCli(args, { cwd: work.dir })
+    await new Promise((r) => setTimeout(r, 300))
+    const second = await runCli(args, { cwd: work.dir })
+    const a = await first
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    expect(second.code, second.stdout + second.stderr).toBe(0)
+    expect(second.stderr).toMatch(/waiting up to 60s for another apply to finish \(owner proximity apply by /)
+    expect(second.stdout).toMatch(/Apply complete: 0 added/)
+    expect(sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc')).toHaveLength(3)
+  })
 })
 
 describe('kill -9 of a running apply', () => {

@@ -71,7 +71,11 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
   process.once('SIGTERM', onSignal)
   try {
     session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: o.dryRun === true, progress })
-    if (!o.dryRun) await session.acquireLease(leaseWaitMs)
+    if (!o.dryRun) {
+      await session.acquireLease(leaseWaitMs, (h) =>
+        err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`),
+      )
+    }
     const computed = await computePlan(session, { prune: o.prune === true, allowMassDelete: o.allowMassDelete === true, workers: parallelism })
     const { renderPlan, planToJson } = await import('../../plan/index.js')
     if (computed.errors.length > 0) {
