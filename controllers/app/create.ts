@@ -7,7 +7,7 @@ import { isOwned, parseMarker } from '../../src/model/marker.js'
 import type { AppManifest } from '../../src/model/types.js'
 import type { ControllerContext } from '../../src/runtime/controller.js'
 import { StalledError, TransientError } from '../../src/runtime/errors.js'
-import { audited, isAlreadyExists, isNotFound, mapProviderError, read, waitTask } from './call.js'
+import { audited, isAlreadyExists, isNotFound, mapProviderError, read, TASK_POLL_MS } from './call.js'
 import { createParams, desiredGuest } from './desired.js'
 import { templateSpecOf } from './plan.js'
 import { resolveTemplate } from './template.js'
@@ -79,7 +79,7 @@ export async function createGuest(ctx: ControllerContext, app: AppManifest, pend
       continue
     }
     try {
-      await ctx.pve.waitTask(node, upid, { pollMs: 100 })
+      await ctx.pve.waitTask(node, upid, { pollMs: TASK_POLL_MS })
     } catch (err) {
       await ctx.store.clearPendingCreate(key)
       const mapped = mapProviderError(err, `create guest for App ${app.metadata.name}`)

@@ -52,19 +52,19 @@ export function planAppDelete(r: OrphanRecord): Action {
   }
 }
 
-const gone = (r: OrphanRecord, message: string): Result => ({ ready: true, reason: 'Deleted', message, changed: [message] })
+const gone = (message: string): Result => ({ ready: true, reason: 'Deleted', message, changed: [message] })
 
 /** Deletes (or releases) an orphan per its deletionPolicy. Idempotent; "already gone" is success. */
 export async function finalizeApp(ctx: ControllerContext, r: OrphanRecord): Promise<Result> {
   const snap = await ctx.refreshSnapshot()
   const g = snap.guests.find((x) => x.vmid === r.vmid && x.type === 'lxc')
-  if (!g) return gone(r, `guest ${r.vmid} is already gone`)
+  if (!g) return gone(`guest ${r.vmid} is already gone`)
   const node = g.node
   let cfg: Record<string, string | number> & { digest: string }
   try {
     cfg = await ctx.pve.lxcConfig(node, r.vmid)
   } catch (err) {
-    if (isNotFound(err)) return gone(r, `guest ${r.vmid} is already gone`)
+    if (isNotFound(err)) return gone(`guest ${r.vmid} is already gone`)
     throw mapProviderError(err, `read config of guest ${r.vmid}`)
   }
   const m = parseMarker(cfg.description === undefined ? undefined : String(cfg.description))
@@ -82,7 +82,7 @@ export async function finalizeApp(ctx: ControllerContext, r: OrphanRecord): Prom
       params.delete = params.delete ? `${params.delete},description` : 'description'
     }
     await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/config', target, reason: 'deletionPolicy Retain', what: `release guest ${r.vmid}` }, () => ctx.pve.updateLxcConfig(node, r.vmid, params))
-    return gone(r, `released guest ${r.vmid} (kept running, no longer managed)`)
+    return gone(`released guest ${r.vmid} (kept running, no longer managed)`)
   }
   ctx.progress(r.key, 'deleting')
   if (r.deletionPolicy === 'Backup') {
@@ -105,8 +105,8 @@ export async function finalizeApp(ctx: ControllerContext, r: OrphanRecord): Prom
     const upid = await audited(ctx, { action: 'DELETE /nodes/{node}/lxc/{vmid}', target, reason: `deletionPolicy ${r.deletionPolicy}`, what: `delete guest ${r.vmid}` }, () => ctx.pve.deleteLxc(node, r.vmid, { purge: true }))
     await waitTask(ctx, node, upid, `delete guest ${r.vmid}`)
   } catch (err) {
-    if (isNotFound(err) || (err instanceof Error && isNotFound(err.cause))) return gone(r, `guest ${r.vmid} is already gone`)
+    if (isNotFound(err) || (err instanceof Error && isNotFound(err.cause))) return gone(`guest ${r.vmid} is already gone`)
     throw err
   }
-  return gone(r, `deleted guest ${r.vmid}${r.deletionPolicy === 'Backup' ? ' after a final backup' : ''}`)
+  return gone(`deleted guest ${r.vmid}${r.deletionPolicy === 'Backup' ? ' after a final backup' : ''}`)
 }

@@ -98,8 +98,9 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   const markerSpecHash = g.marker?.specHash ?? ''
   const desired = desiredGuest(app, cluster, { markerSpecHash })
   const changes = diffGuest(desired, { config: g.config, status: g.status, pendingKeys: g.pendingKeys })
-  if (o.extra.templateSpec && o.extra.templateSpec !== templateSpec) {
-    changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: templateSpec, impact: 'replace', forcesReplacement: true })
+  // Only an explicit spec.template change forces replacement: a new Cluster default applies to new guests only.
+  if (app.spec.template && o.extra.templateSpec && o.extra.templateSpec !== app.spec.template) {
+    changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true })
   }
   const applied = o.extra.appliedSpecHash
   const deploy = app.spec.state === 'running' && (o.extra.deployHash !== undefined ? o.extra.deployHash !== dHash : applied !== app.specHash)

@@ -56,6 +56,25 @@ describe('planApp (pure)', () => {
   })
 })
 
+describe('planApp: template changes', () => {
+  const a = (template?: string) => app('web', template ? { template } : {})
+  const observed = (templateSpec: string): AppObservation => {
+    const cfg = { ...desiredGuest(a(), clusterSpec(), { markerSpecHash: 'h' }).config, digest: 'd', rootfs: 'local-lvm:vm-100-disk-0,size=8G' }
+    return { ...nothing, guest: { vmid: 100, node: 'pve', status: 'running', config: cfg, digest: 'd', marker: { kind: 'App', name: 'web', owner: 'o', specHash: 'h' } }, extra: { appliedSpecHash: 'h', templateSpec, deployHash: deployHash(a(), secrets.digest), healthy: true } }
+  }
+  const cases: { name: string; reason: string; given: { template?: string; had: string }; want: string }[] = [
+    { name: 'explicit change', reason: 'a new spec.template only takes effect by re-creating the guest', given: { template: 'debian-12', had: 'alpine-3.22' }, want: 'replace' },
+    { name: 'cluster default moved', reason: 'a new Cluster default must not replace (or stall) existing guests', given: { had: 'alpine-3.21' }, want: 'noop' },
+    { name: 'same explicit template', reason: 'no change, no action', given: { template: 'alpine-3.22', had: 'alpine-3.22' }, want: 'noop' },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => {
+      const [act] = planApp(a(c.given.template), observed(c.given.had), ctx)
+      expect(act.type).toBe(c.want)
+    })
+  }
+})
+
 describe('desired config and helpers', () => {
   it('builds net0 with a static address and gateway', () => {
     expect(desiredNet0(app('web', { network: { ip: '10.0.0.5/24', gateway: '10.0.0.1', bridge: 'vmbr1' } }), clusterSpec())).toBe('name=eth0,bridge=vmbr1,ip=10.0.0.5/24,gw=10.0.0.1')
