@@ -11,9 +11,11 @@ let h: Harness
 let pve: PveHttpClient
 let n1: string
 let n2: string
+/** Added to the simulator's clock (ticket expiry). */
+let skewMs = 0
 
 beforeAll(async () => {
-  h = await startHarness({ nodes: 2 })
+  h = await startHarness({ nodes: 2, now: () => Date.now() + skewMs })
   pve = h.client()
   ;[n1, n2] = h.sim.nodes as [string, string]
   h.sim.seedGuest({ vmid: 200, node: n1, config: { hostname: 'one', memory: 512, ostype: 'alpine', rootfs: 'local-lvm:vm-200-disk-0,size=4G' }, status: 'stopped' })
@@ -46,6 +48,19 @@ describe('auth', () => {
     expect(String((await ticket.lxcConfig(n1, 200)).features)).toContain('keyctl=1')
     expect(logged('POST', '/access/ticket')).toHaveLength(1)
     expect(logged('PUT', '/nodes/{node}/lxc/{vmid}/config')[0]).toMatchObject({ status: 200, user: 'root@pam' })
+  })
+
+  it('re-logs in when the server says the ticket expired, and resends the write once', async () => {
+    const ticket = h.client({ auth: { username: 'root@pam', password: h.sim.password } })
+    await ticket.version()
+    skewMs = 2 * 3600_000 + 60_000
+    try {
+      await ticket.updateLxcConfig(n1, 200, { description: 'after expiry' })
+    } finally {
+      skewMs = 0
+    }
+    expect(logged('POST', '/access/ticket')).toHaveLength(2)
+    expect(logged('PUT', '/nodes/{node}/lxc/{vmid}/config').map((e) => e.status)).toEqual([401, 200])
   })
 
   it('reports a wrong password as isAuth and never echoes it', async () => {
