@@ -23,6 +23,8 @@ export interface ProgressOptions {
   redrawMs?: number
   /** Clock (tests). @default Date.now */
   now?: () => number
+  /** Terminal height. @default stream.rows, else 24 */
+  rows?: number
 }
 
 const PHASE_WIDTH = 14
@@ -69,16 +71,29 @@ function createTtyProgress(stream: Writable, opts: ProgressOptions): ProgressRep
   let finished = false
 
   const label = (k: string): string => (k.startsWith('App/') ? k.slice(4) : k)
+  const finishedPhase = (r: Row): boolean => r.phase === 'done' || r.phase === 'healthy' || r.phase === 'failed'
   const draw = (): void => {
     timer = undefined
     lastDraw = now()
-    const width = Math.max(8, ...rows.map((r) => label(r.key).length))
+    // Keep the frame inside the terminal: with many objects, finished rows collapse into a count.
+    const max = Math.max(3, (opts.rows ?? (stream as { rows?: number }).rows ?? 24) - 2)
+    let visible: Row[] = rows
+    let summary: string | undefined
+    if (rows.length > max) {
+      const active = rows.filter((r) => !finishedPhase(r))
+      const failed = rows.filter((r) => r.phase === 'failed').length
+      visible = active.slice(0, max - 1)
+      summary = `… ${rows.length - active.length - failed} done, ${failed} failed, ${active.length - visible.length} more in progress`
+    }
+    const width = Math.max(8, ...visible.map((r) => label(r.key).length))
     let frame = drawn > 0 ? `\x1b[${drawn}A` : ''
-    for (const r of rows) {
+    for (const r of visible) {
       const mark = r.phase === 'failed' ? '✗' : r.phase === 'healthy' || r.phase === 'done' ? '✓' : '•'
       frame += `\x1b[2K${mark} ${label(r.key).padEnd(width)}   ${r.phase.padEnd(PHASE_WIDTH)}${r.detail ?? ''}\n`
     }
-    drawn = rows.length
+    if (summary) frame += `\x1b[2K${summary}\n`
+    frame += '\x1b[J'
+    drawn = visible.length + (summary ? 1 : 0)
     stream.write(frame)
   }
   const schedule = (): void => {

@@ -78,6 +78,23 @@ describe('progress', () => {
   })
 })
 
+describe('progress on a small terminal', () => {
+  it('collapses finished rows into a count so the frame never outgrows the screen', () => {
+    const s = new PassThrough()
+    let text = ''
+    s.on('data', (d: Buffer) => (text += d.toString()))
+    let t = 0
+    const p = createProgress(s, { tty: true, redrawMs: 0, rows: 6, now: () => (t += 100) })
+    for (let i = 0; i < 10; i++) p.update(`App/a${i}`, i < 7 ? 'done' : 'creating')
+    text = ''
+    p.finish()
+    const lines = text.split('\n').filter((l) => l.replace(/\x1b\[[0-9]*[A-Za-z]/g, '').trim() !== '')
+    expect(lines.length).toBeLessThanOrEqual(4)
+    expect(text).toContain('7 done, 0 failed')
+    expect(text).toMatch(/a7\s+creating/)
+  })
+})
+
 describe('localRevision', () => {
   const set = (hashes: [string, string][]): ManifestSet =>
     ({
