@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { desiredGuest } from '../../controllers/app/desired.js'
+import { appController } from '../../controllers/app/index.js'
+import { app, startHarness, type Harness } from './helpers.js'
+
+const N = 60
+
+describe('App steady-state budget (DESIGN §8): one API read per pass, no SSH, for many converged apps', () => {
+  let h: Harness
+  const apps = Array.from({ length: N }, (_, i) => app(`svc-${String(i).padStart(3, '0')}`))
+  beforeAll(async () => {
+    h = await startHarness()
+    h.setApps(apps)
+    // Converged guests as a previous apply would have left them (seeded directly for speed).
+    apps.forEach((a, i) => {
+      const vmid = 100 + i
+      const cfg = { ...desiredGuest(a, h.ctx.cluster.spec, { markerSpecHash: a.specHash }).config, rootfs: `local-lvm:vm-${vmid}-disk-0,size=8G` }
+      h.sim.seedGuest({ vmid, status: 'running', config: cfg })
+      const now = new Date().toISOString()
+      h.store.putStatus({
+        key: `App/${a.metadata.name}`,
+        kind: 'App',
+        name: a.metadata.name,
+        generation: 1,
+        observedGeneration: 1,
+        specHash: a.specHash,
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: '', lastTransitionTime: now, observedGeneration: 1 }],
+        inventory: { vmid, node: 'pve' },
+        history: [],
+        createdAt: now,
+        updatedAt: now,
+        extra: { appliedSpecHash: a.specHash, healthy: true, lastDeepCheckAt: Date.now() },
+      })
+    })
+  })
+  afterAll(async () => {
+    await h?.close()
+  })
+
+  const pass = async (): Promise<string[]> => {
+    await h.ctx.refreshSnapshot()
+    const types: string[] = []
+    for (const a of apps) {
+      const observed = await appController.observe(h.ctx, a)
+      const actions = appController.plan(a, observed, h.ctx)
+      const result = await appController.apply(h.ctx, a, actions)
+      expect(result.ready).toBe(true)
+      const st = h.store.getStatus(`App/${a.metadata.name}`)!
+      h.store.putStatus({ ...st, extra: { ...st.extra, ...result.extra } }) // as the runtime's status write does
+      types.push(...actions.map((x) => x.type))
+    }
+    return types
+  }
+
+  it('a resync of every app costs the one snapshot read', async () => {
+    const sessions = h.shells.sessionsOpened()
+    h.sim.log.clear()
+    const types = await pass()
+    expect(new Set(types)).toEqual(new Set(['noop']))
+    expect(h.sim.log.entries().map((e) => `${e.method} ${e.route}`)).toEqual(['GET /cluster/resources'])
+    expect(h.shells.sessionsOpened()).toBe(sessions)
+  })
+
+  it('once the deep-check interval passes, exactly one app per pass gets a full config read', async () => {
+    h.advance(11 * 60_000)
+    h.sim.log.clear()
+    await pass()
+    expect(h.sim.log.entries().map((e) => `${e.method} ${e.route}`)).toEqual(['GET /cluster/resources', 'GET /nodes/{node}/lxc/{vmid}/config', 'GET /nodes/{node}/lxc/{vmid}/pending'])
+    const checked = h.sim.log.entries()[1].path
+    h.sim.log.clear()
+    await pass()
+    expect(h.sim.log.entries().length).toBe(3)
+    expect(h.sim.log.entries()[1].path).not.toBe(checked) // the next-oldest app, not the same one
+    expect(h.sim.log.mutating()).toEqual([])
+  })
+})
