@@ -191,6 +191,7 @@ function report(ctx: CliContext, session: Session, computed: ComputedPlan, outco
     const counts = `${added} added, ${changed} changed, ${destroyed} destroyed`
     if (failures.length === 0) {
       out(ctx, `Apply complete: ${counts}; all ${apps} app${apps === 1 ? '' : 's'} Ready`)
+      if (session.target.sandbox) err(ctx, 'next: proximity get apps · proximity describe app <name> · proximity events')
     } else {
       const readyApps = session.set.apps.filter((a) => !failures.some((f) => f.key === `App/${a.metadata.name}`)).length
       out(ctx, `Apply finished with errors: ${counts}; ${readyApps} of ${apps} apps Ready`)
