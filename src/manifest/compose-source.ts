@@ -5,7 +5,7 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises'
 import { dirname, relative, resolve, isAbsolute, sep } from 'node:path'
-import { Ajv, type ValidateFunction } from 'ajv'
+import type { ValidateFunction } from 'ajv'
 import type { ManifestError } from '../model/types.js'
 import { isValidImage, isValidImageTag } from '../model/names.js'
 import { translateErrors, suggest } from './ajv-messages.js'
@@ -13,22 +13,41 @@ import type { CatalogEntryLike, CatalogPort } from './catalog-port.js'
 import { errorAt, identity } from './located.js'
 import { formatPath, locate, type FieldPath } from './locate.js'
 import { readSchema } from './schemas.js'
+import { loadValidators } from './validator-cache.js'
 import { MAX_FILE_BYTES } from './read-files.js'
 import { parseManifestText, type ParsedDoc } from './yaml-docs.js'
 
 let composeValidator: ValidateFunction | undefined
 
-/** The Compose Specification validator (draft-07, separate ajv instance), compiled on first use. */
+/** The Compose Specification validator; call {@link prepareComposeValidator} first. */
 export function composeSpecValidator(): ValidateFunction {
+  if (!composeValidator) throw new Error('composeSpecValidator called before prepareComposeValidator')
+  return composeValidator
+}
+
+/** Loads (from the cache) or compiles the Compose Specification validator (draft-07, own ajv). */
+export async function prepareComposeValidator(): Promise<void> {
   if (!composeValidator) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false })
     // The file names its meta-schema by an https URL ajv does not know; it is plain draft-07.
     const { $schema: _meta, ...schema } = readSchema('compose-spec.json')
     void _meta
-    composeValidator = ajv.compile(schema)
+    composeValidator = (
+      await loadValidators({
+      name: 'compose-validator',
+      inputs: ['v1', JSON.stringify(schema)],
+      exports: { compose: String(schema.$id) },
+      build: async () => {
+        const { Ajv } = await import('ajv')
+        const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, code: { source: true } })
+        ajv.addSchema(schema)
+        return ajv
+      },
+      })
+    ).compose
   }
-  return composeValidator
 }
+
+const catalogChecks = new Map<string, { path: FieldPath; message: string }[]>()
 
 /** The resolved compose of one App. */
 export interface AppComposeResult {
@@ -60,8 +79,18 @@ export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | und
       const problem = overrideMainTag(compose, src.version)
       if (problem && isValidImageTag(src.version)) errors.push(errorAt(d, ['spec', 'source', 'version'], problem))
     }
-    const at = (path: FieldPath, message: string): ManifestError => errorAt(d, ['spec', 'source', 'catalog'], `catalog app compose ${formatPath(path)}: ${message}`)
-    errors.push(...checkCompose(compose, at))
+    // The same catalog app at the same version gives the same compose: check it once per run.
+    const memoKey = `${src.catalog}@${String(src.version ?? '')}`
+    let problems = catalogChecks.get(memoKey)
+    if (!problems) {
+      problems = []
+      checkCompose(compose, (path, message) => {
+        problems!.push({ path, message })
+        return errorAt(d, [], '')
+      })
+      catalogChecks.set(memoKey, problems)
+    }
+    for (const p of problems) errors.push(errorAt(d, ['spec', 'source', 'catalog'], `catalog app compose ${formatPath(p.path)}: ${p.message}`))
     return { compose, catalogEntry: entry, errors }
   }
   if (src.compose !== undefined) {

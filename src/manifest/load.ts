@@ -10,12 +10,12 @@ import { API_VERSION } from '../model/types.js'
 import { parseDiskGiB, parseMemoryMiB } from '../model/units.js'
 import { suggest, translateErrors } from './ajv-messages.js'
 import type { CatalogPort } from './catalog-port.js'
-import { resolveAppCompose } from './compose-source.js'
+import { prepareComposeValidator, resolveAppCompose } from './compose-source.js'
 import { crossCheck, type CheckedDoc } from './cross-checks.js'
 import { errorAt } from './located.js'
 import { normalizeManifest } from './normalize.js'
 import { readManifestFiles } from './read-files.js'
-import { KINDS, kindValidator } from './schemas.js'
+import { KINDS, kindValidator, prepareKindValidators } from './schemas.js'
 import { checkSecrets } from './secret-checks.js'
 import { parseManifestText, type ParsedDoc } from './yaml-docs.js'
 
@@ -77,12 +77,14 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     }
   }
 
+  await Promise.all([prepareKindValidators(), prepareComposeValidator()])
   // Schema validation (fills defaults into a copy; the raw copy says what the user wrote).
   const valid: { d: ParsedDoc; raw: Record<string, unknown>; kind: Kind }[] = []
   for (const d of docs) {
     const kind = checkHeader(d, errors)
     if (!kind) continue
-    const raw = structuredClone(d.value)
+    // Which spec fields the user wrote (ajv adds defaults in place); a shallow copy is enough.
+    const raw = { ...d.value, spec: d.value.spec && typeof d.value.spec === 'object' ? { ...(d.value.spec as object) } : d.value.spec }
     const validate = kindValidator(kind)
     if (validate(d.value)) valid.push({ d, raw, kind })
     else {

@@ -181,8 +181,12 @@ export function specHash(spec: unknown): string {
 
 /** JSON with object keys sorted at every level; `undefined` members are dropped. */
 export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
-  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`
-  const keys = Object.keys(v).filter((k) => (v as Obj)[k] !== undefined).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Obj)[k])}`).join(',')}}`
+  return JSON.stringify(v, sortKeys) ?? 'null'
+}
+
+function sortKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const out: Obj = {}
+  for (const k of Object.keys(value).sort()) out[k] = (value as Obj)[k]
+  return out
 }
