@@ -2,7 +2,8 @@ import { applyPowerChange } from './ct-runtime.js'
 import { fail } from './errors.js'
 import { guestName } from './guest-config.js'
 import type { Params } from './params.js'
-import { saveState, type SimGuest, type SimState } from './state.js'
+import { performance } from 'node:perf_hooks'
+import { saveStateText, type SimGuest, type SimState } from './state.js'
 import { TaskRunner } from './tasks.js'
 
 /** Options the core needs (resolved from SimulatorOptions). */
@@ -22,6 +23,8 @@ export class SimCore {
   readonly tasks: TaskRunner
   private saveTimer: NodeJS.Timeout | undefined
   private saving: Promise<void> = Promise.resolve()
+  /** How long the last state serialisation took (ms); scales the save debounce. */
+  private lastSerialiseMs = 0
   /** Per-node chain serialising vzdump jobs (the global vzdump flock). */
   readonly vzdumpQueue = new Map<string, Promise<void>>()
   /** Nodes answered with 595 (fault injection). */
@@ -94,13 +97,18 @@ export class SimCore {
     if (now - g.rrd.changedAt >= this.opts.resourcesLagMs) g.rrd = { status: g.created ? g.status : 'unknown', name: g.created ? guestName(g) : undefined, changedAt: now }
   }
 
-  /** Schedules a state save (debounced); no-op without a state path. */
+  /**
+   * Schedules a state save; no-op without a state path. Debounced: a burst of mutations costs one
+   * serialisation, and the delay grows with what a serialisation costs (a big state is not
+   * re-serialised every 50 ms while guests are being created). `save()`/`stop()` flush at once.
+   */
   markDirty(): void {
     if (!this.opts.statePath || this.saveTimer) return
+    const delay = Math.min(1000, Math.max(50, Math.ceil(this.lastSerialiseMs * 20)))
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined
       void this.save().catch(() => undefined)
-    }, 50)
+    }, delay)
   }
 
   /** Persists now (serialised with earlier saves). */
@@ -111,8 +119,10 @@ export class SimCore {
       clearTimeout(this.saveTimer)
       this.saveTimer = undefined
     }
+    const t0 = performance.now()
     const snapshot = JSON.stringify(this.state)
-    this.saving = this.saving.then(() => saveState(path, JSON.parse(snapshot) as SimState))
+    this.lastSerialiseMs = performance.now() - t0
+    this.saving = this.saving.catch(() => undefined).then(() => saveStateText(path, snapshot))
     return this.saving
   }
 

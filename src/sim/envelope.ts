@@ -12,22 +12,65 @@ export class Envelope {
   ) {}
 }
 
+/**
+ * Already-serialised JSON for `data` (hot list routes build it from cached per-item fragments
+ * instead of serialising thousands of objects per request). `text` must be valid JSON.
+ */
+export class RawJson {
+  constructor(readonly json: string | Buffer) {}
+}
+
+const DATA_OPEN = Buffer.from('{"data":')
+const DATA_CLOSE = Buffer.from('}')
+
+/** `Expires` value, recomputed at most once per second (formatting a date per request is waste). */
+let expiresSecond = -1
+let expiresText = ''
+function expires(): string {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== expiresSecond) {
+    expiresSecond = second
+    expiresText = new Date(now).toUTCString()
+  }
+  return expiresText
+}
+
 function baseHeaders(): Record<string, string> {
   return {
     Server: 'pve-api-daemon/3.0',
     'Cache-Control': 'max-age=0',
     Pragma: 'no-cache',
-    Expires: new Date().toUTCString(),
+    Expires: expires(),
   }
+}
+
+/** Serialises the `data` of a handler result (RawJson is spliced in verbatim). */
+function dataJson(data: unknown): string {
+  if (data instanceof RawJson) return typeof data.json === 'string' ? data.json : data.json.toString('utf8')
+  return JSON.stringify(data === undefined ? null : data) ?? 'null'
 }
 
 /** Writes a 200 `{data[, total][, changes]}` response. */
 export function sendData(res: ServerResponse, result: unknown): void {
-  const body =
-    result instanceof Envelope
-      ? { data: result.data ?? null, ...result.extra }
-      : { data: result === undefined ? null : result }
-  const text = JSON.stringify(body)
+  if (result instanceof RawJson && typeof result.json !== 'string') {
+    // A pre-built body: written as three chunks (one writev), never copied into a string.
+    res.writeHead(200, 'OK', {
+      ...baseHeaders(),
+      'Content-Type': JSON_CONTENT_TYPE,
+      'Content-Length': DATA_OPEN.length + result.json.length + DATA_CLOSE.length,
+    })
+    res.cork()
+    res.write(DATA_OPEN)
+    res.write(result.json)
+    res.end(DATA_CLOSE) // end() fully uncorks the socket
+    return
+  }
+  let text: string
+  if (result instanceof Envelope) {
+    const extra = JSON.stringify(result.extra)
+    text = `{"data":${dataJson(result.data ?? null)}${extra === '{}' ? '' : `,${extra.slice(1, -1)}`}}`
+  } else text = `{"data":${dataJson(result)}}`
   res.writeHead(200, 'OK', {
     ...baseHeaders(),
     'Content-Type': JSON_CONTENT_TYPE,

@@ -102,8 +102,12 @@ export function parsePropertyString(v: string, defaultKey?: string): Record<stri
 
 /** Validates a property string against its format description; returns `key: message` or undefined. */
 export function checkPropertyString(format: Record<string, ParamSchema>, v: string): string | undefined {
-  const defaultKey = Object.keys(format).find((k) => format[k]?.default_key)
-  const parsed = parsePropertyString(v, defaultKey)
+  let defaultKey = defaultKeys.get(format)
+  if (defaultKey === undefined) {
+    defaultKey = Object.keys(format).find((k) => format[k]?.default_key) ?? ''
+    defaultKeys.set(format, defaultKey)
+  }
+  const parsed = parsePropertyString(v, defaultKey || undefined)
   if (!parsed) return `value without key, but schema does not define a default key`
   for (const [k, val] of Object.entries(parsed)) {
     const sub = format[k]
@@ -115,6 +119,22 @@ export function checkPropertyString(format: Record<string, ParamSchema>, v: stri
     if (!sub.optional && !sub.alias && parsed[k] === undefined) return `${k}: property is missing and it is not optional`
   }
   return undefined
+}
+
+/** Default key of a property-string format ('' when none), per (immutable) schema object. */
+const defaultKeys = new WeakMap<Record<string, ParamSchema>, string>()
+/** Mandatory parameter names of a method schema, computed once per schema. */
+const requiredParams = new WeakMap<MethodSchema, string[]>()
+
+function required(schema: MethodSchema, props: Record<string, ParamSchema>): string[] {
+  let list = requiredParams.get(schema)
+  if (!list) {
+    list = Object.entries(props)
+      .filter(([k, s]) => !s.optional && !k.endsWith('[n]'))
+      .map(([k]) => k)
+    requiredParams.set(schema, list)
+  }
+  return list
 }
 
 /**
@@ -147,8 +167,7 @@ export function validateParams(schema: MethodSchema, raw: Record<string, string 
     if ('error' in r) errors[k] = r.error
     else out[k] = r.value
   }
-  for (const [k, s] of Object.entries(props)) {
-    if (s.optional || k.endsWith('[n]')) continue
+  for (const k of required(schema, props)) {
     if (raw[k] === undefined && errors[k] === undefined) errors[k] = 'property is missing and it is not optional'
   }
   if (Object.keys(errors).length > 0) throw paramError(errors)

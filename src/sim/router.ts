@@ -46,6 +46,8 @@ export const ALL_ROUTES: RouteDef[] = [
  */
 export class Router {
   readonly routes: CompiledRoute[]
+  /** Routes by `METHOD segment-count` (a request only ever matches routes of its own shape). */
+  private readonly byShape = new Map<string, CompiledRoute[]>()
 
   constructor(defs: RouteDef[] = ALL_ROUTES) {
     this.routes = defs.map((d) => {
@@ -54,6 +56,12 @@ export class Router {
       const segments = d.path.split('/').filter((s) => s !== '')
       return { ...d, segments, schema, literalCount: segments.filter((s) => !s.startsWith('{')).length }
     })
+    for (const r of this.routes) {
+      const key = `${r.method} ${r.segments.length}`
+      const list = this.byShape.get(key)
+      if (list) list.push(r)
+      else this.byShape.set(key, [r])
+    }
   }
 
   /**
@@ -62,8 +70,7 @@ export class Router {
    */
   match(method: string, segments: string[]): RouteMatch | undefined {
     let best: RouteMatch | undefined
-    for (const r of this.routes) {
-      if (r.method !== method || r.segments.length !== segments.length) continue
+    for (const r of this.byShape.get(`${method} ${segments.length}`) ?? []) {
       const pathParams: Record<string, string> = {}
       let ok = true
       for (let i = 0; i < segments.length; i++) {

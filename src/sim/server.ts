@@ -34,6 +34,9 @@ function isLoopback(addr: string | undefined): boolean {
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
+  // No Content-Length and no Transfer-Encoding: HTTP/1.1 says there is no body (skip the stream).
+  const cl = req.headers['content-length']
+  if ((cl === undefined || cl === '0') && req.headers['transfer-encoding'] === undefined) return ''
   const chunks: Buffer[] = []
   let size = 0
   for await (const c of req) {

@@ -154,8 +154,13 @@ export async function loadState(path: string): Promise<SimState | undefined> {
 
 /** Writes the state atomically (temp file + rename). */
 export async function saveState(path: string, state: SimState): Promise<void> {
+  await saveStateText(path, JSON.stringify(state))
+}
+
+/** Writes an already-serialised state atomically (temp file + rename). */
+export async function saveStateText(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
   const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(state), { mode: 0o600 })
+  await writeFile(tmp, text, { mode: 0o600 })
   await rename(tmp, path)
 }

@@ -1,8 +1,9 @@
 import { flag, num, str, type RouteDef } from '../core.js'
-import { Envelope } from '../envelope.js'
+import { Envelope, RawJson } from '../envelope.js'
 import { fail, paramError } from '../errors.js'
 import { UPID_RE } from '../tasks.js'
-import { poolIndex, resourceItem, taskListItem } from './shapes.js'
+import { JsonListBuffer } from '../json-list.js'
+import { addResourceItem, haIndex, poolIndex, taskListItem } from './shapes.js'
 import { STORAGES, storageResource } from './storage-defs.js'
 
 const GiB = 2 ** 30
@@ -56,16 +57,25 @@ export const clusterRoutes: RouteDef[] = [
     method: 'GET',
     path: '/cluster/resources',
     handler: ({ core, params }) => {
+      // Serialised straight into a Buffer: guest items come from per-guest cached fragments.
       const type = str(params, 'type')
-      const out: Record<string, unknown>[] = []
+      const out = new JsonListBuffer()
+      const add = (item: unknown): void => out.add(Buffer.from(JSON.stringify(item)))
+      let lvmUsed: Map<string, number> | undefined
       if (!type || type === 'vm') {
         const pools = poolIndex(core)
-        for (const g of Object.values(core.state.guests)) out.push(resourceItem(core, g, pools))
+        const has = haIndex(core)
+        const now = core.now()
+        lvmUsed = new Map()
+        for (const g of Object.values(core.state.guests)) {
+          const used = addResourceItem(out, core, g, pools, now, has)
+          lvmUsed.set(g.node, (lvmUsed.get(g.node) ?? 0) + used)
+        }
       }
       if (!type || type === 'node') {
         for (const n of core.nodeNames()) {
           const online = !core.offline.has(n)
-          out.push({
+          add({
             id: `node/${n}`,
             type: 'node',
             node: n,
@@ -75,10 +85,10 @@ export const clusterRoutes: RouteDef[] = [
         }
       }
       if (!type || type === 'storage') {
-        for (const n of core.nodeNames()) for (const s of STORAGES) out.push(storageResource(core, n, s))
+        for (const n of core.nodeNames()) for (const s of STORAGES) add(storageResource(core, n, s, lvmUsed))
       }
-      if (!type) for (const id of Object.keys(core.state.pools)) out.push({ id: `/pool/${id}`, type: 'pool', pool: id })
-      return out
+      if (!type) for (const id of Object.keys(core.state.pools)) add({ id: `/pool/${id}`, type: 'pool', pool: id })
+      return new RawJson(out.toBuffer())
     },
   },
   {

@@ -1,4 +1,5 @@
 import type { SimCore } from '../core.js'
+import type { JsonListBuffer } from '../json-list.js'
 import { guestName, parseSize } from '../guest-config.js'
 import { parsePropertyString } from '../params.js'
 import type { SimGuest } from '../state.js'
@@ -50,6 +51,17 @@ const sizeCache = new Map<string, number>()
 export function poolIndex(core: SimCore): Map<number, string> {
   const m = new Map<number, string>()
   for (const [id, p] of Object.entries(core.state.pools)) for (const v of p.members) m.set(v, id)
+  return m
+}
+
+/** HA state index vmid → `hastate` (as resourceItem shows it) for `ct:<vmid>` resources. */
+export function haIndex(core: SimCore): Map<number, string> {
+  const m = new Map<number, string>()
+  for (const [sid, ha] of Object.entries(core.state.ha)) {
+    if (!sid.startsWith('ct:')) continue
+    const vmid = Number(sid.slice(3))
+    if (Number.isInteger(vmid) && `ct:${vmid}` === sid) m.set(vmid, String(ha.state ?? 'started'))
+  }
   return m
 }
 
@@ -124,4 +136,128 @@ export function resourceItem(core: SimCore, g: SimGuest, pools: Map<number, stri
   const ha = core.state.ha[`ct:${g.vmid}`]
   if (ha) item.hastate = String(ha.state ?? 'started')
   return item
+}
+
+/** What a cached `/cluster/resources` fragment was built from (compared field by field). */
+interface ResourceFragment {
+  type: string
+  vmid: number
+  node: string
+  status: string
+  name: string | undefined
+  hostname: unknown
+  created: boolean
+  lagging: boolean
+  memory: unknown
+  cores: unknown
+  template: unknown
+  rootfs: unknown
+  pool: string | undefined
+  lock: unknown
+  tags: unknown
+  hastate: string | undefined
+  /** UTF-8 JSON before and after the uptime value (the only field that moves with the clock). */
+  pre: Buffer
+  post: Buffer
+  /** The whole item when its uptime is constant (not running). */
+  whole: Buffer | undefined
+  /** What the guest adds to its node's `local-lvm` usage (see storageUsed). */
+  lvmUsed: number
+}
+
+const UPTIME_SENTINEL = -7_654_321
+const fragments = new WeakMap<SimGuest, ResourceFragment>()
+
+/**
+ * Appends `JSON.stringify(resourceItem(core, g, pools))` to `out`, from a per-guest fragment
+ * cached until any input of the item changes (status, name, lock, tags, sizes, pool, HA state,
+ * lag window), so a steady `/cluster/resources` over thousands of guests costs a comparison and a
+ * copy per guest. `now` is the request time (read once per request); `pools` and `has` are the
+ * per-request indexes from poolIndex/haIndex. Returns what the guest adds to its node's
+ * `local-lvm` usage (`Math.floor(rootfsBytes(g) * 0.1)`), so the storage items need no second pass.
+ */
+export function addResourceItem(out: JsonListBuffer, core: SimCore, g: SimGuest, pools: Map<number, string>, now: number, has: Map<number, string>): number {
+  const lagging = !g.created || now - g.rrd.changedAt < core.opts.resourcesLagMs
+  const status = !g.created ? 'unknown' : lagging ? g.rrd.status : g.status
+  const cfg = g.config
+  const pool = pools.size === 0 ? undefined : pools.get(g.vmid)
+  const hastate = has.size === 0 ? undefined : has.get(g.vmid)
+  let f = fragments.get(g)
+  if (
+    !f ||
+    f.status !== status ||
+    f.lagging !== lagging ||
+    f.created !== g.created ||
+    f.vmid !== g.vmid ||
+    f.node !== g.node ||
+    f.type !== g.type ||
+    (lagging ? f.name !== g.rrd.name : f.hostname !== cfg.hostname) ||
+    f.lock !== cfg.lock ||
+    f.tags !== cfg.tags ||
+    f.memory !== cfg.memory ||
+    f.cores !== cfg.cores ||
+    f.template !== cfg.template ||
+    f.rootfs !== cfg.rootfs ||
+    f.pool !== pool ||
+    f.hastate !== hastate
+  ) {
+    const name = !g.created ? undefined : lagging ? g.rrd.name : guestName(g)
+    const memory = Number(cfg.memory ?? 512)
+    const item: Record<string, unknown> = { id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node, status }
+    if (name !== undefined) item.name = name
+    if (g.created) {
+      Object.assign(item, {
+        uptime: UPTIME_SENTINEL,
+        template: Number(cfg.template ?? 0),
+        maxcpu: Number(cfg.cores ?? 1),
+        cpu: status === 'running' ? 0.003 : 0,
+        maxmem: memory * MiB,
+        mem: status === 'running' ? Math.floor(memory * MiB * 0.12) : 0,
+        maxdisk: rootfsBytes(g),
+        disk: 0,
+        netin: 0,
+        netout: 0,
+        diskread: 0,
+        diskwrite: 0,
+      })
+    }
+    if (pool) item.pool = pool
+    if (cfg.lock !== undefined) item.lock = cfg.lock
+    if (cfg.tags !== undefined) item.tags = cfg.tags
+    if (hastate !== undefined) item.hastate = hastate
+    const text = JSON.stringify(item)
+    const marker = `"uptime":${UPTIME_SENTINEL}`
+    const at = text.indexOf(marker)
+    const pre = at < 0 ? text : text.slice(0, at + 9)
+    const post = at < 0 ? '' : text.slice(at + marker.length)
+    f = {
+      type: g.type,
+      vmid: g.vmid,
+      node: g.node,
+      status,
+      name: lagging ? g.rrd.name : name,
+      hostname: cfg.hostname,
+      created: g.created,
+      lagging,
+      memory: cfg.memory,
+      cores: cfg.cores,
+      template: cfg.template,
+      rootfs: cfg.rootfs,
+      pool,
+      lock: cfg.lock,
+      tags: cfg.tags,
+      hastate,
+      pre: Buffer.from(pre),
+      post: Buffer.from(post),
+      whole: at < 0 ? Buffer.from(text) : status === 'running' ? undefined : Buffer.from(`${pre}0${post}`),
+      lvmUsed: Math.floor(rootfsBytes(g) * 0.1),
+    }
+    fragments.set(g, f)
+  }
+  if (f.whole !== undefined) out.add(f.whole)
+  else {
+    const up = g.startedAt !== undefined && g.status === 'running' ? Math.max(0, Math.floor((now - g.startedAt) / 1000)) : 0
+    out.addSpliced(f.pre, up, f.post)
+  }
+  return f.lvmUsed
 }

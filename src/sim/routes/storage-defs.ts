@@ -32,8 +32,12 @@ export function contentText(s: StorageDef): string {
   return c.join(',')
 }
 
-/** Bytes used on a storage of a node. */
-export function storageUsed(core: SimCore, node: string, s: StorageDef): number {
+/**
+ * Bytes used on a storage of a node. `lvmUsed` (node → bytes) is the `lvmthin` usage when the
+ * caller already summed it over the guests (`/cluster/resources` does, while listing them).
+ */
+export function storageUsed(core: SimCore, node: string, s: StorageDef, lvmUsed?: Map<string, number>): number {
+  if (s.type !== 'dir' && lvmUsed) return lvmUsed.get(node) ?? 0
   if (s.type === 'dir') {
     let used = 0
     for (const v of Object.values(core.state.nodes[node]?.volumes ?? {})) used += v.size
@@ -45,7 +49,7 @@ export function storageUsed(core: SimCore, node: string, s: StorageDef): number 
 }
 
 /** The `/cluster/resources` storage item. */
-export function storageResource(core: SimCore, node: string, s: StorageDef): Record<string, unknown> {
+export function storageResource(core: SimCore, node: string, s: StorageDef, lvmUsed?: Map<string, number>): Record<string, unknown> {
   return {
     id: `storage/${node}/${s.id}`,
     type: 'storage',
@@ -55,7 +59,7 @@ export function storageResource(core: SimCore, node: string, s: StorageDef): Rec
     status: core.offline.has(node) ? 'unknown' : 'available',
     shared: 0,
     content: contentText(s),
-    disk: storageUsed(core, node, s),
+    disk: storageUsed(core, node, s, lvmUsed),
     maxdisk: s.total,
   }
 }
