@@ -5,6 +5,7 @@
  * (lease, SSH connections, embedded sandbox, pending store writes) and is safe to call on every
  * exit path, more than once.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -88,6 +89,27 @@ export interface Session {
 const LEASE_TTL_MS = 30_000
 
 /**
+ * Set while a controller method runs. Controllers audit every mutating call themselves, with the
+ * object key and the plan step (STYLE "One controller"); the clients' transport-level audit hook
+ * records only calls made outside a controller, so each call appears once in the audit log.
+ */
+const inController = new AsyncLocalStorage<true>()
+
+/** Wraps a controller so its calls run inside `inController` (behaviour unchanged). */
+function markControllerCalls(c: Controller): Controller {
+  const w: Controller = {
+    kind: c.kind,
+    observe: (ctx, obj) => inController.run(true, () => c.observe(ctx, obj)),
+    plan: (obj, observed, ctx) => c.plan(obj, observed, ctx),
+    apply: (ctx, obj, actions) => inController.run(true, () => c.apply(ctx, obj, actions)),
+    finalize: (ctx, record) => inController.run(true, () => c.finalize(ctx, record)),
+  }
+  if (c.orphans) w.orphans = (ctx) => inController.run(true, () => c.orphans!(ctx))
+  if (c.planDelete) w.planDelete = (record) => c.planDelete!(record)
+  return w
+}
+
+/**
  * Opens a session: resolves the target (starting the sandbox if needed), opens the store, builds
  * the clients and loads the controllers. On failure everything opened so far is closed again.
  */
@@ -142,7 +164,9 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       endpoint: target.pve.endpoint,
       tls: target.pve.tls,
       auth: target.pve.auth,
-      audit: (e) => store.appendAudit({ action: e.action, target: e.target, upid: e.upid, result: e.result, error: e.error, revision }),
+      audit: (e) => {
+        if (!inController.getStore()) store.appendAudit({ action: e.action, target: e.target, upid: e.upid, result: e.result, error: e.error, revision })
+      },
     })
     cleanups.push(() => pve.close())
     const shells = target.ssh
@@ -152,8 +176,9 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
           user: target.ssh.user,
           privateKey: target.ssh.privateKey,
           hostKey: target.ssh.hostKey,
-          audit: (e: { action: string; target: string; result: 'ok' | 'error'; error?: string }) =>
-            store.appendAudit({ action: e.action, target: e.target, result: e.result, error: e.error, revision }),
+          audit: (e: { action: string; target: string; result: 'ok' | 'error'; error?: string }) => {
+            if (!inController.getStore()) store.appendAudit({ action: e.action, target: e.target, result: e.result, error: e.error, revision })
+          },
         } as Parameters<typeof createNodeShellPool>[0])
       : noShellPool()
     cleanups.push(() => shells.closeAll())
@@ -161,7 +186,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     const semaphores = createSemaphores({ perNode: spec.concurrency.perNode, perStorage: spec.concurrency.perStorage })
     const secrets = createSecretResolver(sec, { set, store, key, env: ctx.env, keyPath: keyInfo.path })
     const { registerControllers } = await import('../../controllers/index.js')
-    const controllers: Controller[] = registerControllers() as Controller[]
+    const controllers: Controller[] = (registerControllers() as Controller[]).map(markControllerCalls)
     const progress = opts.progress ?? silentProgress
 
     let lease: Lease | undefined

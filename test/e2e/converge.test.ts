@@ -42,6 +42,19 @@ describe('apply examples/homelab', () => {
     // exactly one guest per app
     const vmids = new Set(items.map((i) => i.inventory?.vmid))
     expect(sim.guests().filter((g) => vmids.has(g.vmid))).toHaveLength(items.length)
+    // the audit log names the object and the step of every mutating call, once per call
+    const { readFile } = await import('node:fs/promises')
+    const audit = (await readFile(join(work.dir, 'state', 'audit.log'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { action: string; key?: string; revision?: string; result: string })
+    const creates = audit.filter((a) => a.action === 'POST /nodes/{node}/lxc')
+    expect(creates).toHaveLength(items.length)
+    for (const a of audit) {
+      expect(a.key, a.action).toMatch(/^App\//)
+      expect(a.revision).toMatch(/@sha(1|256):/)
+    }
+    expect(JSON.stringify(audit)).not.toContain(sim.tokenSecret)
   })
 
   it('plans no changes afterwards (detailed exit code 0), reading only', async () => {
