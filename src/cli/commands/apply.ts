@@ -78,8 +78,11 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
     }
     const computed = await computePlan(session, { prune: o.prune === true, allowMassDelete: o.allowMassDelete === true, workers: parallelism })
     const { renderPlan, planToJson } = await import('../../plan/index.js')
-    if (computed.errors.length > 0) {
-      for (const e of computed.errors) err(ctx, `error: ${e.key}: ${e.message}`)
+    // A transient failure to observe one object does not block the others: apply retries it.
+    for (const e of computed.errors.filter((x) => x.transient)) err(ctx, `note: ${e.key}: ${e.message} (will retry)`)
+    const blocking = computed.errors.filter((x) => !x.transient)
+    if (blocking.length > 0) {
+      for (const e of blocking) err(ctx, `error: ${e.key}: ${e.message}`)
       err(ctx, 'nothing was applied: fix the errors above and re-run')
       return 1
     }
@@ -133,7 +136,8 @@ function keysNeedingWork(session: Session, computed: ComputedPlan): string[] {
     const ready = st?.conditions.find((c) => c.type === 'Ready')?.status === 'True'
     const manifest = findManifest(session, key)
     const current = ready && manifest !== undefined && st?.specHash === manifest.specHash
-    if (actions.some((a) => a.type !== 'noop') || !current) keys.push(key)
+    const retry = computed.errors.some((e) => e.key === key)
+    if (retry || actions.some((a) => a.type !== 'noop') || !current) keys.push(key)
   }
   return keys.sort()
 }

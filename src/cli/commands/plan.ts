@@ -26,7 +26,7 @@ export function manifestsOf(set: ManifestSet, kind: Kind): Manifest[] {
 export interface ComputedPlan {
   plan: Plan
   /** Objects that could not be observed or planned (the plan is incomplete without them). */
-  errors: { key: string; message: string }[]
+  errors: { key: string; message: string; transient: boolean }[]
   /** Objects waiting on something (a dependency, an appliance): not errors, shown as notes. */
   waiting: { key: string; message: string }[]
   /** Keys of orphan deletions (only with `prune`). */
@@ -62,7 +62,7 @@ export async function computePlan(
     byKey.set(e.key, e.actions)
     entries.push(...e.actions.filter((a) => a.type !== 'noop'))
     if (e.error?.kind === 'waiting') waiting.push({ key: e.key, message: e.error.message })
-    else if (e.error) errors.push({ key: e.key, message: e.error.message })
+    else if (e.error) errors.push({ key: e.key, message: e.error.message, transient: e.error.kind === 'transient' })
   }
   const { buildPlan } = await import('../../plan/index.js')
   const byName = (a: { key: string }, b: { key: string }): number => a.key.localeCompare(b.key)
