@@ -21,7 +21,7 @@ export function suggest(word: string, options: readonly string[]): string | unde
   if (options.length === 0) return undefined
   const best = closest(word, options as string[])
   const d = distance(word.toLowerCase(), best.toLowerCase())
-  return d <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined
+  return d <= Math.max(2, Math.floor(best.length / 3)) && d < word.length ? best : undefined
 }
 
 const SECRET_SEGMENTS = new Set(['secrets', 'tokenSecret', 'password', 'privateKey', 'sealed'])

@@ -44,7 +44,7 @@ export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; error
   }
   let all: Document.Parsed[]
   try {
-    all = parseAllDocuments(src.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true }) as Document.Parsed[]
+    all = parseAllDocuments(src.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' }) as Document.Parsed[]
     if (!Array.isArray(all)) all = [] // EmptyStream
   } catch (e) {
     err(0, e instanceof RangeError ? 'YAML is nested too deeply to parse' : 'YAML cannot be parsed')
@@ -52,8 +52,11 @@ export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; error
   }
   let nonEmpty = 0
   all.forEach((doc, index) => {
-    if (doc.errors.length > 0) {
+    // Unknown tags (`!shell`, `!!python/object`) would silently become strings: refuse them.
+    const badTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')
+    if (doc.errors.length > 0 || badTags.length > 0) {
       for (const e of doc.errors) err(e.pos[0], friendly(e.code, e.message, src.text, e.pos[0]))
+      for (const w of badTags) err(w.pos[0], `unsupported YAML tag ${tagAt(src.text, w.pos[0])}; remove it (manifests use plain YAML values)`)
       return
     }
     if (doc.contents === null || doc.contents === undefined) return
@@ -93,6 +96,11 @@ function friendly(code: string, message: string, text: string, offset: number): 
   const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').trim()
   const lower = first.charAt(0).toLowerCase() + first.slice(1)
   return `invalid YAML: ${lower}`
+}
+
+function tagAt(text: string, offset: number): string {
+  const m = /^!\S*/.exec(text.slice(offset, offset + 60))
+  return m ? JSON.stringify(m[0]) : ''
 }
 
 function depthOf(v: unknown, d: number): number {
