@@ -221,6 +221,24 @@ describe('reading files and folders', () => {
     expect(r.ok ? '' : r.errors[0].message).toMatch(/^file is 10\.0 MiB; manifests are limited to 5 MiB/)
   })
 
+  it('refuses a composeFile that escapes the folder through a symlink, and locates errors inside a compose file', async () => {
+    const d = join(dir, 'compose-links')
+    await mkdir(join(d, 'sub'), { recursive: true })
+    const outside = join(dir, 'outside-compose.yaml')
+    await writeFile(outside, 'services:\n  s:\n    image: busybox\n')
+    await symlink(outside, join(d, 'sub', 'linked.yaml'))
+    await writeFile(join(d, 'sub', 'broken.yaml'), 'services:\n  s:\n    image: busybox\n    restart: sometimes\n    prots: ["80:80"]\n')
+    const doc = (name: string, file: string): string => `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec:\n  source: {composeFile: ${file}}\n`
+    await writeFile(join(d, 'apps.yaml'), `${doc('a', 'sub/linked.yaml')}---\n${doc('b', 'sub/broken.yaml')}`)
+    const r = await loadManifests([d], { cwd: d })
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors.map((e) => formatError(e, d))).toEqual([
+      'apps.yaml:5:25: App/a: spec.source.composeFile: compose file "sub/linked.yaml" is outside the manifest folder; move it inside the folder given to -f',
+      'sub/broken.yaml:5:5: App/b: spec.source.composeFile.services.s.prots: unknown field "prots"; did you mean "ports"?',
+    ])
+  })
+
   it('reports a dangling symlink given explicitly', async () => {
     const link = join(dir, 'dangling.yaml')
     await symlink(join(dir, 'does-not-exist.yaml'), link)
