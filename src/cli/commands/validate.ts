@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path'
 import type { Command } from 'commander'
 import { collect, out, err, type CliContext } from '../context.js'
 import type { ManifestError, ManifestSet } from '../../model/types.js'
@@ -40,7 +41,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         defaultKeyFile: defaultKeyPath(ctx.env, ctx.cwd),
         env: ctx.env,
       })
-      const rel = (e: ManifestError): ManifestError => ({ ...e, file: formatError({ ...e, kind: undefined, path: '', message: '' }, ctx.cwd).replace(/:\d+:\d+: $/, '') })
+      const rel = (e: ManifestError): ManifestError => ({ ...e, file: isAbsolute(e.file) ? relative(ctx.cwd, e.file) || e.file : e.file })
       if (opts.output === 'json') {
         const errors = result.ok ? [] : result.errors.map(rel)
         const body = {
