@@ -53,11 +53,19 @@ export async function readManifestFiles(paths: string[], opts: ReadFilesOptions)
     seen.add(real)
     try {
       const st = await stat(real)
+      if (!st.isFile()) {
+        errors.push(at(file, 'not a regular file; pass manifest files or folders'))
+        return
+      }
       if (st.size > max) {
         errors.push(at(file, `file is ${(st.size / 1048576).toFixed(1)} MiB; manifests are limited to ${(max / 1048576).toFixed(0)} MiB, split it into smaller files`))
         return
       }
       const buf = await readFile(real)
+      if (buf.length > max) {
+        errors.push(at(file, `file is larger than ${(max / 1048576).toFixed(0)} MiB; split it into smaller files`))
+        return
+      }
       const decoded = decodeText(buf)
       if (typeof decoded !== 'string') {
         errors.push(at(file, decoded.message, decoded.line, decoded.column))

@@ -239,6 +239,11 @@ describe('reading files and folders', () => {
     ])
   })
 
+  it('refuses device files instead of reading them forever', async () => {
+    const r = await loadManifests(['/dev/zero'], { cwd: dir })
+    expect(r.ok ? '' : r.errors[0].message).toBe('not a regular file; pass manifest files or folders')
+  })
+
   it('reports a dangling symlink given explicitly', async () => {
     const link = join(dir, 'dangling.yaml')
     await symlink(join(dir, 'does-not-exist.yaml'), link)
