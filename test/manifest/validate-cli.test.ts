@@ -1,5 +1,9 @@
 /** `proximity validate` output forms and exit codes, through the real CLI entry. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { generateSecretKey, parseSecretKey, sealValue } from '../../src/manifest/secrets.js'
 import { runCli } from './run-cli.js'
 
 describe('proximity validate', () => {
@@ -46,5 +50,20 @@ describe('proximity validate', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('Exit codes: 0 valid, 1 invalid.')
     expect(r.stdout).toContain('--key <file>')
+  })
+
+  it('checks sealed values with --key, and only warns when no key exists', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prox-cli-key-'))
+    const k = await generateSecretKey()
+    await writeFile(join(dir, 'secret.key'), k.keyText, { mode: 0o600 })
+    const sealed = await sealValue('p4ss', await parseSecretKey(k.keyText))
+    await writeFile(join(dir, 'app.yaml'), `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: db}\nspec:\n  source: {compose: {services: {db: {image: "postgres:16"}}}}\n  secrets:\n    PW: {sealed: ${sealed}}\n`)
+    const withKey = await runCli(['validate', '-f', 'app.yaml', '--key', 'secret.key'], dir)
+    expect(withKey.code).toBe(0)
+    expect(withKey.stderr).toBe('')
+    const noKey = await runCli(['validate', '-f', 'app.yaml'], dir)
+    expect(noKey.code).toBe(0)
+    expect(noKey.stderr).toBe('warning: app.yaml:7:9: App/db: spec.secrets.PW: sealed values cannot be checked: no secret key at .proximity/secret.key; pass --key FILE or set PROXIMITY_KEY_FILE\n')
+    await rm(dir, { recursive: true })
   })
 })
