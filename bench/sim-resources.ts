@@ -1,7 +1,7 @@
 /**
  * Simulator bench: seeds 1,000 guests, then measures `GET /cluster/resources` throughput over
- * loopback (2,000 requests, concurrency 8) and the process memory. Writes
- * bench/results/sim-resources.{json,md}.
+ * loopback (2,000 requests, concurrency 8; the client runs in the same process), per-request
+ * latency percentiles and the process memory. Writes bench/results/sim-resources.{json,md}.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -31,17 +31,30 @@ export async function run(): Promise<Record<string, number>> {
     const concurrency = 8
     let next = 0
     let bytes = 0
+    const latencies: number[] = []
     const t0 = performance.now()
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < total) {
           next++
+          const s = performance.now()
           const n = await once()
+          latencies.push(performance.now() - s)
           bytes += n
         }
       }),
     )
     const seconds = (performance.now() - t0) / 1000
+    latencies.sort((a, b) => a - b)
+    const pct = (p: number): number => Number((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(2))
+    // Serial round trips (concurrency 1): the latency one resync read sees.
+    const serial: number[] = []
+    for (let i = 0; i < 200; i++) {
+      const s = performance.now()
+      await once()
+      serial.push(performance.now() - s)
+    }
+    serial.sort((a, b) => a - b)
     const mem = process.memoryUsage()
     const load = (await import('node:os')).loadavg()[0] ?? 0
     const figures = {
@@ -50,6 +63,10 @@ export async function run(): Promise<Record<string, number>> {
       concurrency,
       requestsPerSecond: Math.round(total / seconds),
       meanMs: Number(((seconds * 1000 * concurrency) / total).toFixed(2)),
+      p50Ms: pct(50),
+      p99Ms: pct(99),
+      serialP50Ms: Number((serial[100] ?? 0).toFixed(2)),
+      serialP99Ms: Number((serial[198] ?? 0).toFixed(2)),
       responseKiB: Math.round(bytes / total / 1024),
       rssMiB: Math.round(mem.rss / 2 ** 20),
       heapUsedMiB: Math.round(mem.heapUsed / 2 ** 20),

@@ -23,6 +23,11 @@ export class SimCore {
   readonly tasks: TaskRunner
   private saveTimer: NodeJS.Timeout | undefined
   private saving: Promise<void> = Promise.resolve()
+  /**
+   * State version: bumped on every (possible) change (markDirty, non-GET requests, SSH commands,
+   * task bodies), so derived views can be cached until it moves. Never decreases.
+   */
+  version = 0
   /** How long the last state serialisation took (ms); scales the save debounce. */
   private lastSerialiseMs = 0
   /** Per-node chain serialising vzdump jobs (the global vzdump flock). */
@@ -39,6 +44,7 @@ export class SimCore {
       now: opts.now,
       nextPid: () => ++this.state.pidCounter,
       takeFailure: opts.takeFailure,
+      onChange: () => this.touch(),
     })
   }
 
@@ -103,12 +109,18 @@ export class SimCore {
    * re-serialised every 50 ms while guests are being created). `save()`/`stop()` flush at once.
    */
   markDirty(): void {
+    this.version++
     if (!this.opts.statePath || this.saveTimer) return
     const delay = Math.min(1000, Math.max(50, Math.ceil(this.lastSerialiseMs * 20)))
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined
       void this.save().catch(() => undefined)
     }, delay)
+  }
+
+  /** Invalidates cached views without scheduling a save. */
+  touch(): void {
+    this.version++
   }
 
   /** Persists now (serialised with earlier saves). */

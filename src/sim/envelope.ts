@@ -17,7 +17,8 @@ export class Envelope {
  * instead of serialising thousands of objects per request). `text` must be valid JSON.
  */
 export class RawJson {
-  constructor(readonly json: string | Buffer) {}
+  /** JSON text, UTF-8 bytes, or UTF-8 chunks that concatenate to the JSON. */
+  constructor(readonly json: string | Buffer | Buffer[]) {}
 }
 
 const DATA_OPEN = Buffer.from('{"data":')
@@ -47,22 +48,24 @@ function baseHeaders(): Record<string, string> {
 
 /** Serialises the `data` of a handler result (RawJson is spliced in verbatim). */
 function dataJson(data: unknown): string {
-  if (data instanceof RawJson) return typeof data.json === 'string' ? data.json : data.json.toString('utf8')
+  if (data instanceof RawJson) {
+    const j = data.json
+    return typeof j === 'string' ? j : Array.isArray(j) ? Buffer.concat(j).toString('utf8') : j.toString('utf8')
+  }
   return JSON.stringify(data === undefined ? null : data) ?? 'null'
 }
 
 /** Writes a 200 `{data[, total][, changes]}` response. */
 export function sendData(res: ServerResponse, result: unknown): void {
   if (result instanceof RawJson && typeof result.json !== 'string') {
-    // A pre-built body: written as three chunks (one writev), never copied into a string.
-    res.writeHead(200, 'OK', {
-      ...baseHeaders(),
-      'Content-Type': JSON_CONTENT_TYPE,
-      'Content-Length': DATA_OPEN.length + result.json.length + DATA_CLOSE.length,
-    })
+    // A pre-built body: written as chunks (one writev), never copied into a string.
+    const chunks = Array.isArray(result.json) ? result.json : [result.json]
+    let length = DATA_OPEN.length + DATA_CLOSE.length
+    for (const c of chunks) length += c.length
+    res.writeHead(200, 'OK', { ...baseHeaders(), 'Content-Type': JSON_CONTENT_TYPE, 'Content-Length': length })
     res.cork()
     res.write(DATA_OPEN)
-    res.write(result.json)
+    for (const c of chunks) res.write(c)
     res.end(DATA_CLOSE) // end() fully uncorks the socket
     return
   }

@@ -50,7 +50,10 @@ export function createNodeAccess(core: SimCore, log: MemoryRequestLog): SimNodeA
       return g.runtime
     },
     markDirty: () => core.markDirty(),
-    log: (entry: Omit<SimRequestLogEntry, 'time'>) => log.add({ ...entry, time: core.now() }),
+    log: (entry: Omit<SimRequestLogEntry, 'time'>) => {
+      core.touch() // a node command may have changed state
+      log.add({ ...entry, time: core.now() })
+    },
     now: () => core.now(),
   }
 }

@@ -87,6 +87,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   let template = apiPath
   let user: string | undefined
   const finish = (status: number): void => {
+    // Anything but a read may have changed state (even where a handler forgot markDirty).
+    if (method !== 'GET') deps.core.touch()
     deps.log.add({ time: deps.core.now(), method, route: template, path: apiPath, status, durationMs: performance.now() - started, ...(user ? { user } : {}) })
   }
   const respondError = (e: PveError): void => {
@@ -144,6 +146,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     } else {
       if (typeof params.node === 'string') deps.core.requireNode(params.node)
       result = await match.route.handler({ core: deps.core, params, user: user ?? '', method, template })
+      if (method !== 'GET') deps.core.touch()
     }
     const after = deps.faults.match(method, template, apiPath, true)
     if (await applyFaults(after, res, match.pathParams)) {

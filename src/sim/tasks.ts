@@ -34,6 +34,8 @@ export interface TaskRunnerOptions {
   nextPid: () => number
   /** Returns an injected failure message for the type, consuming it, or undefined. */
   takeFailure: (type: string) => string | undefined
+  /** Told whenever a task body may have changed state (at each of its yields and at its end). */
+  onChange?: () => void
 }
 
 const hex = (n: number, width = 8): string => n.toString(16).toUpperCase().padStart(width, '0')
@@ -116,6 +118,7 @@ export class TaskRunner {
         /* rollback problems do not change the task result */
       }
     }
+    this.opts.onChange?.()
     if (this.closed) return
     task.log.push(error !== undefined ? `TASK ERROR: ${error}` : warnings > 0 ? `TASK WARNINGS: ${warnings}` : 'TASK OK')
     task.exitstatus = error !== undefined ? error : warnings > 0 ? `WARNINGS: ${warnings}` : 'OK'
@@ -124,6 +127,7 @@ export class TaskRunner {
   }
 
   private sleep(ms: number): Promise<void> {
+    this.opts.onChange?.()
     if (ms <= 0) return Promise.resolve()
     return new Promise((resolve) => {
       const t = setTimeout(() => {

@@ -49,10 +49,13 @@ describe('simulator hot paths', () => {
     core.state.guests['200'] = guest(200, { created: false, config: { lock: 'create', rootfs: 'local-lvm:vm-200-disk-0,size=4G' } })
     const route = new Router().routes.find((r) => r.method === 'GET' && r.path === '/cluster/resources')!
     const served = (type?: string): unknown[] => {
-      const r = route.handler({ core, params: type ? { type } : {}, user: '', method: 'GET', template: route.path }) as { json: Buffer }
-      return (JSON.parse(r.json.toString()) as Record<string, unknown>[]).filter((x) => x.type !== 'node' && x.type !== 'pool')
+      const r = route.handler({ core, params: type ? { type } : {}, user: '', method: 'GET', template: route.path }) as { json: Buffer[] }
+      return (JSON.parse(Buffer.concat(r.json).toString()) as Record<string, unknown>[]).filter((x) => x.type !== 'node' && x.type !== 'pool')
     }
-    const check = (): void => {
+    // Every real mutation path bumps the state version (markDirty, non-GET requests, SSH
+    // commands, task yields); `changed` stands for that here. The clock needs no bump.
+    const check = (changed = true): void => {
+      if (changed) core.touch()
       for (const type of [undefined, 'vm', 'storage']) {
         const got = served(type) as Record<string, unknown>[]
         const want = reference(core, type) as Record<string, unknown>[]
@@ -69,14 +72,18 @@ describe('simulator hot paths', () => {
     delete g.config.lock
     check()
     core.setStatus(g, 'stopped')
-    check() // lagging: old status still shown
+    check(false) // lagging: old status still shown (setStatus bumps the version itself)
     clock += 10_001
-    check() // lag over
+    check(false) // lag over
     g.config.hostname = 'renamed'
     core.noteRrd(g)
     check()
     clock += 1500 // uptimes move
-    check()
+    check(false)
+    clock += 1
+    check(false)
+    clock -= 5000 // a test clock may go back
+    check(false)
     core.state.pools.apps = { members: [102, 104] }
     core.state.ha['ct:104'] = { sid: 'ct:104', type: 'ct', state: 'stopped' }
     check()
@@ -96,6 +103,18 @@ describe('simulator hot paths', () => {
     b.add(Buffer.from('{"a":1}'))
     for (const n of [0, 7, 10, 99, 1234567890123]) b.addSpliced(Buffer.from('{"u":'), n, Buffer.from(',"é":"x"}'))
     expect(JSON.parse(b.toBuffer().toString())).toEqual([{ a: 1 }, ...[0, 7, 10, 99, 1234567890123].map((u) => ({ u, é: 'x' }))])
+    const t = new JsonListBuffer()
+    t.addUptime(Buffer.from('{"up":'), 10_000, Buffer.from('}'))
+    t.addUptime(Buffer.from('{"up":'), 10_400, Buffer.from('}'))
+    const at = (now: number, extra: Buffer[] = []): unknown => JSON.parse(Buffer.concat(t.toChunks(now, extra)).toString())
+    expect(at(9_000)).toEqual([{ up: 0 }, { up: 0 }])
+    expect(at(10_999)).toEqual([{ up: 0 }, { up: 0 }])
+    expect(at(11_000)).toEqual([{ up: 1 }, { up: 0 }])
+    expect(at(11_399, [Buffer.from('{"x":1}')])).toEqual([{ up: 1 }, { up: 0 }, { x: 1 }])
+    expect(at(11_400)).toEqual([{ up: 1 }, { up: 1 }])
+    expect(at(5_000)).toEqual([{ up: 0 }, { up: 0 }])
+    expect(at(25_000)).toEqual([{ up: 15 }, { up: 14 }])
+    expect(JSON.parse(Buffer.concat(new JsonListBuffer().toChunks(0, [Buffer.from('1'), Buffer.from('2')])).toString())).toEqual([1, 2])
   })
 
   it('keeps the request log capped, oldest dropped, in order', () => {
@@ -114,6 +133,7 @@ describe('simulator hot paths', () => {
     const sim = await startSim({ statePath })
     try {
       for (let i = 0; i < 1000; i++) sim.seedGuest({ vmid: 1000 + i, config: { hostname: `app-${i}` } })
+      expect((await raw(sim, 'GET', '/cluster/resources?type=vm')).json.data.find((x: any) => x.vmid === 1000).lock).toBeUndefined()
       for (let i = 0; i < 50; i++) sim.faults.lockGuest(1000 + i, 'backup')
       await sim.save()
       const saved = JSON.parse(await readFile(statePath, 'utf8'))
@@ -122,6 +142,11 @@ describe('simulator hot paths', () => {
       const res = await raw(sim, 'GET', '/cluster/resources?type=vm')
       expect(res.json.data).toHaveLength(1000)
       expect(res.json.data.find((x: any) => x.vmid === 1000)).toMatchObject({ lock: 'backup', name: 'app-0', status: 'stopped' })
+      // live through the HTTP API too (cached section invalidated by the request)
+      expect((await raw(sim, 'PUT', '/nodes/pve/lxc/1999/config', { form: 'tags=x%3By' })).status).toBe(200)
+      const all = (await raw(sim, 'GET', '/cluster/resources')).json.data
+      expect(all.find((x: any) => x.vmid === 1999).tags).toBe('x;y')
+      expect(all.filter((x: any) => x.type === 'storage').map((x: any) => x.id)).toEqual(['storage/pve/local', 'storage/pve/local-lvm'])
     } finally {
       await sim.stop()
     }

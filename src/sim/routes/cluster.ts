@@ -1,4 +1,4 @@
-import { flag, num, str, type RouteDef } from '../core.js'
+import { flag, num, str, type RouteDef, type SimCore } from '../core.js'
 import { Envelope, RawJson } from '../envelope.js'
 import { fail, paramError } from '../errors.js'
 import { UPID_RE } from '../tasks.js'
@@ -7,6 +7,46 @@ import { addResourceItem, haIndex, poolIndex, taskListItem } from './shapes.js'
 import { STORAGES, storageResource } from './storage-defs.js'
 
 const GiB = 2 ** 30
+
+/** The guest items of `/cluster/resources`, cached while the state and every lag window hold. */
+interface GuestSection {
+  list: JsonListBuffer
+  /** node → `local-lvm` bytes used (summed while listing). */
+  lvmUsed: Map<string, number>
+  version: number
+  guests: object
+  builtAt: number
+  /** First time a guest's lag window closes (its status/name item changes with the clock). */
+  validUntil: number
+}
+
+const EMPTY_LIST = new JsonListBuffer()
+const sections = new WeakMap<SimCore, GuestSection>()
+
+/**
+ * The guest section for a request at `now`: reused while the state version is unchanged (every
+ * mutation moves it) and no lag window has closed; otherwise rebuilt from the per-guest fragment
+ * cache (only changed guests are re-serialised). Uptimes are rendered per request.
+ */
+function guestSection(core: SimCore, now: number): GuestSection {
+  const cached = sections.get(core)
+  if (cached && cached.version === core.version && cached.guests === core.state.guests && now >= cached.builtAt && now < cached.validUntil) return cached
+  const version = core.version
+  const lag = core.opts.resourcesLagMs
+  const pools = poolIndex(core)
+  const has = haIndex(core)
+  const list = new JsonListBuffer()
+  const lvmUsed = new Map<string, number>()
+  let validUntil = Number.POSITIVE_INFINITY
+  for (const g of Object.values(core.state.guests)) {
+    const used = addResourceItem(list, core, g, pools, now, has)
+    lvmUsed.set(g.node, (lvmUsed.get(g.node) ?? 0) + used)
+    if (g.created && now - g.rrd.changedAt < lag) validUntil = Math.min(validUntil, g.rrd.changedAt + lag)
+  }
+  const section = { list, lvmUsed, version, guests: core.state.guests, builtAt: now, validUntil }
+  sections.set(core, section)
+  return section
+}
 
 /** Discovery routes: version, nodes, cluster status/resources/nextid/tasks (REFERENCE §4.1). */
 export const clusterRoutes: RouteDef[] = [
@@ -57,21 +97,12 @@ export const clusterRoutes: RouteDef[] = [
     method: 'GET',
     path: '/cluster/resources',
     handler: ({ core, params }) => {
-      // Serialised straight into a Buffer: guest items come from per-guest cached fragments.
+      // Serialised straight into a Buffer (json-list.ts) from the cached guest section.
       const type = str(params, 'type')
-      const out = new JsonListBuffer()
-      const add = (item: unknown): void => out.add(Buffer.from(JSON.stringify(item)))
-      let lvmUsed: Map<string, number> | undefined
-      if (!type || type === 'vm') {
-        const pools = poolIndex(core)
-        const has = haIndex(core)
-        const now = core.now()
-        lvmUsed = new Map()
-        for (const g of Object.values(core.state.guests)) {
-          const used = addResourceItem(out, core, g, pools, now, has)
-          lvmUsed.set(g.node, (lvmUsed.get(g.node) ?? 0) + used)
-        }
-      }
+      const now = core.now()
+      const section = !type || type === 'vm' || type === 'storage' ? guestSection(core, now) : undefined
+      const extra: Buffer[] = []
+      const add = (item: unknown): void => void extra.push(Buffer.from(JSON.stringify(item)))
       if (!type || type === 'node') {
         for (const n of core.nodeNames()) {
           const online = !core.offline.has(n)
@@ -85,10 +116,11 @@ export const clusterRoutes: RouteDef[] = [
         }
       }
       if (!type || type === 'storage') {
-        for (const n of core.nodeNames()) for (const s of STORAGES) add(storageResource(core, n, s, lvmUsed))
+        for (const n of core.nodeNames()) for (const s of STORAGES) add(storageResource(core, n, s, section?.lvmUsed))
       }
       if (!type) for (const id of Object.keys(core.state.pools)) add({ id: `/pool/${id}`, type: 'pool', pool: id })
-      return new RawJson(out.toBuffer())
+      const guests = section && (!type || type === 'vm') ? section.list : EMPTY_LIST
+      return new RawJson(guests.toChunks(now, extra))
     },
   },
   {

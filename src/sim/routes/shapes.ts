@@ -172,7 +172,8 @@ const fragments = new WeakMap<SimGuest, ResourceFragment>()
  * Appends `JSON.stringify(resourceItem(core, g, pools))` to `out`, from a per-guest fragment
  * cached until any input of the item changes (status, name, lock, tags, sizes, pool, HA state,
  * lag window), so a steady `/cluster/resources` over thousands of guests costs a comparison and a
- * copy per guest. `now` is the request time (read once per request); `pools` and `has` are the
+ * copy per guest; uptimes are evaluated when `out` is rendered. `now` is the request time (read
+ * once per request, for the lag window); `pools` and `has` are the
  * per-request indexes from poolIndex/haIndex. Returns what the guest adds to its node's
  * `local-lvm` usage (`Math.floor(rootfsBytes(g) * 0.1)`), so the storage items need no second pass.
  */
@@ -255,9 +256,7 @@ export function addResourceItem(out: JsonListBuffer, core: SimCore, g: SimGuest,
     fragments.set(g, f)
   }
   if (f.whole !== undefined) out.add(f.whole)
-  else {
-    const up = g.startedAt !== undefined && g.status === 'running' ? Math.max(0, Math.floor((now - g.startedAt) / 1000)) : 0
-    out.addSpliced(f.pre, up, f.post)
-  }
+  else if (g.startedAt !== undefined && g.status === 'running') out.addUptime(f.pre, g.startedAt, f.post)
+  else out.addSpliced(f.pre, 0, f.post)
   return f.lvmUsed
 }
