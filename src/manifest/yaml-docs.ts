@@ -5,6 +5,7 @@
  */
 import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml'
 import type { ManifestError } from '../model/types.js'
+import type { CachedDoc, ParseCache } from './parse-cache.js'
 import type { ManifestText } from './read-files.js'
 
 /** One parsed YAML document of a manifest file. */
@@ -33,8 +34,49 @@ const FRIENDLY: Record<string, string> = {
   MULTILINE_IMPLICIT_KEY: 'a key cannot span lines; quote the value or fix indentation',
 }
 
-/** Parses one file. Documents with errors are reported and left out of `docs`. */
-export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; errors: ManifestError[] } {
+const PARSE_OPTIONS = { uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' } as const
+
+/**
+ * Parses one file. Documents with errors are reported and left out of `docs`. With a `cache`,
+ * an unchanged error-free file is taken from it and its YAML tree is rebuilt only if an error
+ * must be located in it.
+ */
+export function parseManifestText(src: ManifestText, cache?: ParseCache): { docs: ParsedDoc[]; errors: ManifestError[] } {
+  const hit = cache?.get(src.text)
+  if (hit) return { docs: hit.map((c) => lazyDoc(src, c)), errors: [] }
+  const result = parseFully(src)
+  if (cache && result.errors.length === 0) cache.put(src.text, result.docs.map((d) => ({ index: d.index, value: d.value, line: d.line, column: d.column })))
+  return result
+}
+
+/** A cached document whose YAML tree is parsed from the text only when first needed. */
+function lazyDoc(src: ManifestText, c: CachedDoc): ParsedDoc {
+  let tree: { doc: Document; lc: LineCounter } | undefined
+  const load = (): { doc: Document; lc: LineCounter } => {
+    if (!tree) {
+      const lc = new LineCounter()
+      const all = parseAllDocuments(src.text, { lineCounter: lc, ...PARSE_OPTIONS }) as Document.Parsed[]
+      tree = { doc: all[c.index], lc }
+    }
+    return tree
+  }
+  return {
+    file: src.file,
+    root: src.root,
+    index: c.index,
+    value: c.value,
+    line: c.line,
+    column: c.column,
+    get doc() {
+      return load().doc
+    },
+    get lc() {
+      return load().lc
+    },
+  }
+}
+
+function parseFully(src: ManifestText): { docs: ParsedDoc[]; errors: ManifestError[] } {
   const errors: ManifestError[] = []
   const docs: ParsedDoc[] = []
   const lc = new LineCounter()
@@ -44,7 +86,7 @@ export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; error
   }
   let all: Document.Parsed[]
   try {
-    all = parseAllDocuments(src.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' }) as Document.Parsed[]
+    all = parseAllDocuments(src.text, { lineCounter: lc, ...PARSE_OPTIONS }) as Document.Parsed[]
     if (!Array.isArray(all)) all = [] // EmptyStream
   } catch (e) {
     err(0, e instanceof RangeError ? 'YAML is nested too deeply to parse' : 'YAML cannot be parsed')

@@ -3,7 +3,7 @@
  * expansion, hostname default, composeFile), spec hashes, secret checks with a real key, and
  * the folder-reading rules (recursion, dotfiles, loops, size cap, empty folders).
  */
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -111,6 +111,30 @@ describe('specHash', () => {
     await writeFile(join(dir, 'a.yaml'), doc('1Gi'))
     const h2 = (await loadOk([dir])).apps[0].specHash
     expect(h2).not.toBe(h1)
+    await rm(dir, { recursive: true })
+  })
+})
+
+describe('parse cache', () => {
+  it('gives the same result from the cache, including error locations rebuilt from the text', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prox-pcache-'))
+    const cacheDir = join(dir, 'cache')
+    const m = join(dir, 'm')
+    await mkdir(m)
+    const doc = (name: string): string => `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec:\n  source: {compose: {services: {s: {image: "busybox"}}}}\n  hostname: shared\n`
+    await writeFile(join(m, 'a.yaml'), doc('a'))
+    await writeFile(join(m, 'b.yaml'), `# a comment shifts the lines\n${doc('b')}`)
+    const first = await loadManifests([m], { cwd: dir, parseCacheDir: cacheDir })
+    expect((await readdir(cacheDir)).filter((f) => f.endsWith('.json'))).toHaveLength(2)
+    const second = await loadManifests([m], { cwd: dir, parseCacheDir: cacheDir })
+    expect(second).toEqual(first)
+    expect(second.ok ? [] : second.errors.map((e) => formatError(e, dir))).toEqual([
+      'm/b.yaml:7:13: App/b: spec.hostname: hostname "shared" is already used by App "a" at m/a.yaml:1; set a different spec.hostname',
+    ])
+    const validFirst = await loadManifests(['test/fixtures/valid/homelab'], { cwd: ROOT, parseCacheDir: cacheDir })
+    const validSecond = await loadManifests(['test/fixtures/valid/homelab'], { cwd: ROOT, parseCacheDir: cacheDir })
+    expect(validSecond).toEqual(validFirst)
+    expect(validSecond.ok).toBe(true)
     await rm(dir, { recursive: true })
   })
 })
