@@ -30,7 +30,7 @@ export interface LoadOptions {
   defaultKeyFile?: string
   /** Treat a missing key, env variable or secret file as an error (apply). @default false */
   requireKey?: boolean
-  /** Environment for `{env}` secret refs (checked only with requireKey). @default {} */
+  /** Environment for `{env}` secret refs (checked only with requireKey and when given). @default undefined */
   env?: Record<string, string | undefined>
   /** Catalog to expand `source.catalog` with. @default the built-in catalog (src/catalog) */
   catalog?: CatalogPort

@@ -21,7 +21,7 @@ export interface SecretCheckOptions {
   defaultKeyFile?: string
   /** Missing key / env / file are errors (apply) rather than warnings (validate). @default false */
   requireKey?: boolean
-  /** Environment used for `{env}` refs. @default {} */
+  /** Environment used for `{env}` refs; without it they are not checked. @default undefined */
   env?: Record<string, string | undefined>
   cwd: string
 }
@@ -51,7 +51,7 @@ export async function checkSecrets(docs: { d: ParsedDoc; manifest: Manifest }[],
       const at: FieldPath = path[1] === 'secrets' && !(String(path[2]) in rawSecrets) ? ['spec', 'source'] : path
       if ('sealed' in ref) sealed.push({ d, path: at, jwe: ref.sealed })
       else if ('env' in ref) {
-        if (opts.requireKey && (opts.env ?? {})[ref.env] === undefined) errors.push(errorAt(d, [...at, 'env'], `environment variable ${ref.env} is not set; export it before applying`))
+        if (opts.requireKey && opts.env && opts.env[ref.env] === undefined) errors.push(errorAt(d, [...at, 'env'], `environment variable ${ref.env} is not set; export it before applying`))
       } else if ('file' in ref) {
         const full = resolve(dirname(d.file), ref.file)
         let real = full
