@@ -112,6 +112,7 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
     else ipFirst.set(ip, { d, what })
   }
   for (const { d, manifest } of appliances) {
+    if (manifest.spec.proxy.tls === 'acme' && !manifest.spec.proxy.acmeEmail) errors.push(errorAt(d, ['spec', 'proxy', 'tls'], 'ACME certificates need an account e-mail; set proxy.acmeEmail'))
     const lan = manifest.spec.lan
     const subnet = parseCidr(lan.subnet)
     if (!subnet) continue
