@@ -60,6 +60,11 @@ export interface SessionOptions {
   sandboxTaskLatencyMs?: number | Record<string, number>
   /** Pre-resolved target (tests, benches); otherwise resolveTarget runs. */
   target?: Target
+  /**
+   * Take the apply lease before anything else (before the embedded sandbox loads its state, so a
+   * waiting apply never works from a stale copy). Plans against the sandbox take it too.
+   */
+  lease?: { waitMs: number; onWait?: (holder: Lease) => void }
 }
 
 /** Everything one pass of the reconciler needs, plus the apply lease. */
@@ -134,6 +139,42 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       import('../store/state-store.js'),
       import('../runtime/semaphore.js'),
     ])
+    // The lease lives in its own store handle: the working store is opened only once the lease is
+    // held, so a run that waited for another one never starts from a stale copy of the state.
+    const leaseStore = await openStateStore(stateDir)
+    cleanups.push(() => leaseStore.close())
+    let lease: Lease | undefined
+    let renewTimer: NodeJS.Timeout | undefined
+    cleanups.push(async () => {
+      if (renewTimer) clearInterval(renewTimer)
+      if (lease) await leaseStore.releaseLease(lease)
+      lease = undefined
+    })
+    const takeLease = async (waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease> => {
+      if (lease) return lease
+      const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
+      try {
+        lease = await leaseStore.acquireLease(owner, LEASE_TTL_MS, { waitMs: 0 })
+      } catch (e) {
+        const holder = (e as { holder?: Lease }).holder
+        if (!holder || waitMs <= 0) throw e
+        onWait?.(holder)
+        lease = await leaseStore.acquireLease(owner, LEASE_TTL_MS, { waitMs })
+      }
+      renewTimer = setInterval(() => {
+        if (lease) leaseStore.renewLease(lease, LEASE_TTL_MS).catch(() => undefined)
+      }, LEASE_TTL_MS / 3)
+      renewTimer.unref()
+      return lease
+    }
+    const sandbox = !opts.target && !set.cluster && !ctx.env.PROXIMITY_ENDPOINT
+    if (opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait)
+    else if (sandbox) await takeLease(30_000, (h) => ctx.stderr.write(`waiting for another run using the sandbox (owner ${h.owner})\n`))
+    const store = await openStateStore(stateDir)
+    cleanups.push(async () => {
+      await store.flush()
+      await store.close()
+    })
     const keyInfo = resolveKeyFile(ctx.env, ctx.cwd, stateDir)
     const key = await obtainKey(sec, keyInfo.path, keyInfo.autoCreate || opts.target?.sandbox !== undefined)
     const target =
@@ -154,11 +195,6 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         },
       }))
     cleanups.push(() => target.close())
-    const store = await openStateStore(stateDir)
-    cleanups.push(async () => {
-      await store.flush()
-      await store.close()
-    })
     const revision = await computeRevision(opts.paths, set, ctx.cwd)
     const pve = createPveClient({
       endpoint: target.pve.endpoint,
@@ -184,18 +220,10 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     cleanups.push(() => shells.closeAll())
     const spec = target.cluster.spec
     const semaphores = createSemaphores({ perNode: spec.concurrency.perNode, perStorage: spec.concurrency.perStorage })
-    const secrets = createSecretResolver(sec, { set, store, key, env: ctx.env, keyPath: keyInfo.path })
+    const secrets = createSecretResolver(sec, { set, store, key, env: ctx.env, keyPath: keyInfo.path, dryRun: opts.dryRun })
     const { registerControllers } = await import('../../controllers/index.js')
     const controllers: Controller[] = (registerControllers() as Controller[]).map(markControllerCalls)
     const progress = opts.progress ?? silentProgress
-
-    let lease: Lease | undefined
-    let renewTimer: NodeJS.Timeout | undefined
-    cleanups.push(async () => {
-      if (renewTimer) clearInterval(renewTimer)
-      if (lease) await store.releaseLease(lease)
-      lease = undefined
-    })
 
     const newContext = async (o: { dryRun: boolean }): Promise<ControllerContext> => {
       const c: ControllerContext = {
@@ -252,22 +280,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       set,
       newContext,
       reconciler,
-      async acquireLease(waitMs: number, onWait?: (holder: Lease) => void) {
-        const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
-        try {
-          lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs: 0 })
-        } catch (e) {
-          const holder = (e as { holder?: Lease }).holder
-          if (!holder || waitMs <= 0) throw e
-          onWait?.(holder)
-          lease = await store.acquireLease(owner, LEASE_TTL_MS, { waitMs })
-        }
-        renewTimer = setInterval(() => {
-          if (lease) store.renewLease(lease, LEASE_TTL_MS).catch(() => undefined)
-        }, LEASE_TTL_MS / 3)
-        renewTimer.unref()
-        return lease
-      },
+      acquireLease: takeLease,
       async close() {
         if (closed) return
         closed = true
@@ -342,6 +355,8 @@ interface SecretResolverDeps {
   key: SecretKey | undefined
   env: NodeJS.ProcessEnv
   keyPath: string
+  /** Plan/dry-run: a missing generated value is made up in memory and never stored. */
+  dryRun?: boolean
 }
 
 /**
@@ -368,6 +383,8 @@ export function createSecretResolver(sec: SecretsModule, deps: SecretResolverDep
       const stored = deps.store.getGeneratedSecret(key, name)
       if (stored) return sec.unsealValue(stored, k)
       const value = sec.generateSecretValue(ref.generate.length)
+      // A plan must not write the store (another process may be applying).
+      if (deps.dryRun) return value
       await deps.store.putGeneratedSecret(key, name, await sec.sealValue(value, k))
       return value
     }

@@ -108,6 +108,10 @@ describe('two concurrent applies', () => {
     expect(second.stderr).toMatch(/waiting up to 60s for another apply to finish \(owner proximity apply by /)
     expect(second.stdout).toMatch(/Apply complete: 0 added/)
     expect(sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc')).toHaveLength(3)
+    // the waiting run did not work from (or write back) a stale copy of the state
+    const ev = await runCli(['events', '-o', 'json', '--state-dir', join(work.dir, 'state-wait')], { cwd: work.dir })
+    const events = JSON.parse(ev.stdout) as { key: string; reason: string }[]
+    for (const n of names(3, 'wait')) expect(events.filter((e) => e.key === `App/${n}` && e.reason === 'Applied'), n).toHaveLength(1)
   })
 })
 

@@ -6,7 +6,7 @@ import { createProgress, silentProgress } from '../progress.js'
 import { loadInputs, openSession, resolveStateDir, type Session } from '../session.js'
 import { computePlan, desiredKeys, type ComputedPlan } from './plan.js'
 import type { Outcome } from '../../runtime/reconciler.js'
-import type { ObjectStatus } from '../../store/types.js'
+import type { Lease, ObjectStatus } from '../../store/types.js'
 
 interface ApplyOptions {
   filename: string[]
@@ -70,12 +70,13 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: o.dryRun === true, progress })
-    if (!o.dryRun) {
-      await session.acquireLease(leaseWaitMs, (h) =>
-        err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`),
-      )
-    }
+    const lease = o.dryRun
+      ? undefined
+      : {
+          waitMs: leaseWaitMs,
+          onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`),
+        }
+    session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: o.dryRun === true, progress, lease })
     const computed = await computePlan(session, { prune: o.prune === true, allowMassDelete: o.allowMassDelete === true, workers: parallelism })
     const { renderPlan, planToJson } = await import('../../plan/index.js')
     // A transient failure to observe one object does not block the others: apply retries it.
