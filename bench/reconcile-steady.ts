@@ -36,7 +36,7 @@ interface SteadyFigure {
 
 export interface ReconcileBenchResult {
   steady: SteadyFigure[]
-  plan1000: { wallMs: number; exitCode: number; withinBudget: boolean }
+  plan1000: { wallMs: number; runsMs: number[]; exitCode: number; withinBudget: boolean }
   converge100: { wallMs: number; ready: number; lockErrorsSurfaced: number; exitCode: number; taskLatencyMs: Record<string, number> }
   setup: { convergeMsByStep: Record<string, number> }
 }
@@ -168,8 +168,17 @@ export async function run(): Promise<ReconcileBenchResult> {
         steady.push(await measureResync(sim, [clusterDir, appsDir], stateDir, work))
       }
       result.steady = steady
-      const p = await spawnPlan(['plan', '-f', clusterDir, '-f', appsDir, '--state-dir', stateDir, '--detailed-exitcode'], work)
-      result.plan1000 = { wallMs: Math.round(p.wallMs), exitCode: p.code, withinBudget: p.wallMs < 2000 && p.code === 0 }
+      // three runs; the median is reported (the first also pays cold file caches)
+      const runs: { code: number; wallMs: number }[] = []
+      for (let i = 0; i < 3; i++) runs.push(await spawnPlan(['plan', '-f', clusterDir, '-f', appsDir, '--state-dir', stateDir, '--detailed-exitcode'], work))
+      const sorted = [...runs].sort((a, b) => a.wallMs - b.wallMs)
+      const median = sorted[1]
+      result.plan1000 = {
+        wallMs: Math.round(median.wallMs),
+        runsMs: runs.map((r) => Math.round(r.wallMs)),
+        exitCode: Math.max(...runs.map((r) => r.code)),
+        withinBudget: median.wallMs < 2000 && runs.every((r) => r.code === 0),
+      }
     } finally {
       await sim.stop()
     }
@@ -218,7 +227,7 @@ async function writeResults(r: ReconcileBenchResult): Promise<void> {
     '',
     '## `proximity plan` over 1,000 apps, converged (budget < 2 s from process start)',
     '',
-    `wall ${r.plan1000.wallMs} ms, exit ${r.plan1000.exitCode} — ${r.plan1000.withinBudget ? 'within budget' : 'OVER BUDGET'}`,
+    `median wall ${r.plan1000.wallMs} ms (runs: ${r.plan1000.runsMs.join(', ')} ms), exit ${r.plan1000.exitCode} — ${r.plan1000.withinBudget ? 'within budget' : 'OVER BUDGET'}`,
     '',
     '## Converging 100 new apps with realistic task latency',
     '',
