@@ -76,13 +76,16 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     const { defaultCatalog } = await import('./catalog-port.js')
     try {
       catalog = await defaultCatalog()
-    } catch {
-      catalog = undefined
+    } catch (e) {
+      // A broken catalog data file is Proximity's bug, but say so once instead of crashing.
+      const first = docs.find((d) => typeof sourceOf(d)?.catalog === 'string')!
+      errors.push(errorAt(first, ['spec', 'source', 'catalog'], `the app catalog cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : 'unknown error'}); use source.compose meanwhile`))
+      catalog = { get: () => undefined, names: () => [] }
     }
   }
 
   await Promise.all([prepareKindValidators(), prepareComposeValidator()])
-  // Schema validation (fills defaults into a copy; the raw copy says what the user wrote).
+  // Schema validation (ajv fills defaults into d.value in place; `raw` keeps what the user wrote).
   const valid: { d: ParsedDoc; raw: Record<string, unknown>; kind: Kind }[] = []
   for (const d of docs) {
     const kind = checkHeader(d, errors)
