@@ -123,7 +123,9 @@ function parseFully(src: ManifestText): { docs: ParsedDoc[]; errors: ManifestErr
       return
     }
     const p = lc.linePos(start)
-    docs.push({ file: src.file, root: src.root, index, doc, lc, value: value as Record<string, unknown>, line: p.line, column: p.col })
+    // Keep only the data: the YAML tree is rebuilt from the text if an error must be located.
+    // Holding 1,000 trees alive would push them into the old generation and slow every GC.
+    docs.push(lazyDoc(src, { index, value: value as Record<string, unknown>, line: p.line, column: p.col }))
   })
   if (nonEmpty === 0 && errors.length === 0) err(0, 'file contains no manifest; add one or delete the file')
   return { docs, errors }
