@@ -6,16 +6,16 @@
  * exit path, more than once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { execFile } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { appendFile, chmod, mkdir, stat, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir } from 'node:fs/promises'
 import { hostname, userInfo } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { CliContext } from './context.js'
 import { resolveTarget, TargetError, type Target } from './target.js'
+import { computeRevision } from './revision.js'
+import { createSecretResolver, obtainKey } from './secret-resolver.js'
 import { silentProgress, type ProgressReporter } from './progress.js'
-import type { Manifest, ManifestSet, SecretRef } from '../model/types.js'
+import type { ManifestSet } from '../model/types.js'
 import type { ClusterSnapshot, Controller, ControllerContext, SecretResolver, Semaphores } from '../runtime/controller.js'
 import type { BackoffOptions } from '../runtime/backoff.js'
 import type { Reconciler } from '../runtime/reconciler.js'
@@ -25,11 +25,9 @@ import { StalledError } from '../runtime/errors.js'
 import type { PveClient } from '../providers/proxmox/types.js'
 import type { NodeShell, NodeShellPool } from '../providers/ssh/types.js'
 import type { Lease, StateStore } from '../store/types.js'
-import type { SecretKey } from '../manifest/secrets.js'
 
 /** Heavy modules are imported lazily so `validate`, `get` and `--help` start fast. */
 const secretsModule = () => import('../manifest/secrets.js')
-type SecretsModule = Awaited<ReturnType<typeof secretsModule>>
 
 /** `--state-dir` resolved against the working directory; default `<cwd>/.proximity`. */
 export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | undefined): string {
@@ -322,18 +320,6 @@ function safeUser(): string {
   }
 }
 
-async function obtainKey(sec: SecretsModule, path: string, autoCreate: boolean): Promise<SecretKey | undefined> {
-  if (existsSync(path)) return sec.loadSecretKey(path)
-  if (!autoCreate) return undefined
-  const { keyText } = await sec.generateSecretKey()
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-  await writeFile(path, keyText, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw e
-  })
-  await chmod(path, 0o600)
-  return sec.loadSecretKey(path)
-}
-
 /** A pool for targets without SSH: any node command is a Stalled error saying what to set. */
 function noShellPool(): NodeShellPool {
   const fail = (): never => {
@@ -347,109 +333,6 @@ function noShellPool(): NodeShellPool {
     close: async () => {},
   }
   return { forNode: () => shell, sessionsOpened: () => 0, closeAll: async () => {} }
-}
-
-interface SecretResolverDeps {
-  set: ManifestSet
-  store: StateStore
-  key: SecretKey | undefined
-  env: NodeJS.ProcessEnv
-  keyPath: string
-  /** Plan/dry-run: a missing generated value is made up in memory and never stored. */
-  dryRun?: boolean
-}
-
-/**
- * Resolves secret refs in memory: sealed values with the key, env/file refs through
- * resolveSecretRef (relative to the manifest file), `generate` values created once, stored
- * sealed in the store and never regenerated. Digests are keyed (HMAC) so they reveal nothing.
- */
-export function createSecretResolver(sec: SecretsModule, deps: SecretResolverDeps): SecretResolver {
-  const cache = new Map<string, Promise<string>>()
-  const fallbackDigestKey = createHash('sha256').update(`proximity-digest:${deps.keyPath}`).digest()
-  const manifestOf = (key: string): Manifest | undefined => {
-    const s = deps.set
-    return [s.cluster, ...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores].find(
-      (m) => m !== undefined && `${m.kind}/${m.metadata.name}` === key,
-    )
-  }
-  const needKey = (what: string): SecretKey => {
-    if (!deps.key) throw new StalledError('SecretKeyMissing', `${what} needs the secret key at ${deps.keyPath}; run proximity secret keygen or set PROXIMITY_KEY_FILE`)
-    return deps.key
-  }
-  const resolveNow = async (key: string, name: string, ref: SecretRef): Promise<string> => {
-    if ('generate' in ref) {
-      const k = needKey(`generated secret ${name} of ${key}`)
-      const stored = deps.store.getGeneratedSecret(key, name)
-      if (stored) return sec.unsealValue(stored, k)
-      const value = sec.generateSecretValue(ref.generate.length)
-      // A plan must not write the store (another process may be applying).
-      if (deps.dryRun) return value
-      await deps.store.putGeneratedSecret(key, name, await sec.sealValue(value, k))
-      return value
-    }
-    const m = manifestOf(key)
-    const baseDir = m ? dirname(m.source.file) : process.cwd()
-    if ('sealed' in ref) needKey(`sealed secret ${name} of ${key}`)
-    return sec.resolveSecretRef(ref, { key: deps.key, env: deps.env, baseDir })
-  }
-  return {
-    resolve(key, name, ref) {
-      const id = `${key}\u0000${name}\u0000${JSON.stringify(ref)}`
-      let p = cache.get(id)
-      if (!p) {
-        p = resolveNow(key, name, ref)
-        cache.set(id, p)
-        p.catch(() => cache.delete(id))
-      }
-      return p
-    },
-    digest(value) {
-      return sec.keyedDigest(value, deps.key ?? fallbackDigestKey)
-    },
-  }
-}
-
-// ---------- revision ----------
-
-/** Digest of a loaded set: `local@sha256:<12 hex>`; stable across file order and key order. */
-export function localRevision(set: ManifestSet): string {
-  const all = [set.cluster, ...set.apps, ...set.appliances, ...set.backupPolicies, ...set.restores]
-    .filter((m) => m !== undefined)
-    .map((m) => `${m.kind}/${m.metadata.name}=${m.specHash}`)
-    .sort()
-  return `local@sha256:${createHash('sha256').update(all.join('\n')).digest('hex').slice(0, 12)}`
-}
-
-function git(cwd: string, args: string[]): Promise<string | undefined> {
-  return new Promise((done) => {
-    execFile('git', args, { cwd, timeout: 5_000, windowsHide: true }, (err, stdout) => done(err ? undefined : stdout.trim()))
-  })
-}
-
-/**
- * The revision recorded as lastAppliedRevision: `<branch>@sha1:<HEAD>` when every manifest
- * path is inside one git work tree with nothing uncommitted under them, else localRevision.
- * git runs through execFile (no shell). Never throws.
- */
-export async function computeRevision(paths: string[], set: ManifestSet, cwd: string): Promise<string> {
-  if (paths.length === 0) return localRevision(set)
-  const abs = paths.map((p) => resolve(cwd, p))
-  let dir = abs[0]
-  try {
-    if (!(await stat(dir)).isDirectory()) dir = dirname(dir)
-  } catch {
-    return localRevision(set)
-  }
-  const top = await git(dir, ['rev-parse', '--show-toplevel'])
-  if (!top || abs.some((p) => !p.startsWith(top))) return localRevision(set)
-  const [head, branch, dirty] = await Promise.all([
-    git(top, ['rev-parse', 'HEAD']),
-    git(top, ['rev-parse', '--abbrev-ref', 'HEAD']),
-    git(top, ['status', '--porcelain', '--untracked-files=all', '--', ...abs]),
-  ])
-  if (!head || dirty === undefined || dirty !== '') return localRevision(set)
-  return `${branch && branch !== 'HEAD' ? branch : 'detached'}@sha1:${head}`
 }
 
 // ---------- manifest inputs ----------
@@ -478,3 +361,6 @@ export async function loadInputs(
   }
   return res.set
 }
+
+export { computeRevision, localRevision } from './revision.js'
+export { createSecretResolver } from './secret-resolver.js'
