@@ -130,10 +130,9 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   }
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
-    const [sec, { createPveClient }, { createNodeShellPool }, { openStateStore }, { createSemaphores }] = await Promise.all([
+    const [sec, { createPveClient }, { openStateStore }, { createSemaphores }] = await Promise.all([
       secretsModule(),
       import('../providers/proxmox/client.js'),
-      import('../providers/ssh/client.js'),
       import('../store/state-store.js'),
       import('../runtime/semaphore.js'),
     ])
@@ -203,17 +202,21 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       },
     })
     cleanups.push(() => pve.close())
-    const shells = target.ssh
-      ? createNodeShellPool({
-          host: target.ssh.host,
-          port: target.ssh.port,
-          user: target.ssh.user,
-          privateKey: target.ssh.privateKey,
-          hostKey: target.ssh.hostKey,
-          audit: (e: { action: string; target: string; result: 'ok' | 'error'; error?: string }) => {
-            if (!inController.getStore()) store.appendAudit({ action: e.action, target: e.target, result: e.result, error: e.error, revision })
-          },
-        } as Parameters<typeof createNodeShellPool>[0])
+    const ssh = target.ssh
+    const shells = ssh
+      ? lazyShellPool(async () => {
+          const { createNodeShellPool } = await import('../providers/ssh/client.js')
+          return createNodeShellPool({
+            host: ssh.host,
+            port: ssh.port,
+            user: ssh.user,
+            privateKey: ssh.privateKey,
+            hostKey: ssh.hostKey,
+            audit: (e: { action: string; target: string; result: 'ok' | 'error'; error?: string }) => {
+              if (!inController.getStore()) store.appendAudit({ action: e.action, target: e.target, result: e.result, error: e.error, revision })
+            },
+          })
+        })
       : noShellPool()
     cleanups.push(() => shells.closeAll())
     const spec = target.cluster.spec
@@ -317,6 +320,47 @@ function safeUser(): string {
     return userInfo().username
   } catch {
     return 'unknown'
+  }
+}
+
+/**
+ * A pool that loads ssh2 and connects only when the first node command runs: a steady-state
+ * plan or resync runs none, so it pays neither the import nor a connection.
+ */
+function lazyShellPool(create: () => Promise<NodeShellPool>): NodeShellPool {
+  let pool: Promise<NodeShellPool> | undefined
+  let ready: NodeShellPool | undefined
+  const get = (): Promise<NodeShellPool> => {
+    pool ??= create().then((p) => (ready = p))
+    return pool
+  }
+  return {
+    forNode(node: string): NodeShell {
+      const on = async (): Promise<NodeShell> => (await get()).forNode(node)
+      return {
+        pctExec: async (vmid, argv, o) => (await on()).pctExec(vmid, argv, o),
+        pushFile: async (vmid, path, content, o) => (await on()).pushFile(vmid, path, content, o),
+        setFeatures: async (vmid, features) => (await on()).setFeatures(vmid, features),
+        unlock: async (vmid) => (await on()).unlock(vmid),
+        fileSha256: async (vmid, path) => {
+          const sh = await on()
+          if (!sh.fileSha256) throw new Error('this ssh client cannot hash files')
+          return sh.fileSha256(vmid, path)
+        },
+        nodePackageVersion: async (pkg) => {
+          const sh = await on()
+          if (!sh.nodePackageVersion) throw new Error('this ssh client cannot query node packages')
+          return sh.nodePackageVersion(pkg)
+        },
+        close: async () => {
+          if (ready) await ready.forNode(node).close()
+        },
+      }
+    },
+    sessionsOpened: () => ready?.sessionsOpened() ?? 0,
+    closeAll: async () => {
+      if (pool) await (await pool).closeAll()
+    },
   }
 }
 

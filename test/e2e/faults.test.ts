@@ -126,7 +126,8 @@ describe('kill -9 of a running apply', () => {
       execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root }, () => done())
     })
     if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new Error('build failed: dist/src/cli/main.js missing')
-    sim = await startSim({ taskLatencyMs: 40 })
+    // slow enough that most kills land mid-apply (asserted below)
+    sim = await startSim({ taskLatencyMs: 150 })
     work = await tempDir()
   }, 180_000)
   afterAll(async () => {
@@ -134,7 +135,7 @@ describe('kill -9 of a running apply', () => {
     await work?.cleanup()
   })
 
-  it('a re-run after kills at random moments leaves no duplicate and no orphan', async () => {
+  it('a re-run after kills at random moments leaves no duplicate and no orphan', { timeout: 180_000 }, async () => {
     const clusterDir = await writeClusterManifest(work.dir, sim)
     const apps = await writeApps(work.dir, 8)
     const args = [join(root, 'bin', 'proximity.js'), 'apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
@@ -143,23 +144,29 @@ describe('kill -9 of a running apply', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff
       return seed / 0x7fffffff
     }
+    let killedMidRun = 0
     for (let round = 0; round < 5; round++) {
       const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)))
       const delay = 300 + Math.floor(rand() * 2500)
-      await new Promise((r) => setTimeout(r, delay))
+      await Promise.race([new Promise((r) => setTimeout(r, delay)), exited])
       child.kill('SIGKILL')
-      await new Promise((r) => child.once('exit', r))
+      if ((await exited) === 'SIGKILL') killedMidRun++
       // invariant after every crash: never two guests for one app
       for (const [name, vmids] of guestsByApp(sim)) expect(vmids, `after kill in round ${round}: ${name}`).toHaveLength(1)
     }
     const final = await new Promise<{ code: number; out: string }>((done) => {
       const child = spawn(process.execPath, args, { cwd: work.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+      // a hung run must fail the test with its output, not time it out silently
+      const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
+      child.once('exit', () => clearTimeout(guard))
       let out = ''
       child.stdout.on('data', (d: Buffer) => (out += d.toString()))
       child.stderr.on('data', (d: Buffer) => (out += d.toString()))
       child.on('exit', (code) => done({ code: code ?? 1, out }))
     })
     expect(final.code, final.out).toBe(0)
+    expect(killedMidRun, 'kills that interrupted a running apply').toBeGreaterThanOrEqual(3)
     expectOneGuestPerApp(sim, names(8))
     expect(sim.guests().filter((g) => g.lock)).toEqual([])
   })
