@@ -62,11 +62,6 @@ export function statusText(s: ObjectStatus): string {
 
 const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
 
-/** A status as printed by `-o json|yaml`: the stored record, never a secret. */
-export function statusView(s: ObjectStatus): ObjectStatus {
-  return s
-}
-
 /** Registers `proximity get`. */
 export function registerGet(program: Command, ctx: CliContext): void {
   program
