@@ -83,7 +83,10 @@ export interface Session {
   newContext(opts: { dryRun: boolean }): Promise<ControllerContext>
   /** A reconciler over this session's controllers, store, set and context factory. */
   reconciler(opts?: { workers?: number; backoff?: BackoffOptions }): Reconciler
-  /** Takes the apply lease (renewed in the background) or throws the store's LeaseHeldError. */
+  /**
+   * Takes the apply lease (renewed in the background) or throws the store's LeaseHeldError.
+   * Prefer `SessionOptions.lease`, which takes it before the working store is read.
+   */
   acquireLease(waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease>
   /** Idempotent cleanup: lease, SSH, sandbox, store. */
   close(): Promise<void>
@@ -138,17 +141,19 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     ])
     // The lease lives in its own store handle: the working store is opened only once the lease is
     // held, so a run that waited for another one never starts from a stale copy of the state.
-    const leaseStore = await openStateStore(stateDir)
-    cleanups.push(() => leaseStore.close())
+    // Opened only by runs that take the lease (apply, and anything using the sandbox).
+    let leaseStore: StateStore | undefined
     let lease: Lease | undefined
     let renewTimer: NodeJS.Timeout | undefined
     cleanups.push(async () => {
       if (renewTimer) clearInterval(renewTimer)
-      if (lease) await leaseStore.releaseLease(lease)
+      if (lease) await leaseStore?.releaseLease(lease)
       lease = undefined
+      await leaseStore?.close()
     })
     const takeLease = async (waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease> => {
       if (lease) return lease
+      leaseStore ??= await openStateStore(stateDir)
       const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
       try {
         lease = await leaseStore.acquireLease(owner, LEASE_TTL_MS, { waitMs: 0 })
@@ -159,7 +164,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         lease = await leaseStore.acquireLease(owner, LEASE_TTL_MS, { waitMs })
       }
       renewTimer = setInterval(() => {
-        if (lease) leaseStore.renewLease(lease, LEASE_TTL_MS).catch(() => undefined)
+        if (lease) leaseStore?.renewLease(lease, LEASE_TTL_MS).catch(() => undefined)
       }, LEASE_TTL_MS / 3)
       renewTimer.unref()
       return lease
