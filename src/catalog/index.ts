@@ -4,11 +4,15 @@
  * cached. An App with `spec.source.catalog: NAME` is expanded from the entry by the manifest loader.
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { Ajv } from 'ajv'
-import { parse } from 'yaml'
+import type { Ajv as AjvType, ValidateFunction } from 'ajv'
+import jsYaml from 'js-yaml'
 import { packageRoot } from '../model/paths.js'
+import { loadValidatorsSync } from '../manifest/validator-cache.js'
 import { catalogEntrySchema } from './entry-schema.js'
+
+const require = createRequire(import.meta.url)
 
 /** One catalog app: everything needed to expand `source.catalog: NAME` into a full App. */
 export interface CatalogEntry {
@@ -72,8 +76,23 @@ function load(): NonNullable<typeof cache> {
   return cache
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true })
-const validate = ajv.compile<CatalogEntry>(catalogEntrySchema)
+let entryValidator: ValidateFunction | undefined
+
+/** The compiled entry schema, from the standalone-code cache when possible (ajv compiles slowly). */
+function validate(doc: unknown): doc is CatalogEntry {
+  entryValidator ??= loadValidatorsSync({
+    name: 'catalog-entry',
+    inputs: [JSON.stringify(catalogEntrySchema)],
+    build: () => {
+      const { Ajv } = require('ajv') as { Ajv: new (o: object) => AjvType }
+      const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true } })
+      ajv.addSchema(catalogEntrySchema, 'catalog-entry')
+      return ajv
+    },
+    exports: { entry: 'catalog-entry' },
+  }).entry
+  return entryValidator(doc)
+}
 
 /**
  * Parses and checks one catalog data file. `file` is its base name (`whoami.yaml`): the entry's
@@ -84,12 +103,13 @@ export function parseCatalogEntry(text: string, file: string): CatalogEntry {
   const where = `catalog file src/catalog/apps/${file}`
   let doc: unknown
   try {
-    doc = parse(text, { prettyErrors: true })
+    // Our own data files: js-yaml with the YAML 1.2 core schema (fast; duplicate keys throw).
+    doc = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false })
   } catch (e) {
     throw new CatalogError(`${where}: invalid YAML: ${(e as Error).message}`)
   }
   if (!validate(doc)) {
-    const detail = (validate.errors ?? [])
+    const detail = (entryValidator?.errors ?? [])
       .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
       .join('; ')
     throw new CatalogError(`${where}: ${detail}`)

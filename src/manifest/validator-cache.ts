@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Ajv, ValidateFunction } from 'ajv'
 import { packageRoot } from '../model/paths.js'
 
@@ -33,24 +33,55 @@ export interface ValidatorBundle {
  * Never throws for cache problems; compile errors (a bad schema) do throw: that is a bug.
  */
 export async function loadValidators(bundle: ValidatorBundle): Promise<Record<string, ValidateFunction>> {
+  const file = cacheFile(bundle)
+  const cached = tryRequire(file)
+  if (cached) return cached
+  const ajv = await bundle.build()
+  const standaloneModule = await import('ajv/dist/standalone/index.js').catch(() => undefined)
+  return compiledAndCached(ajv, bundle, file, standaloneModule)
+}
+
+/**
+ * The synchronous form of `loadValidators`, for modules whose API is synchronous (the catalog).
+ * `build` must be synchronous too (require ajv inside it, so a cache hit never loads ajv).
+ */
+export function loadValidatorsSync(bundle: Omit<ValidatorBundle, 'build'> & { build: () => Ajv }): Record<string, ValidateFunction> {
+  const file = cacheFile(bundle)
+  const cached = tryRequire(file)
+  if (cached) return cached
+  let standaloneModule: unknown
+  try {
+    standaloneModule = require('ajv/dist/standalone/index.js')
+  } catch {
+    standaloneModule = undefined
+  }
+  return compiledAndCached(bundle.build(), bundle, file, standaloneModule)
+}
+
+function cacheFile(bundle: Pick<ValidatorBundle, 'name' | 'inputs'>): string {
   const hash = createHash('sha256')
   hash.update(String((require('ajv/package.json') as { version: string }).version))
   for (const i of bundle.inputs) hash.update(i)
   const dir = join(packageRoot(), 'node_modules', '.cache', 'proximity')
-  const file = join(dir, `${bundle.name}-${hash.digest('hex').slice(0, 16)}.cjs`)
+  return join(dir, `${bundle.name}-${hash.digest('hex').slice(0, 16)}.cjs`)
+}
+
+function tryRequire(file: string): Record<string, ValidateFunction> | undefined {
   try {
     return require(file) as Record<string, ValidateFunction>
   } catch {
-    // not cached yet (or unreadable): compile below
+    return undefined // not cached yet (or unreadable): the caller compiles
   }
-  const ajv = await bundle.build()
+}
+
+function compiledAndCached(ajv: Ajv, bundle: Pick<ValidatorBundle, 'exports'>, file: string, standaloneModule: unknown): Record<string, ValidateFunction> {
   const out: Record<string, ValidateFunction> = {}
   for (const [k, id] of Object.entries(bundle.exports)) out[k] = ajv.getSchema(id) as ValidateFunction
+  if (!standaloneModule) return out
   try {
-    const standaloneModule = await import('ajv/dist/standalone/index.js')
-    const standaloneCode = ((standaloneModule as unknown as { default?: StandaloneCode }).default ?? standaloneModule) as unknown as StandaloneCode
+    const standaloneCode = ((standaloneModule as { default?: StandaloneCode }).default ?? standaloneModule) as StandaloneCode
     const code = standaloneCode(ajv, bundle.exports)
-    mkdirSync(dir, { recursive: true })
+    mkdirSync(dirname(file), { recursive: true })
     const tmp = `${file}.${process.pid}.tmp`
     writeFileSync(tmp, code)
     renameSync(tmp, file)

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { distance } from 'fastest-levenshtein'
 import { stringify } from 'yaml'
-import { getCatalogEntry, listCatalog, type CatalogEntry } from '../../catalog/index.js'
+import type { CatalogEntry } from '../../catalog/index.js'
 import { err, out, type CliContext } from '../context.js'
 
 type ListFormat = 'table' | 'json' | 'yaml'
@@ -12,6 +12,9 @@ type ShowFormat = 'text' | 'json' | 'yaml'
  * and bad flags set `ctx.exitCode = 1` with a one-line error (and a suggestion when close).
  */
 export function registerCatalog(program: Command, ctx: CliContext): void {
+  // The catalog compiles its schema and reads every data file: load it only when a catalog
+  // command runs, so other commands start fast.
+  const load = () => import('../../catalog/index.js')
   const catalog = program
     .command('catalog')
     .description('browse the one-click app catalog (use an entry with spec.source.catalog: NAME)')
@@ -21,9 +24,10 @@ export function registerCatalog(program: Command, ctx: CliContext): void {
     .description('list catalog apps: NAME VERSION DESCRIPTION')
     .option('-o, --output <format>', 'output format: table, json or yaml', 'table')
     .addHelpText('after', '\nExample:\n  proximity catalog list -o json')
-    .action((opts: { output: string }) => {
+    .action(async (opts: { output: string }) => {
       const format = pickFormat(ctx, opts.output, ['table', 'json', 'yaml'] as const)
       if (!format) return
+      const { listCatalog } = await load()
       const rows = listCatalog().map((e) => ({ name: e.name, version: e.version, description: e.description, website: e.website }))
       if (format === 'json') out(ctx, JSON.stringify(rows, null, 2))
       else if (format === 'yaml') out(ctx, stringify(rows))
@@ -36,9 +40,10 @@ export function registerCatalog(program: Command, ctx: CliContext): void {
     .argument('<name>', 'catalog app name, as listed by "proximity catalog list"')
     .option('-o, --output <format>', 'output format: text, json or yaml (json and yaml print the full entry)', 'text')
     .addHelpText('after', '\nExamples:\n  proximity catalog show uptime-kuma\n  proximity catalog show nextcloud -o yaml')
-    .action((name: string, opts: { output: string }) => {
+    .action(async (name: string, opts: { output: string }) => {
       const format = pickFormat(ctx, opts.output, ['text', 'json', 'yaml'] as const)
       if (!format) return
+      const { getCatalogEntry, listCatalog } = await load()
       const entry = getCatalogEntry(name)
       if (!entry) {
         const hint = suggestName(name, listCatalog().map((e) => e.name))

@@ -2,7 +2,7 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { err, out, type CliContext } from '../context.js'
-import { defaultKeyPath, generateSecretKey, loadSecretKey, sealValue, SecretError, stripOneNewline } from '../../manifest/secrets.js'
+import { SecretError } from '../../manifest/secret-error.js'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -45,7 +45,11 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     })
 }
 
+/** jose is only needed when a secret command runs. */
+const secrets = () => import('../../manifest/secrets.js')
+
 async function keygen(ctx: CliContext, opts: { out?: string; force: boolean }): Promise<void> {
+  const { defaultKeyPath, generateSecretKey } = await secrets()
   const path = opts.out ? resolve(ctx.cwd, opts.out) : defaultKeyPath(ctx.env, ctx.cwd)
   const pubPath = `${path}.pub`
   if (!opts.force) {
@@ -70,6 +74,7 @@ async function seal(ctx: CliContext, opts: { key?: string; name?: string }): Pro
   if (opts.name !== undefined && !ENV_NAME.test(opts.name)) {
     throw new SecretError('InvalidArgument', `--name ${JSON.stringify(opts.name)} is not a valid secret name; use letters, digits and _`)
   }
+  const { defaultKeyPath, loadSecretKey, sealValue, stripOneNewline } = await secrets()
   const path = opts.key ? resolve(ctx.cwd, opts.key) : defaultKeyPath(ctx.env, ctx.cwd)
   const key = await loadSecretKey(path, { onWarning: (w) => err(ctx, `warning: ${w}`) })
   if ((ctx.stdin as { isTTY?: boolean }).isTTY) err(ctx, 'reading the value from stdin; end it with Ctrl-D')

@@ -1,4 +1,4 @@
-import { isAbsolute, join, relative } from 'node:path'
+import { isAbsolute, relative } from 'node:path'
 import type { Command } from 'commander'
 import { collect, out, err, type CliContext } from '../context.js'
 import type { ManifestError, ManifestSet } from '../../model/types.js'
@@ -34,17 +34,15 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         ctx.exitCode = 1
         return
       }
-      const [{ loadManifests, formatError }, { defaultKeyPath }, { packageRoot }] = await Promise.all([
+      const [{ loadManifests, formatError }, { defaultKeyPath }] = await Promise.all([
         import('../../manifest/index.js'),
         import('../../manifest/secrets.js'),
-        import('../../model/paths.js'),
       ])
       const result = await loadManifests(opts.filename, {
         cwd: ctx.cwd,
         keyFile: opts.key,
         defaultKeyFile: defaultKeyPath(ctx.env, ctx.cwd),
         env: ctx.env,
-        parseCacheDir: join(packageRoot(), 'node_modules', '.cache', 'proximity', 'parsed'),
       })
       const rel = (e: ManifestError): ManifestError => ({ ...e, file: isAbsolute(e.file) ? relative(ctx.cwd, e.file) || e.file : e.file })
       if (opts.output === 'json') {
