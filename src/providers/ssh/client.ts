@@ -91,6 +91,9 @@ class NodeConnection implements SshNodeShell {
 
   private connect(): Promise<Client> {
     const c = new ssh2.Client()
+    // Each in-flight command (at most maxChannels) and each pushFile's SFTP session listens for
+    // 'close' to fail fast on a dropped connection; the count is bounded, so raise the limit.
+    c.setMaxListeners((this.opts.maxChannels ?? 8) * 2 + 8)
     const expected = normaliseFingerprint(this.opts.hostKey)
     let mismatch: SshHostKeyMismatchError | undefined
     this.onOpened()
