@@ -84,6 +84,7 @@ async function start(run: Run): Promise<void> {
   ctx.progress(run.key, 'starting')
   await ctx.semaphores.node(node, 'start', async () => {
     const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/start', target: `lxc/${vmid}`, reason: 'state: running', what: `start guest ${vmid}` }, () => ctx.pve.startLxc(node, vmid))
+    ctx.progress(run.key, 'starting', `vmid ${vmid}, task ${upid}`)
     await waitTask(ctx, node, upid, `start guest ${vmid}`)
   })
 }

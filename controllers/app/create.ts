@@ -78,6 +78,7 @@ export async function createGuest(ctx: ControllerContext, app: AppManifest, pend
       vmid = allocateVmid(ctx.cluster.spec.vmidRange, taken)
       continue
     }
+    ctx.progress(key, 'creating', `vmid ${vmid} on ${node}, task ${upid}`)
     try {
       await ctx.pve.waitTask(node, upid, { pollMs: TASK_POLL_MS })
     } catch (err) {
