@@ -25,6 +25,8 @@ export interface ProgressOptions {
   now?: () => number
   /** Terminal height. @default stream.rows, else 24 */
   rows?: number
+  /** Terminal width; longer rows are cut so a wrapped line never breaks the redraw. @default stream.columns, else 80 */
+  columns?: number
 }
 
 const PHASE_WIDTH = 14
@@ -86,12 +88,14 @@ function createTtyProgress(stream: Writable, opts: ProgressOptions): ProgressRep
       summary = `… ${rows.length - active.length - failed} done, ${failed} failed, ${active.length - visible.length} more in progress`
     }
     const width = Math.max(8, ...visible.map((r) => label(r.key).length))
+    const cols = Math.max(20, opts.columns ?? (stream as { columns?: number }).columns ?? 80) - 1
+    const fit = (line: string): string => ([...line].length > cols ? `${[...line].slice(0, cols - 1).join('')}…` : line)
     let frame = drawn > 0 ? `\x1b[${drawn}A` : ''
     for (const r of visible) {
       const mark = r.phase === 'failed' ? '✗' : r.phase === 'healthy' || r.phase === 'done' ? '✓' : '•'
-      frame += `\x1b[2K${mark} ${label(r.key).padEnd(width)}   ${r.phase.padEnd(PHASE_WIDTH)}${r.detail ?? ''}\n`
+      frame += `\x1b[2K${fit(`${mark} ${label(r.key).padEnd(width)}   ${r.phase.padEnd(PHASE_WIDTH)}${r.detail ?? ''}`)}\n`
     }
-    if (summary) frame += `\x1b[2K${summary}\n`
+    if (summary) frame += `\x1b[2K${fit(summary)}\n`
     frame += '\x1b[J'
     drawn = visible.length + (summary ? 1 : 0)
     stream.write(frame)
