@@ -1,5 +1,5 @@
 /**
- * Renders docs/manifest-reference.md from the manifest schemas, so the reference can never
+ * Renders the manifest reference (README.md's generated block) from the manifest schemas, so the reference can never
  * disagree with what the loader accepts. Pure apart from reading the schema files.
  */
 import { KINDS, KIND_FILES, readSchema } from './schemas.js'
@@ -72,8 +72,6 @@ function rows(s: S, prefix: string, deref: (x: S) => S, out: string[]): void {
 export function renderManifestReference(): string {
   const out: string[] = [
     '# Manifest reference',
-    '',
-    '<!-- Generated from schemas/*.schema.json by scripts/gen-manifest-docs.ts; do not edit by hand. -->',
     '',
     'Every manifest has `apiVersion: proximity/v1alpha1`, a `kind`, `metadata` (`name`, optional `labels` and',
     '`annotations`) and a `spec`. Names are RFC 1123 labels: lower-case letters, digits and `-`, at most 40',
