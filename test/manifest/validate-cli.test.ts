@@ -64,6 +64,16 @@ describe('proximity validate', () => {
     const noKey = await runCli(['validate', '-f', 'app.yaml'], dir)
     expect(noKey.code).toBe(0)
     expect(noKey.stderr).toBe('warning: app.yaml:7:9: App/db: spec.secrets.PW: sealed values cannot be checked: no secret key at .proximity/secret.key; pass --key FILE or set PROXIMITY_KEY_FILE\n')
+    // -o json prints the normalised manifests, with sealed values shown as "(sealed)" only.
+    const json = await runCli(['validate', '-f', 'app.yaml', '--key', 'secret.key', '-o', 'json'], dir)
+    expect(json.code).toBe(0)
+    expect(json.stdout).not.toContain(sealed)
+    expect(json.stdout).not.toContain('p4ss')
+    const body = JSON.parse(json.stdout) as { valid: boolean; manifests: { kind: string; spec: { secrets: Record<string, unknown>; resources: { memory: number } } }[] }
+    expect(body.valid).toBe(true)
+    expect(body.manifests[0].kind).toBe('App')
+    expect(body.manifests[0].spec.secrets.PW).toEqual({ sealed: '(sealed)' })
+    expect(typeof body.manifests[0].spec.resources.memory).toBe('number')
     await rm(dir, { recursive: true })
   })
 })

@@ -1,7 +1,7 @@
 import { isAbsolute, relative } from 'node:path'
 import type { Command } from 'commander'
 import { collect, out, err, type CliContext } from '../context.js'
-import type { ManifestError, ManifestSet } from '../../model/types.js'
+import type { Manifest, ManifestError, ManifestSet } from '../../model/types.js'
 
 /**
  * Registers `proximity validate -f PATH… [-o json] [--key FILE]`: loads and checks every manifest
@@ -51,6 +51,9 @@ export function registerValidate(program: Command, ctx: CliContext): void {
           valid: result.ok,
           errors: errors.map((e) => ({ file: e.file, line: e.line, column: e.column, kind: e.kind ?? null, name: e.name ?? null, path: e.path, message: e.message })),
           warnings: result.warnings.map(rel).map((e) => ({ file: e.file, line: e.line, column: e.column, kind: e.kind ?? null, name: e.name ?? null, path: e.path, message: e.message })),
+          // The normalised manifests (defaults filled, units converted, catalog expanded), with
+          // every sealed value shown as "(sealed)": plaintext and ciphertext never reach output.
+          manifests: result.ok ? allManifests(result.set).map((m) => showable(m, ctx.cwd)) : [],
         }
         out(ctx, JSON.stringify(body, null, 2))
       } else {
@@ -64,6 +67,23 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       }
       ctx.exitCode = result.ok ? 0 : 1
     })
+}
+
+function allManifests(set: ManifestSet): Manifest[] {
+  return [...(set.cluster ? [set.cluster] : []), ...set.apps, ...set.appliances, ...set.backupPolicies, ...set.restores]
+}
+
+/** A manifest as printed by `validate -o json`: relative file, sealed values hidden. */
+function showable(m: Manifest, cwd: string): unknown {
+  const hide = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(hide)
+    if (v === null || typeof v !== 'object') return v
+    const o = v as Record<string, unknown>
+    if (typeof o.sealed === 'string' && Object.keys(o).length === 1) return { sealed: '(sealed)' }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, hide(x)]))
+  }
+  const file = isAbsolute(m.source.file) ? relative(cwd, m.source.file) || m.source.file : m.source.file
+  return { apiVersion: m.apiVersion, kind: m.kind, metadata: m.metadata, spec: hide(m.spec), source: { ...m.source, file }, specHash: m.specHash }
 }
 
 function summary(set: ManifestSet): string {
