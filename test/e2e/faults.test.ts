@@ -137,7 +137,10 @@ describe('kill -9 of a running apply', () => {
 
   it('a re-run after kills at random moments leaves no duplicate and no orphan', { timeout: 180_000 }, async () => {
     const clusterDir = await writeClusterManifest(work.dir, sim)
-    const apps = await writeApps(work.dir, 8)
+    // Every round adds apps, so each run has creates in flight when the kill lands (a converged
+    // set would finish as a quick no-op and the kill would hit nothing).
+    const total = (round: number): number => 8 + 3 * round
+    const apps = await writeApps(work.dir, total(0))
     const args = [join(root, 'bin', 'proximity.js'), 'apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
     let seed = 0x5eed
     const rand = (): number => {
@@ -146,6 +149,7 @@ describe('kill -9 of a running apply', () => {
     }
     let killedMidRun = 0
     for (let round = 0; round < 5; round++) {
+      await writeApps(work.dir, total(round))
       const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } })
       const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)))
       const delay = 300 + Math.floor(rand() * 2500)
@@ -167,7 +171,7 @@ describe('kill -9 of a running apply', () => {
     })
     expect(final.code, final.out).toBe(0)
     expect(killedMidRun, 'kills that interrupted a running apply').toBeGreaterThanOrEqual(3)
-    expectOneGuestPerApp(sim, names(8))
+    expectOneGuestPerApp(sim, names(total(4)))
     expect(sim.guests().filter((g) => g.lock)).toEqual([])
   })
 })

@@ -77,10 +77,15 @@ describe('proximity sandbox', () => {
     const manifestText = await readFile(join(cwd, 'cluster.yaml'), 'utf8')
     expect(manifestText).not.toContain(info.tokenSecret)
     const m = parse(manifestText)
-    expect(m).toMatchObject({ apiVersion: 'proximity/v1alpha1', kind: 'Cluster', spec: { endpoint: info.endpoint, auth: { tokenId: 'root@pam!proximity' }, ssh: { port: info.ssh.port, privateKey: { file: info.ssh.privateKeyFile } } } })
-    const secretFile = m.spec.auth.tokenSecret.file as string
+    expect(m).toMatchObject({ apiVersion: 'proximity/v1alpha1', kind: 'Cluster', spec: { endpoint: info.endpoint, auth: { tokenId: 'root@pam!proximity' }, ssh: { port: info.ssh.port } } })
+    // Secrets are files beside the manifest (git-ignored), referenced relatively so the loader accepts them.
+    const secretFile = join(cwd, m.spec.auth.tokenSecret.file as string)
     expect((await readFile(secretFile, 'utf8')).trim()).toBe(info.tokenSecret)
     expect((await stat(secretFile)).mode & 0o777).toBe(0o600)
+    expect(await readFile(join(cwd, m.spec.ssh.privateKey.file as string), 'utf8')).toBe(await readFile(info.ssh.privateKeyFile, 'utf8'))
+    expect(await readFile(join(cwd, 'cluster.secrets', '.gitignore'), 'utf8')).toBe('*\n')
+    const validate = await main(['validate', '-f', 'cluster.yaml'], { stdout: new PassThrough(), stderr: new PassThrough(), cwd })
+    expect(validate).toBe(0)
     process.emit('SIGTERM')
     expect(await run).toBe(0)
     const statePath = join(cwd, '.proximity', 'sandbox', 'state.json')

@@ -1,11 +1,12 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { stringify } from 'yaml'
 import { err, out, type CliContext } from '../context.js'
 
 interface StartOptions {
   listen: string
+  sshListen?: string
   http?: boolean
   nodes: string
   state?: string
@@ -46,6 +47,40 @@ export function parseListen(text: string): { host: string; port: number } {
 /** Default sandbox state file under a state dir. */
 export const sandboxStateFile = (stateDir: string): string => join(stateDir, 'sandbox', 'state.json')
 
+/** SSH port used when the API listens on a fixed port (the sandbox's "port 22"). */
+export const DEFAULT_SSH_PORT = 8022
+
+/**
+ * Writes a ready Cluster manifest for the running sandbox. The manifest loader only reads
+ * `{file: …}` secrets from inside the manifest's folder, so the token secret and the SSH key
+ * are copied (mode 0600) into `<name>.secrets/` beside the manifest, with a `.gitignore` that
+ * keeps them out of git, and referenced by relative path. No secret is ever written inline.
+ */
+async function writeClusterManifest(path: string, sim: { endpoint: string; fingerprint: string; tokenId: string; tokenSecret: string; ssh: { host: string; port: number; user: string; privateKey: string; hostKey: string } }): Promise<void> {
+  const dir = dirname(path)
+  const secretsName = `${basename(path).replace(/\.ya?ml$/, '')}.secrets`
+  const secretsDir = join(dir, secretsName)
+  await mkdir(secretsDir, { recursive: true, mode: 0o700 })
+  await writeFile(join(secretsDir, '.gitignore'), '*\n')
+  for (const [name, text] of [['token-secret', `${sim.tokenSecret}\n`], ['ssh-key', sim.ssh.privateKey]] as const) {
+    await writeFile(join(secretsDir, name), text, { mode: 0o600 })
+    await chmod(join(secretsDir, name), 0o600)
+  }
+  const manifest = {
+    apiVersion: 'proximity/v1alpha1',
+    kind: 'Cluster',
+    metadata: { name: 'sandbox' },
+    spec: {
+      endpoint: sim.endpoint,
+      ...(sim.fingerprint ? { tls: { fingerprint: sim.fingerprint } } : {}),
+      auth: { tokenId: sim.tokenId, tokenSecret: { file: `./${secretsName}/token-secret` } },
+      ssh: { host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: { file: `./${secretsName}/ssh-key` }, hostKey: sim.ssh.hostKey },
+    },
+  }
+  await mkdir(dir, { recursive: true })
+  await writeFile(path, `# Written by proximity sandbox start; secrets are in ${secretsName}/ (git-ignored).\n${stringify(manifest)}`, { mode: 0o600 })
+}
+
 function waitForSignal(): Promise<string> {
   return new Promise((res) => {
     const on = (sig: string): void => {
@@ -67,27 +102,11 @@ async function start(ctx: CliContext, o: StartOptions): Promise<void> {
   const stateDir = resolve(ctx.cwd, o.stateDir)
   const statePath = o.state ? resolve(ctx.cwd, o.state) : sandboxStateFile(stateDir)
   const taskLatencyMs = o.taskLatency ? parseTaskLatency(o.taskLatency) : 200
+  // SSH gets a fixed port beside a fixed API port, so manifests stay valid across restarts.
+  const ssh = o.sshListen ? parseListen(o.sshListen) : { host, port: port === 0 ? 0 : DEFAULT_SSH_PORT }
   const { startSimulator } = await import('../../sim/index.js')
-  const sim = await startSimulator({ host, port, http: o.http ?? false, nodes, statePath, faultsEndpoint: o.faults ?? false, taskLatencyMs })
-  const secretFile = join(dirname(statePath), 'token-secret')
-  await writeFile(secretFile, `${sim.tokenSecret}\n`, { mode: 0o600 })
-  await chmod(secretFile, 0o600)
-  if (o.clusterManifest) {
-    const manifest = {
-      apiVersion: 'proximity/v1alpha1',
-      kind: 'Cluster',
-      metadata: { name: 'sandbox' },
-      spec: {
-        endpoint: sim.endpoint,
-        ...(sim.fingerprint ? { tls: { fingerprint: sim.fingerprint } } : {}),
-        auth: { tokenId: sim.tokenId, tokenSecret: { file: secretFile } },
-        ssh: { host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: { file: sim.ssh.privateKeyFile }, hostKey: sim.ssh.hostKey },
-      },
-    }
-    const path = resolve(ctx.cwd, o.clusterManifest)
-    await mkdir(dirname(path), { recursive: true })
-    await writeFile(path, stringify(manifest), { mode: 0o600 })
-  }
+  const sim = await startSimulator({ host, port, sshPort: ssh.port, http: o.http ?? false, nodes, statePath, faultsEndpoint: o.faults ?? false, taskLatencyMs })
+  if (o.clusterManifest) await writeClusterManifest(resolve(ctx.cwd, o.clusterManifest), sim)
   const info = {
     endpoint: sim.endpoint,
     fingerprint: sim.fingerprint,
@@ -127,6 +146,7 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .command('start')
     .description('start the sandbox (HTTPS API + SSH node) and keep it running until Ctrl-C')
     .option('--listen <host:port>', 'API address', '127.0.0.1:8006')
+    .option('--ssh-listen <host:port>', `SSH node address (default: the API host, port ${DEFAULT_SSH_PORT}; a free port when --listen uses port 0)`)
     .option('--http', 'serve plain HTTP instead of HTTPS')
     .option('--nodes <n>', 'number of nodes', '1')
     .option('--state <file>', 'state file (default <state-dir>/sandbox/state.json)')
