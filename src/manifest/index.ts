@@ -6,7 +6,6 @@ export { loadManifests, sortErrors, type LoadOptions, type LoadResultWithWarning
 export { formatError } from './format.js'
 export { canonicalJson, specHash, BUILTIN_APP_RESOURCES } from './normalize.js'
 export { MAX_FILE_BYTES } from './read-files.js'
-export { createParseCache, type ParseCache } from './parse-cache.js'
 export { MAX_ALIAS_COUNT, MAX_DEPTH } from './yaml-docs.js'
 export { KINDS, KIND_FILES, readSchema } from './schemas.js'
 export type { CatalogEntryLike, CatalogPort } from './catalog-port.js'

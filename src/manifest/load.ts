@@ -14,7 +14,6 @@ import { prepareComposeValidator, resolveAppCompose } from './compose-source.js'
 import { crossCheck, type CheckedDoc } from './cross-checks.js'
 import { errorAt } from './located.js'
 import { normalizeManifest } from './normalize.js'
-import { createParseCache } from './parse-cache.js'
 import { readManifestFiles } from './read-files.js'
 import { KINDS, kindValidator, prepareKindValidators } from './schemas.js'
 import { checkSecrets } from './secret-checks.js'
@@ -36,8 +35,6 @@ export interface LoadOptions {
   catalog?: CatalogPort
   /** Largest manifest file accepted, in bytes. @default 5 MiB */
   maxFileBytes?: number
-  /** Folder for the parse cache (parse-cache.ts); no caching when absent. @default undefined */
-  parseCacheDir?: string
 }
 
 /** The result of loading, with non-fatal warnings (e.g. sealed values not checked: no key). */
@@ -55,8 +52,7 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
 
   // Files referenced by an App's composeFile are compose documents, not manifests: skip them
   // here (compose-source.ts validates them in the context of their App).
-  const cache = opts.parseCacheDir ? createParseCache(opts.parseCacheDir) : undefined
-  const parsedFiles = files.map((f) => ({ f, parsed: parseManifestText(f, cache) }))
+  const parsedFiles = files.map((f) => ({ f, parsed: parseManifestText(f) }))
   const composeFiles = new Set<string>()
   for (const { parsed } of parsedFiles) {
     for (const d of parsed.docs) {

@@ -6,7 +6,6 @@
 import jsYaml from 'js-yaml'
 import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml'
 import type { ManifestError } from '../model/types.js'
-import type { CachedDoc, ParseCache } from './parse-cache.js'
 import type { ManifestText } from './read-files.js'
 
 /** One parsed YAML document of a manifest file. */
@@ -37,21 +36,24 @@ const FRIENDLY: Record<string, string> = {
 
 const PARSE_OPTIONS = { uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' } as const
 
-/**
- * Parses one file. Documents with errors are reported and left out of `docs`. With a `cache`,
- * an unchanged error-free file is taken from it and its YAML tree is rebuilt only if an error
- * must be located in it.
- */
-export function parseManifestText(src: ManifestText, cache?: ParseCache): { docs: ParsedDoc[]; errors: ManifestError[] } {
-  const hit = cache?.get(src.text)
-  if (hit) return { docs: hit.map((c) => lazyDoc(src, c)), errors: [] }
-  const result = parseFast(src) ?? parseFully(src)
-  if (cache && result.errors.length === 0) cache.put(src.text, result.docs.map((d) => ({ index: d.index, value: d.value, line: d.line, column: d.column })))
-  return result
+/** What a document needs besides its text to rebuild its YAML tree on demand. */
+interface DocData {
+  index: number
+  value: Record<string, unknown>
+  line: number
+  column: number
 }
 
-/** A cached document whose YAML tree is parsed from the text only when first needed. */
-function lazyDoc(src: ManifestText, c: CachedDoc): ParsedDoc {
+/**
+ * Parses one file. Documents with errors are reported and left out of `docs`; a document's
+ * YAML tree is rebuilt from the text only if a later step must locate an error in it.
+ */
+export function parseManifestText(src: ManifestText): { docs: ParsedDoc[]; errors: ManifestError[] } {
+  return parseFast(src) ?? parseFully(src)
+}
+
+/** A parsed document whose YAML tree is parsed again from the text only when first needed. */
+function lazyDoc(src: ManifestText, c: DocData): ParsedDoc {
   let tree: { doc: Document; lc: LineCounter } | undefined
   const load = (): { doc: Document; lc: LineCounter } => {
     if (!tree) {
