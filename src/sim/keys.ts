@@ -32,8 +32,8 @@ async function newKeys(): Promise<SimKeys> {
       { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
     ],
   })
-  const host = ssh2.utils.generateKeyPairSync('ed25519')
-  const client = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'proximity-sandbox' })
+  const host = generateEd25519()
+  const client = generateEd25519('proximity-sandbox')
   return {
     tlsCert: tls.cert,
     tlsKey: tls.private,
@@ -45,6 +45,20 @@ async function newKeys(): Promise<SimKeys> {
     password: randomBytes(18).toString('base64url'),
     ticketKey: randomBytes(32).toString('hex'),
   }
+}
+
+/**
+ * An ed25519 key pair in OpenSSH format that ssh2 can read back.
+ * WARNING: ssh2 1.17's generateKeyPairSync drops a leading zero byte of the public key (about 1
+ * key in 256), writing a 31-byte key that its own parseKey then rejects as malformed; such
+ * pairs are discarded and generated again.
+ */
+export function generateEd25519(comment?: string): { private: string; public: string } {
+  for (let i = 0; i < 64; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', comment ? { comment } : undefined)
+    if (!(ssh2.utils.parseKey(pair.public) instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair
+  }
+  throw new Error('cannot generate a readable ed25519 key pair')
 }
 
 /**

@@ -10,6 +10,7 @@ import type { SshNode } from '../../src/sim/ssh-node.js'
 import { createNodeShellPool } from '../../src/providers/ssh/client.js'
 import type { NodeShellPoolOptions, SshAuditEvent } from '../../src/providers/ssh/client.js'
 import { applyPowerChange } from '../../src/sim/ct-runtime.js'
+import { generateEd25519 } from '../../src/sim/keys.js'
 
 export interface TestGuest extends SimGuestView {
   runtime: Record<string, unknown>
@@ -29,9 +30,9 @@ export interface TestNode {
   close(): Promise<void>
 }
 
-const clientKeys = ssh2.utils.generateKeyPairSync('ed25519')
-const hostKeys = ssh2.utils.generateKeyPairSync('ed25519')
-const otherKeys = ssh2.utils.generateKeyPairSync('ed25519')
+const clientKeys = generateEd25519()
+const hostKeys = generateEd25519()
+const otherKeys = generateEd25519()
 
 /** Starts an SSH node on 127.0.0.1:0 with nodes `pve1`, `pve2`. */
 export async function startTestNode(): Promise<TestNode> {
