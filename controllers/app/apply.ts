@@ -205,8 +205,10 @@ async function buildEnv(run: Run, g: GuestRef): Promise<Record<string, string>> 
   const existing = generated.length > 0 ? await readExistingEnv(g, app.metadata.name) : {}
   for (const n of names) {
     const ref = app.spec.secrets[n]
-    if ('generate' in ref && existing[n] !== undefined && existing[n] !== '') env[n] = existing[n]
-    else env[n] = await ctx.secrets.resolve(key, n, ref)
+    if ('generate' in ref && existing[n] !== undefined && existing[n] !== '') {
+      env[n] = existing[n]
+      await ctx.secrets.remember?.(key, n, existing[n])
+    } else env[n] = await ctx.secrets.resolve(key, n, ref)
   }
   return env
 }

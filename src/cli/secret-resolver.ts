@@ -89,5 +89,9 @@ export function createSecretResolver(sec: SecretsModule, deps: SecretResolverDep
     digest(value) {
       return sec.keyedDigest(value, deps.key ?? fallbackDigestKey)
     },
+    async remember(key, name, value) {
+      if (deps.dryRun || !deps.key || deps.store.getGeneratedSecret(key, name)) return
+      await deps.store.putGeneratedSecret(key, name, await sec.sealValue(value, deps.key))
+    },
   }
 }

@@ -80,6 +80,12 @@ export interface SecretResolver {
   resolve(key: string, name: string, ref: SecretRef): Promise<string>
   /** Keyed digest of a value, for comparisons and specHash. */
   digest(value: string): string
+  /**
+   * Records a generated secret found in a guest (its `.env`) when the store has none, e.g. after
+   * the state directory was lost, so the store heals and later reads need no guest. Stored sealed;
+   * never overwrites a stored value; a no-op in dry runs.
+   */
+  remember?(key: string, name: string, value: string): Promise<void>
 }
 
 export type ProgressPhase =
