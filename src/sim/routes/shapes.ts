@@ -103,24 +103,31 @@ export function lxcListItem(core: SimCore, g: SimGuest): Record<string, unknown>
 export function resourceItem(core: SimCore, g: SimGuest, pools: Map<number, string>): Record<string, unknown> {
   const lagging = !g.created || core.now() - g.rrd.changedAt < core.opts.resourcesLagMs
   const status = !g.created ? 'unknown' : lagging ? g.rrd.status : g.status
-  const name = !g.created ? undefined : lagging ? g.rrd.name : guestName(g)
-  const memory = Number(g.config.memory ?? 512)
-  const item: Record<string, unknown> = {
-    id: `${g.type}/${g.vmid}`,
-    type: g.type,
-    vmid: g.vmid,
-    node: g.node,
+  const ha = core.state.ha[`ct:${g.vmid}`]
+  return buildResourceItem(g, {
     status,
-  }
-  if (name !== undefined) item.name = name
+    name: !g.created ? undefined : lagging ? g.rrd.name : guestName(g),
+    uptime: status === 'running' ? uptime(core, g) : 0,
+    pool: pools.get(g.vmid),
+    hastate: ha ? String(ha.state ?? 'started') : undefined,
+  })
+}
+
+/** The item's fields in PVE's order, from values already decided (lag, uptime, indexes). Pure. */
+function buildResourceItem(g: SimGuest, o: { status: string; name: string | undefined; uptime: number; pool: string | undefined; hastate: string | undefined }): Record<string, unknown> {
+  const cfg = g.config
+  const memory = Number(cfg.memory ?? 512)
+  const running = o.status === 'running'
+  const item: Record<string, unknown> = { id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node, status: o.status }
+  if (o.name !== undefined) item.name = o.name
   if (g.created) {
     Object.assign(item, {
-      uptime: status === 'running' ? uptime(core, g) : 0,
-      template: Number(g.config.template ?? 0),
-      maxcpu: Number(g.config.cores ?? 1),
-      cpu: status === 'running' ? 0.003 : 0,
+      uptime: o.uptime,
+      template: Number(cfg.template ?? 0),
+      maxcpu: Number(cfg.cores ?? 1),
+      cpu: running ? 0.003 : 0,
       maxmem: memory * MiB,
-      mem: status === 'running' ? Math.floor(memory * MiB * 0.12) : 0,
+      mem: running ? Math.floor(memory * MiB * 0.12) : 0,
       maxdisk: rootfsBytes(g),
       disk: 0,
       netin: 0,
@@ -129,12 +136,10 @@ export function resourceItem(core: SimCore, g: SimGuest, pools: Map<number, stri
       diskwrite: 0,
     })
   }
-  const pool = pools.get(g.vmid)
-  if (pool) item.pool = pool
-  if (g.config.lock !== undefined) item.lock = g.config.lock
-  if (g.config.tags !== undefined) item.tags = g.config.tags
-  const ha = core.state.ha[`ct:${g.vmid}`]
-  if (ha) item.hastate = String(ha.state ?? 'started')
+  if (o.pool) item.pool = o.pool
+  if (cfg.lock !== undefined) item.lock = cfg.lock
+  if (cfg.tags !== undefined) item.tags = cfg.tags
+  if (o.hastate !== undefined) item.hastate = o.hastate
   return item
 }
 
@@ -203,29 +208,7 @@ export function addResourceItem(out: JsonListBuffer, core: SimCore, g: SimGuest,
     f.hastate !== hastate
   ) {
     const name = !g.created ? undefined : lagging ? g.rrd.name : guestName(g)
-    const memory = Number(cfg.memory ?? 512)
-    const item: Record<string, unknown> = { id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node, status }
-    if (name !== undefined) item.name = name
-    if (g.created) {
-      Object.assign(item, {
-        uptime: UPTIME_SENTINEL,
-        template: Number(cfg.template ?? 0),
-        maxcpu: Number(cfg.cores ?? 1),
-        cpu: status === 'running' ? 0.003 : 0,
-        maxmem: memory * MiB,
-        mem: status === 'running' ? Math.floor(memory * MiB * 0.12) : 0,
-        maxdisk: rootfsBytes(g),
-        disk: 0,
-        netin: 0,
-        netout: 0,
-        diskread: 0,
-        diskwrite: 0,
-      })
-    }
-    if (pool) item.pool = pool
-    if (cfg.lock !== undefined) item.lock = cfg.lock
-    if (cfg.tags !== undefined) item.tags = cfg.tags
-    if (hastate !== undefined) item.hastate = hastate
+    const item = buildResourceItem(g, { status, name, uptime: UPTIME_SENTINEL, pool, hastate })
     const text = JSON.stringify(item)
     const marker = `"uptime":${UPTIME_SENTINEL}`
     const at = text.indexOf(marker)
