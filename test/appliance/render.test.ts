@@ -125,6 +125,28 @@ describe('resolveApplianceNetwork', () => {
     ])
   })
 
+  it('reserves addresses in a /8 LAN and around a gateway at the top of the subnet', () => {
+    const big = clone(edge)
+    big.spec.lan = { ...big.spec.lan, subnet: '10.0.0.0/8', gateway: '10.255.255.254', dhcpRange: { start: '10.0.0.1', end: '10.127.255.255' } }
+    big.spec.dns.records = []
+    big.spec.nat.portForwards = []
+    const apps = homelab.apps.map(clone)
+    apps.find((a) => a.metadata.name === 'hello-web')!.spec.network.ip = '10.200.0.20/8'
+    const n = resolveApplianceNetwork(big, apps, { owner: OWNER })
+    for (const a of n.apps) {
+      const [, b] = a.ip.split('.').map(Number)
+      expect(b >= 128).toBe(true) // above the DHCP range
+      expect(a.ip).not.toBe('10.255.255.254')
+      expect(a.ip).not.toBe('10.255.255.255')
+    }
+  })
+
+  it('refuses a dhcp app when the DHCP range leaves no address to reserve', () => {
+    const full = clone(edge)
+    full.spec.lan = { ...full.spec.lan, dhcpRange: { start: '10.10.0.2', end: '10.10.0.254' } }
+    expect(() => resolve(homelab.apps, full)).toThrow(/has 0 free addresses outside the DHCP range 10\.10\.0\.2-10\.10\.0\.254 but 3 apps need one/)
+  })
+
   it('says how to fix a LAN too small for its apps', async () => {
     const set = await generatedSet(250)
     const small = clone(set.appliances[0])
@@ -141,6 +163,7 @@ describe('bad input is refused, never written', () => {
   const cases: { name: string; reason: string; mutate: (apps: AppManifest[], appliance: ApplianceManifest) => void; want: RegExp }[] = [
     { name: 'newline in an expose host', reason: 'would start a new Caddyfile line', mutate: (a) => (a[0].spec.expose[0].host = 'x.home.arpa\nevil.example {'), want: /spec\.expose\[0\]\.host: .* is not a DNS name/ },
     { name: 'brace in an expose host', reason: 'would open a Caddy block', mutate: (a) => (a[0].spec.expose[0].host = 'x{'), want: /is not a DNS name/ },
+    { name: 'an address as expose host', reason: 'Caddy would serve an IP site, the hosts file would hold an address as a name', mutate: (a) => (a[0].spec.expose[0].host = '10.10.0.7'), want: /looks like an address/ },
     { name: 'semicolon in the domain', reason: 'nft/Caddy statement separator', mutate: (_, s) => (s.spec.dns.domain = 'home.arpa;flush'), want: /dns\.domain: .* is not a DNS name/ },
     { name: 'quote in the ACME e-mail', reason: 'would end a quoted token', mutate: (_, s) => (s.spec.proxy.acmeEmail = 'a"@example.org'), want: /proxy\.acmeEmail: .* is not a plain e-mail/ },
     { name: 'newline in the ACME e-mail', reason: 'would add a global Caddy option', mutate: (_, s) => (s.spec.proxy.acmeEmail = 'a@example.org\n\tadmin off'), want: /not a plain e-mail/ },

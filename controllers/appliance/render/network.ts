@@ -9,6 +9,9 @@
  * `expose` entry uses that name as its host (the default host), in which case it answers the
  * proxy (the LAN gateway), so browsers reach the app through Caddy. Every exposed host answers
  * the proxy. All names go into the hosts file, so they resolve before the first lease (trap 2).
+ * A single-label name (an expose `host: wiki`, a record `name: nas`) means `<label>.<domain>`;
+ * a name with a dot is taken as written, so public hosts (`app.example.org`) also answer the
+ * proxy on the LAN.
  */
 import { cidrContains, formatIpv4, parseIpv4 } from '../../../src/model/ipv4.js'
 import type { AppManifest, ApplianceManifest } from '../../../src/model/types.js'
@@ -154,27 +157,39 @@ export function resolveApplianceNetwork(appliance: ApplianceManifest, apps: read
     claim(cidr.address, `App "${appName}"`, field)
     lan.push({ name: appName, mac: appMacAddress(opts.owner, appName), ip: formatIpv4(cidr.address), addressing: 'static' })
   }
-  const pool: number[] = []
-  for (let ip = subnet.network + 1; ip < subnet.broadcast; ip++) if (ip !== gateway && (ip < start || ip > end)) pool.push(ip)
+  // The reservation pool: usable addresses outside the DHCP range, without the gateway. Kept as
+  // up to three segments rather than a list, so a /8 LAN costs no more than a /24.
+  const pool = subtract(subnet.network + 1, subnet.broadcast - 1, [[gateway, gateway], [start, end]])
+  const poolSize = pool.reduce((n, [a, b]) => n + b - a + 1, 0)
+  const poolAt = (i: number): number => {
+    for (const [a, b] of pool) {
+      if (i <= b - a) return a + i
+      i -= b - a + 1
+    }
+    throw new Error('pool index out of range') // unreachable: i < poolSize
+  }
+  const inPool = (ip: number): boolean => pool.some(([a, b]) => ip >= a && ip <= b)
   const free = (ip: number): boolean => !taken.has(ip) && !recordIps.has(formatIpv4(ip))
   const needHash: AppManifest[] = []
   for (const app of dynamic) {
     const prev = opts.previous?.[app.metadata.name]
     const ip = prev === undefined ? undefined : parseIpv4(prev)
-    if (ip !== undefined && usable(ip) && ip !== gateway && (ip < start || ip > end) && free(ip)) {
+    if (ip !== undefined && inPool(ip) && free(ip)) {
       taken.set(ip, `App "${app.metadata.name}"`)
       lan.push({ name: app.metadata.name, mac: appMacAddress(opts.owner, app.metadata.name), ip: formatIpv4(ip), addressing: 'reserved' })
     } else needHash.push(app)
   }
-  const available = pool.filter(free).length
+  const occupied = new Set([...taken.keys(), ...[...recordIps].map((r) => parseIpv4(r)!)].filter(inPool))
+  const available = poolSize - occupied.size
   if (needHash.length > available) {
     throw new ApplianceRenderError(at('lan'), `the LAN ${spec.lan.subnet} has ${available} free addresses outside the DHCP range ${spec.lan.dhcpRange.start}-${spec.lan.dhcpRange.end} but ${needHash.length} apps need one; use a larger subnet or a smaller dhcpRange`)
   }
   for (const app of needHash) {
-    let i = slot(opts.owner, app.metadata.name, pool.length)
-    while (!free(pool[i])) i = (i + 1) % pool.length
-    taken.set(pool[i], `App "${app.metadata.name}"`)
-    lan.push({ name: app.metadata.name, mac: appMacAddress(opts.owner, app.metadata.name), ip: formatIpv4(pool[i]), addressing: 'reserved' })
+    let i = slot(opts.owner, app.metadata.name, poolSize)
+    while (!free(poolAt(i))) i = (i + 1) % poolSize
+    const ip = poolAt(i)
+    taken.set(ip, `App "${app.metadata.name}"`)
+    lan.push({ name: app.metadata.name, mac: appMacAddress(opts.owner, app.metadata.name), ip: formatIpv4(ip), addressing: 'reserved' })
   }
   lan.sort((a, b) => cmp(a.name, b.name))
   const macs = new Map<string, string>()
@@ -254,6 +269,20 @@ export function resolveApplianceNetwork(appliance: ApplianceManifest, apps: read
     routes,
     portForwards: [...forwards.values()].sort((a, b) => cmp(a.protocol, b.protocol) || a.port - b.port),
   }
+}
+
+/** The intervals of [lo, hi] left after removing the `excluded` intervals; sorted, disjoint. */
+function subtract(lo: number, hi: number, excluded: [number, number][]): [number, number][] {
+  const out: [number, number][] = []
+  let cur = lo
+  for (const [a, b] of [...excluded].sort((x, y) => x[0] - y[0])) {
+    if (b < cur) continue
+    if (a > hi) break
+    if (a > cur) out.push([cur, Math.min(a - 1, hi)])
+    cur = Math.max(cur, b + 1)
+  }
+  if (cur <= hi) out.push([cur, hi])
+  return out
 }
 
 /** A single label is a name inside the domain; anything with a dot is already a FQDN. */

@@ -40,12 +40,14 @@ export function assertPort(value: unknown, field: string): number {
   return value
 }
 
-/** A DNS name of RFC 1123 labels (at most 253 characters), returned lower-case. */
+/** A DNS name of RFC 1123 labels (at most 253 characters, last label not all digits), returned lower-case. */
 export function assertHost(value: unknown, field: string): string {
   const v = typeof value === 'string' ? value.toLowerCase() : undefined
   if (v === undefined || v.length === 0 || v.length > 253 || !v.split('.').every((l) => LABEL.test(l))) {
     throw new ApplianceRenderError(field, `${show(value)} is not a DNS name (letters, digits and "-" in labels joined by ".")`)
   }
+  // An all-digit last label reads as an IPv4 address to Caddy and to resolvers.
+  if (/^[0-9]+$/.test(v.slice(v.lastIndexOf('.') + 1))) throw new ApplianceRenderError(field, `${show(value)} looks like an address, not a DNS name`)
   return v
 }
 
