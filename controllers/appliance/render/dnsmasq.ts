@@ -75,6 +75,10 @@ export function renderDnsmasqConfig(network: ApplianceNetwork, opts: DnsmasqConf
  * The `dhcp-hostsfile`: one `MAC,IP,name` line per app, sorted by name. dnsmasq re-reads it on
  * SIGHUP; `dnsmasq --test` does not read it, so it is checked here (and in the tests by running
  * each line as a `dhcp-host=` directive through the real binary).
+ *
+ * WARNING: removing an app's line and sending SIGHUP does not end its lease: dnsmasq keeps the
+ * lease, its name and its address until expiry (REFERENCE §7 trap 4). On deletion the caller
+ * must also drop the lease (stop, edit the lease file, start; or `dhcp_release`).
  * @throws ApplianceRenderError on a bad token, or two apps with one MAC, IP or name.
  */
 export function renderDhcpHosts(network: ApplianceNetwork): string {
