@@ -19,7 +19,7 @@
  * Runs as root (CAP_SYS_ADMIN for `ip netns`, CAP_NET_ADMIN). Where namespaces cannot be created
  * it says so loudly and records it in a test; under CI=true as root that is a failure instead.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -317,8 +317,15 @@ spec:
     })
   })
 
-  // Belt and braces: a crashed run must not leave namespaces behind either.
+  // Belt and braces: a run killed between setup and afterAll must not leave namespaces behind
+  // either ('exit' handlers must be synchronous; deleting an absent namespace just fails).
   process.once('exit', () => {
-    for (const ns of Object.values(NS)) execFile(ip, ['netns', 'del', ns], () => undefined)
+    for (const ns of Object.values(NS)) {
+      try {
+        execFileSync(ip, ['netns', 'del', ns], { stdio: 'ignore' })
+      } catch {
+        // already gone
+      }
+    }
   })
 }
