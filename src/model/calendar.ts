@@ -725,3 +725,23 @@ export function checkBackupSchedule(v: unknown): string | undefined {
   }
   return undefined
 }
+
+/**
+ * The instant a wall-clock time in `timeZone` names, as the node's `timelocal` reads vzdump file
+ * names. A time that exists twice (clocks going back) gives the earlier instant; a time that does
+ * not exist (clocks going forward) is read with the offset in force before the gap, so it lands
+ * inside the hour after. Throws RangeError for an unknown zone.
+ */
+export function wallClockToDate(
+  wall: { year: number; month: number; day: number; hour: number; minute: number; second: number },
+  timeZone = 'UTC',
+): Date {
+  const civil = civilSec(wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second)
+  if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return new Date(civil * 1000)
+  formatter(timeZone)
+  // Offsets in force a day either side cover every candidate; keep those that map back exactly.
+  const offsets = [...new Set([offsetAt(timeZone, civil - DAY), offsetAt(timeZone, civil), offsetAt(timeZone, civil + DAY)])]
+  const exact = offsets.map((o) => civil - o).filter((t) => t + offsetAt(timeZone, t) === civil)
+  if (exact.length > 0) return new Date(Math.min(...exact) * 1000)
+  return new Date((civil - offsetAt(timeZone, civil - DAY)) * 1000)
+}
