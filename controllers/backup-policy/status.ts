@@ -153,3 +153,78 @@ export function uncoveredTargets(
     .filter((t) => !active.some((p) => selects(p.spec, t)))
     .sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.kind === 'App' ? -1 : 1))
 }
+
+/** A task as `GET /cluster/tasks` or `GET /nodes/{node}/tasks` lists it. */
+export interface TaskEntry {
+  upid: string
+  node?: string
+  type: string
+  /** The vmid when the task concerns exactly one local guest, else ''. */
+  id?: string
+  user?: string
+  starttime: number | string
+  endtime?: number | string
+  /** `OK`, `WARNINGS: n`, an error text (`job errors`), `RUNNING`, or absent while running. */
+  status?: string
+}
+
+export interface JobRunResult {
+  /** `ok`, `warnings`, `failed`, `running`, or `missing` (no task found for the run). */
+  state: 'ok' | 'warnings' | 'failed' | 'running' | 'missing'
+  /** The scheduled start the result is for. */
+  scheduledAt?: Date
+  /** The vzdump tasks of that run (one per node that holds selected guests), oldest first. */
+  tasks: { upid: string; node?: string; status?: string; startedAt: Date; endedAt?: Date }[]
+  message: string
+}
+
+/**
+ * pvescheduler checks jobs once a minute and starts a due job's vzdump at once (waiting for the
+ * node's vzdump lock happens inside the task), so a run's tasks start within this window after the
+ * scheduled time.
+ */
+export const JOB_START_WINDOW_MS = 5 * 60 * 1000
+
+const toNum = (v: unknown): number | undefined => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : NaN
+  return Number.isFinite(n) ? n : undefined
+}
+
+/**
+ * The result of a backup job's last scheduled run, read from the task list: Proxmox does not put
+ * the job id into the UPID, so a run's tasks are the `vzdump` tasks of `root@pam` (the scheduler)
+ * that started within {@link JOB_START_WINDOW_MS} of the last scheduled time and concern one of
+ * the job's guests (or several guests, `id` empty). Several nodes give several tasks; the worst
+ * status wins.
+ */
+export function lastJobRun(tasks: readonly TaskEntry[], job: { schedule: string | CalendarEvent; vmids: readonly number[]; now: Date; timeZone?: string }): JobRunResult {
+  const scheduledAt = previousOccurrence(job.schedule, job.now, { timeZone: job.timeZone ?? 'UTC' })
+  if (!scheduledAt) return { state: 'missing', tasks: [], message: 'the job has not been scheduled to run yet' }
+  const from = scheduledAt.getTime()
+  const vmids = new Set(job.vmids.map(String))
+  const runs = tasks
+    .filter((t) => {
+      const start = toNum(t.starttime)
+      if (t.type !== 'vzdump' || start === undefined) return false
+      if (t.user !== undefined && t.user !== 'root@pam') return false
+      if (start * 1000 < from || start * 1000 > from + JOB_START_WINDOW_MS) return false
+      return !t.id || vmids.has(String(t.id))
+    })
+    .map((t) => {
+      const end = toNum(t.endtime)
+      const status = t.status === 'RUNNING' || (end === undefined && t.status === undefined) ? undefined : t.status
+      return { upid: t.upid, node: t.node, status, startedAt: new Date(toNum(t.starttime)! * 1000), endedAt: end !== undefined && status !== undefined ? new Date(end * 1000) : undefined }
+    })
+    .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || (a.upid < b.upid ? -1 : 1))
+  const at = iso(scheduledAt)
+  if (runs.length === 0) return { state: 'missing', scheduledAt, tasks: [], message: `no vzdump task of the run scheduled at ${at} was found in the task list` }
+  const failed = runs.filter((r) => r.status !== undefined && r.status !== 'OK' && !/^WARNINGS: \d+$/.test(r.status))
+  if (failed.length > 0) {
+    return { state: 'failed', scheduledAt, tasks: runs, message: `the run scheduled at ${at} failed on ${failed.map((r) => r.node ?? '?').join(', ')}: ${failed[0]!.status}` }
+  }
+  if (runs.some((r) => r.status === undefined)) return { state: 'running', scheduledAt, tasks: runs, message: `the run scheduled at ${at} is still running` }
+  if (runs.some((r) => r.status !== 'OK')) {
+    return { state: 'warnings', scheduledAt, tasks: runs, message: `the run scheduled at ${at} finished with warnings (${runs.map((r) => r.status).filter((s) => s !== 'OK').join(', ')})` }
+  }
+  return { state: 'ok', scheduledAt, tasks: runs, message: `the run scheduled at ${at} finished OK` }
+}

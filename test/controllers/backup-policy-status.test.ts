@@ -7,6 +7,7 @@ import {
   checkOverdue,
   DEFAULT_OVERDUE_GRACE_MS,
   lastBackups,
+  lastJobRun,
   uncoveredTargets,
 } from '../../controllers/backup-policy/status.js'
 import { renderBackupNotes } from '../../src/model/backup-notes.js'
@@ -144,6 +145,34 @@ describe('uncoveredTargets: apps no active policy backs up (like Proxmox\'s not-
   for (const c of cases) {
     it(`${c.name}: ${c.reason}`, () => {
       expect(uncoveredTargets(c.policies, TARGETS).map((t) => `${t.kind}/${t.name}`)).toEqual(c.want)
+    })
+  }
+})
+
+describe('lastJobRun: the result of the last scheduled run, from the task list', () => {
+  const at = Date.parse('2026-11-30T03:00:00Z') / 1000
+  const upid = (node: string, start: number, id: string): string => `UPID:${node}:0000ABCD:00001234:${start.toString(16).toUpperCase()}:vzdump:${id}:root@pam:`
+  const task = (node: string, start: number, id: string, status?: string, over: Record<string, unknown> = {}) => ({
+    upid: upid(node, start, id), node, type: 'vzdump', id, user: 'root@pam', starttime: start, ...(status !== undefined ? { status, endtime: start + 60 } : {}), ...over,
+  })
+  const job = { schedule: '*-*-* 03:00', vmids: [105, 106], now: new Date('2026-11-30T10:00:00Z') }
+  const cases: { name: string; reason: string; tasks: ReturnType<typeof task>[]; want: string; count: number }[] = [
+    { name: 'one node, OK', reason: 'a multi-guest run has an empty task id', tasks: [task('pve', at + 20, '', 'OK')], want: 'ok', count: 1 },
+    { name: 'warnings', reason: 'WARNINGS: n is a success with warnings', tasks: [task('pve', at + 20, '', 'WARNINGS: 2')], want: 'warnings', count: 1 },
+    { name: 'job errors', reason: 'a guest failed: the task ends with "job errors"', tasks: [task('pve', at + 20, '', 'job errors')], want: 'failed', count: 1 },
+    { name: 'two nodes, one failed', reason: 'the job runs per node; the worst result wins', tasks: [task('pve', at + 20, '105', 'OK'), task('pve2', at + 25, '106', 'unable to find VM')], want: 'failed', count: 2 },
+    { name: 'still running', reason: 'a running task has no status yet', tasks: [task('pve', at + 20, '', undefined)], want: 'running', count: 1 },
+    { name: 'only yesterday\'s run', reason: 'an older run does not answer for today\'s', tasks: [task('pve', at - 86400 + 20, '', 'OK')], want: 'missing', count: 0 },
+    { name: 'manual backup of another guest', reason: 'a user\'s vzdump of an unrelated guest is not the job', tasks: [task('pve', at + 30, '300', 'OK')], want: 'missing', count: 0 },
+    { name: 'backup now by a token', reason: 'tasks of other users are not the scheduler', tasks: [task('pve', at + 30, '', 'OK', { user: 'proximity@pve!ops' })], want: 'missing', count: 0 },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => {
+      const r = lastJobRun(c.tasks, job)
+      expect(r.state).toBe(c.want)
+      expect(r.tasks).toHaveLength(c.count)
+      expect(r.scheduledAt?.toISOString()).toBe('2026-11-30T03:00:00.000Z')
+      expect(r.message).toContain('2026-11-30T03:00:00Z')
     })
   }
 })
