@@ -745,3 +745,26 @@ export function wallClockToDate(
   if (exact.length > 0) return new Date(Math.min(...exact) * 1000)
   return new Date((civil - offsetAt(timeZone, civil - DAY)) * 1000)
 }
+
+/**
+ * True when the event fires at `at` (whole seconds; milliseconds are ignored): the wall clock of
+ * `at` in the zone matches every field. The plain definition that nextOccurrence and
+ * previousOccurrence compute efficiently.
+ */
+export function matchesCalendarEvent(event: CalendarEvent | string, at: Date, opts: OccurrenceOptions = {}): boolean {
+  const ev = toEvent(event)
+  const tz = opts.timeZone ?? 'UTC'
+  const sec = Math.floor(at.getTime() / 1000)
+  const civil = isUtc(ev, tz) ? sec : sec + offsetAt(tz, sec)
+  const f = civilFields(civil)
+  const c = compile(ev)
+  return (
+    ok(c.years, f.y) &&
+    ok(c.months, f.mo) &&
+    ok(c.days, f.d) &&
+    (c.weekdays === undefined || c.weekdays[weekdayOf(f.y, f.mo, f.d)] === true) &&
+    ok(c.hours, f.h) &&
+    ok(c.minutes, f.mi) &&
+    ok(c.seconds, f.s)
+  )
+}

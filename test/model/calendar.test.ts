@@ -4,6 +4,7 @@ import {
   checkBackupSchedule,
   checkCalendarEvent,
   checkTimeZone,
+  matchesCalendarEvent,
   nextOccurrence,
   parseCalendarEvent,
   previousOccurrence,
@@ -367,6 +368,41 @@ describe('checkBackupSchedule: what the loader accepts for BackupPolicy.schedule
       const got = checkBackupSchedule(c.given)
       if (c.want === undefined) expect(got).toBeUndefined()
       else expect(got).toMatch(c.want)
+    })
+  }
+})
+
+describe('next/previous agree with a brute-force scan of every minute (DST weeks included)', () => {
+  const schedules = ['*/15', '02:30', '1..3:0/20', 'sun 01,02,03:00', 'sat..mon 0/7:30']
+  const windows: { tz: string; from: string; reason: string }[] = [
+    { tz: 'Europe/Berlin', from: '2026-03-28T00:00:00Z', reason: 'clocks go forward on Sunday 2026-03-29 02:00' },
+    { tz: 'Europe/Berlin', from: '2026-10-24T00:00:00Z', reason: 'clocks go back on Sunday 2026-10-25 03:00' },
+    { tz: 'America/New_York', from: '2026-10-31T06:00:00Z', reason: 'clocks go back on Sunday 2026-11-01 02:00' },
+  ]
+  for (const w of windows) {
+    it(`${w.tz} from ${w.from}: ${w.reason}`, () => {
+      const start = Date.parse(w.from)
+      const end = start + 2 * 86_400_000
+      for (const schedule of schedules) {
+        const hits: number[] = []
+        for (let t = start; t <= end; t += 60_000) if (matchesCalendarEvent(schedule, new Date(t), { timeZone: w.tz })) hits.push(t)
+        expect(hits.length, schedule).toBeGreaterThan(0)
+        // next(): walking from the start must visit exactly the brute-force hits
+        const walked: number[] = []
+        let t = new Date(start - 1000)
+        for (;;) {
+          const n = nextOccurrence(schedule, t, { timeZone: w.tz })
+          if (!n || n.getTime() > end) break
+          walked.push(n.getTime())
+          t = n
+        }
+        expect(walked.map((x) => new Date(x).toISOString()), `${schedule} in ${w.tz}`).toEqual(hits.map((x) => new Date(x).toISOString()))
+        // previous(): from each hit + 59 s back to that hit, and from a hit - 1 s to the one before
+        for (let i = 1; i < hits.length; i += Math.max(1, Math.floor(hits.length / 25))) {
+          expect(previousOccurrence(schedule, new Date(hits[i]! + 59_000), { timeZone: w.tz })?.getTime(), schedule).toBe(hits[i])
+          expect(previousOccurrence(schedule, new Date(hits[i]! - 1000), { timeZone: w.tz })?.getTime(), schedule).toBe(hits[i - 1])
+        }
+      }
     })
   }
 })
