@@ -179,3 +179,21 @@ export function expandNotesTemplate(tpl: string, vars: { cluster?: string; guest
   if (left) throw new Error(`unexpected variable name '${left[1]}' in notes template`)
   return out
 }
+
+/**
+ * The notes line for a job backup once the controller knows whose it is: the job's facts (owner,
+ * policy, trigger, guest, vmid) kept, the app's (name, kind, revision, images) added. Written with
+ * `PUT …/content/{volid}` once per new backup (after that {@link needsCompletion} is false).
+ * Images that would not fit Proxmox's notes are left out and counted, as in templates.
+ */
+export function completeBackupNotes(
+  existing: BackupNotes,
+  facts: { app: string; kind?: 'App' | 'Appliance'; revision?: string; images?: string[] },
+): string {
+  const merged: BackupNotes = { ...existing, app: facts.app, kind: facts.kind ?? existing.kind, revision: facts.revision ?? existing.revision, images: facts.images ?? existing.images }
+  if (merged.kind === 'App' || merged.kind === undefined) delete merged.kind
+  for (const k of ['revision', 'images'] as const) if (merged[k] === undefined) delete merged[k]
+  const line = renderBackupNotes(merged)
+  if (line.length <= NOTES_TEMPLATE_MAX_LENGTH || merged.images === undefined) return line
+  return renderBackupNotes({ ...merged, images: undefined, imagesOmitted: merged.images.length })
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  completeBackupNotes,
   expandNotesTemplate,
   needsCompletion,
   NOTES_TEMPLATE_MAX_LENGTH,
@@ -88,5 +89,22 @@ describe('expandNotesTemplate behaves as vzdump does', () => {
     expect(() => expandNotesTemplate('{{app}}', { guestname: 'g', vmid: 1 })).toThrow(/unexpected variable name 'app'/)
     expect(() => expandNotesTemplate('a\\tb', { guestname: 'g', vmid: 1 })).toThrow(/unexpected escape character 't'/)
     expect(expandNotesTemplate('{{guestname}}\\n{{vmid}}\\\\', { guestname: 'g', vmid: 1 })).toBe('g\n1\\')
+  })
+})
+
+describe('completeBackupNotes: a job backup once its app is known', () => {
+  const job = parseBackupNotes(expandNotesTemplate(renderJobNotesTemplate({ owner: 'home', policy: 'nightly' }), { guestname: 'web', vmid: 105 }))!
+
+  it('keeps the job facts and adds app, revision and images', () => {
+    const line = completeBackupNotes(job, { app: 'web', revision: 'c0ffee1', images: ['nginx:1.27'] })
+    expect(parseBackupNotes(line)).toEqual({ owner: 'home', policy: 'nightly', trigger: 'schedule', guest: 'web', vmid: 105, app: 'web', revision: 'c0ffee1', images: ['nginx:1.27'] })
+    expect(needsCompletion(parseBackupNotes(line))).toBe(false)
+  })
+
+  it('records the appliance kind and fits long image lists into the limit', () => {
+    const images = Array.from({ length: 40 }, (_, i) => `registry.example.com/team/service-${i}:1.2.3`)
+    const line = completeBackupNotes(job, { app: 'gw', kind: 'Appliance', revision: 'r1', images })
+    expect(line.length).toBeLessThanOrEqual(NOTES_TEMPLATE_MAX_LENGTH)
+    expect(parseBackupNotes(line)).toMatchObject({ kind: 'Appliance', app: 'gw', imagesOmitted: 40 })
   })
 })
