@@ -100,7 +100,7 @@ function comparable(key: ManagedJobKey, v: unknown): unknown {
       return text(v) || 'snapshot'
     case 'compress': {
       const c = text(v) || '0'
-      return COMPRESS_ALIASES[c] ?? c
+      return Object.hasOwn(COMPRESS_ALIASES, c) ? COMPRESS_ALIASES[c] : c
     }
     case 'comment': {
       const owned = jobPolicy({ comment: v })

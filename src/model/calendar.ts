@@ -223,7 +223,8 @@ class Parser {
   weekday(): number {
     const m = /^[A-Za-z]+/.exec(this.text.slice(this.pos))
     if (!m) this.fail(this.pos, 'expected a weekday')
-    const day = WEEKDAY_NAMES[m[0].toLowerCase()]
+    const key = m[0].toLowerCase()
+    const day = Object.hasOwn(WEEKDAY_NAMES, key) ? WEEKDAY_NAMES[key] : undefined
     if (day === undefined) this.fail(this.pos, `unknown weekday "${m[0]}" (use mon, tue, wed, thu, fri, sat, sun)`, true)
     this.pos += m[0].length
     return day
@@ -277,7 +278,7 @@ class Parser {
   event(): Fields {
     const text = this.text
     if (/^[A-Za-z]/.test(text)) {
-      const special = SPECIAL[text]
+      const special = Object.hasOwn(SPECIAL, text) ? SPECIAL[text] : undefined
       if (special) {
         this.pos = text.length
         return special()

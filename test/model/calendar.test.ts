@@ -327,6 +327,8 @@ describe('parse: invalid strings are refused with a located, actionable message'
     { given: '17..8:00', reason: 'a backwards range', want: /runs backwards/ },
     { given: 'mon,', reason: 'a dangling comma', want: /expected a weekday/ },
     { given: 'every day', reason: 'English is not a schedule', want: /unknown weekday "every"/ },
+    { given: 'toString', reason: 'names of built-in object properties are neither special words nor weekdays', want: /unknown weekday "toString"/ },
+    { given: 'constructor 03:00', reason: 'same, before a time', want: /unknown weekday "constructor"/ },
     { given: '0 3 * * *', reason: 'cron syntax is not a Proxmox calendar event', want: /unexpected/ },
     { given: '03:00 Europe/Berlin', reason: 'a zone name is not part of the format (only UTC)', want: /unexpected/ },
     { given: `${'1,'.repeat(64)}1`, reason: 'Proxmox limits the schedule to 128 characters', want: /at most 128/ },
