@@ -4,7 +4,8 @@
  * controller feeds them one content listing per backup storage per pass (never one per app).
  */
 import { parseBackupNotes, type BackupTrigger } from '../../src/model/backup-notes.js'
-import { nextOccurrence, previousOccurrence, type CalendarEvent } from '../../src/model/calendar.js'
+import type { CalendarEvent } from '../../src/model/calendar.js'
+import { nextOccurrence, previousOccurrence } from '../../src/model/calendar-occurrence.js'
 import type { BackupPolicySpec } from '../../src/model/types.js'
 import type { BackupEntry } from '../../src/model/vzdump.js'
 import { selects, type BackupTarget } from './desired.js'

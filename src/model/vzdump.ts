@@ -8,7 +8,7 @@
  * `ctime` with the node's zone, so prefer the listing's `ctime` and use {@link backupTime} only
  * when there is none.
  */
-import { wallClockToDate } from './calendar.js'
+import { wallClockToDate } from './time-zone.js'
 
 /** What a backup volid says about itself. */
 export interface BackupVolid {

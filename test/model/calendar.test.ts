@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import {
-  CalendarEventError,
-  checkBackupSchedule,
-  checkCalendarEvent,
-  checkTimeZone,
-  matchesCalendarEvent,
-  nextOccurrence,
-  parseCalendarEvent,
-  previousOccurrence,
-} from '../../src/model/calendar.js'
+import { CalendarEventError, checkCalendarEvent, parseCalendarEvent } from '../../src/model/calendar.js'
+import { checkBackupSchedule, matchesCalendarEvent, nextOccurrence, previousOccurrence } from '../../src/model/calendar-occurrence.js'
+import { checkTimeZone } from '../../src/model/time-zone.js'
 
 /** Monday 2026-11-30 10:17:00 UTC: the clock every case starts from unless it says otherwise. */
 const MONDAY = new Date('2026-11-30T10:17:00Z')
