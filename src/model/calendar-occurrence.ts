@@ -4,12 +4,12 @@
  * passes the instant. Parsing is in calendar.ts.
  */
 import { CALENDAR_FIELD_LIMITS, checkCalendarEvent, parseCalendarEvent, type CalendarEvent, type CalendarValue } from './calendar.js'
-import { civilFields, civilSec, daysInMonth, firstOffsetChange, offsetAt, offsetStretchStart, weekdayOf, zoneFormatter } from './time-zone.js'
+import { civilFields, civilSec, daysInMonth, firstOffsetChange, offsetAt, offsetStretchStart, resolveTimeZone, weekdayOf, zoneFormatter } from './time-zone.js'
 
 export interface OccurrenceOptions {
   /**
-   * IANA time zone the node runs in (pvescheduler evaluates in the node's local time). Ignored
-   * when the event ends in `UTC`.
+   * IANA time zone the node runs in (pvescheduler evaluates in the node's local time), or
+   * `local` for this process's zone. Ignored when the event ends in `UTC`.
    * @default 'UTC'
    */
   timeZone?: string
@@ -185,7 +185,7 @@ const toEvent = (ev: CalendarEvent | string): CalendarEvent => (typeof ev === 's
  */
 export function nextOccurrence(event: CalendarEvent | string, after: Date, opts: OccurrenceOptions = {}): Date | undefined {
   const ev = toEvent(event)
-  const tz = opts.timeZone ?? 'UTC'
+  const tz = resolveTimeZone(opts.timeZone)
   const c = compile(ev)
   let t = Math.floor(after.getTime() / 1000) + 1
   if (isUtc(ev, tz)) {
@@ -212,7 +212,7 @@ export function nextOccurrence(event: CalendarEvent | string, after: Date, opts:
  */
 export function previousOccurrence(event: CalendarEvent | string, atOrBefore: Date, opts: OccurrenceOptions = {}): Date | undefined {
   const ev = toEvent(event)
-  const tz = opts.timeZone ?? 'UTC'
+  const tz = resolveTimeZone(opts.timeZone)
   const c = compile(ev)
   let t = Math.floor(atOrBefore.getTime() / 1000)
   if (isUtc(ev, tz)) {
@@ -256,7 +256,7 @@ export function checkBackupSchedule(v: unknown): string | undefined {
  */
 export function matchesCalendarEvent(event: CalendarEvent | string, at: Date, opts: OccurrenceOptions = {}): boolean {
   const ev = toEvent(event)
-  const tz = opts.timeZone ?? 'UTC'
+  const tz = resolveTimeZone(opts.timeZone)
   const sec = Math.floor(at.getTime() / 1000)
   const civil = isUtc(ev, tz) ? sec : sec + offsetAt(tz, sec)
   const f = civilFields(civil)

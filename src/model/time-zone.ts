@@ -36,6 +36,16 @@ export const daysInMonth = (y: number, mo: number): number => new Date(civilSec(
 /** Weekday of a date, 0 = Monday … 6 = Sunday (Proxmox's order). */
 export const weekdayOf = (y: number, mo: number, d: number): number => (new Date(civilSec(y, mo, d, 0, 0, 0) * 1000).getUTCDay() + 6) % 7
 
+/**
+ * A zone name as given, with `local` (and undefined → `UTC`) resolved: `local` is the zone this
+ * process runs in, for a Proximity that runs on the Proxmox node itself.
+ */
+export function resolveTimeZone(timeZone: string | undefined): string {
+  if (timeZone === undefined) return 'UTC'
+  if (timeZone === 'local') return new Intl.DateTimeFormat().resolvedOptions().timeZone
+  return timeZone
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
 /** The cached formatter of a zone; throws RangeError naming an unknown zone. */
@@ -66,7 +76,7 @@ export function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
 export function checkTimeZone(timeZone: unknown): string | undefined {
   if (typeof timeZone !== 'string' || timeZone === '') return 'time zone must be a non-empty IANA name such as "Europe/Berlin" or "UTC"'
   try {
-    zoneFormatter(timeZone)
+    zoneFormatter(resolveTimeZone(timeZone))
     return undefined
   } catch (e) {
     return (e as Error).message
@@ -136,8 +146,9 @@ export function offsetStretchStart(tz: string, a: number, b: number, off: number
  */
 export function wallClockToDate(
   wall: { year: number; month: number; day: number; hour: number; minute: number; second: number },
-  timeZone = 'UTC',
+  zone = 'UTC',
 ): Date {
+  const timeZone = resolveTimeZone(zone)
   const civil = civilSec(wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second)
   if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return new Date(civil * 1000)
   zoneFormatter(timeZone)

@@ -272,9 +272,18 @@ describe('time zones: Proxmox evaluates in the node\'s local time', () => {
     expect(nextOccurrence('*-07-01 12:00', MONDAY, { timeZone: 'Europe/Berlin' })?.toISOString()).toBe('2027-07-01T10:00:00.000Z')
   })
 
+  it('"local" is the zone this process runs in', () => {
+    const here = new Intl.DateTimeFormat().resolvedOptions().timeZone
+    for (const schedule of ['*-*-* 03:00', 'sat 02:00']) {
+      expect(nextOccurrence(schedule, MONDAY, { timeZone: 'local' })).toEqual(nextOccurrence(schedule, MONDAY, { timeZone: here }))
+      expect(previousOccurrence(schedule, MONDAY, { timeZone: 'local' })).toEqual(previousOccurrence(schedule, MONDAY, { timeZone: here }))
+    }
+  })
+
   it('an unknown zone is refused with a clear message', () => {
     expect(() => nextOccurrence('daily', MONDAY, { timeZone: 'Mars/Olympus' })).toThrow(/unknown time zone "Mars\/Olympus"/)
     expect(checkTimeZone('Europe/Berlin')).toBeUndefined()
+    expect(checkTimeZone('local')).toBeUndefined()
     expect(checkTimeZone('Nowhere/Else')).toMatch(/unknown time zone/)
   })
 })
