@@ -17,13 +17,14 @@ export type SecretsModule = typeof import('../manifest/secrets.js')
 
 /**
  * Loads the key at `path`; when it is missing and `autoCreate`, generates one there (mode 0600,
- * parent 0700). Resolves undefined when missing and not created.
+ * its folder 0700; the default path is `~/.config/proximity/secret.key`, see ./key-location.ts). Resolves undefined when missing and not created.
  */
 export async function obtainKey(sec: SecretsModule, path: string, autoCreate: boolean): Promise<SecretKey | undefined> {
   if (existsSync(path)) return sec.loadSecretKey(path)
   if (!autoCreate) return undefined
   const { keyText } = await sec.generateSecretKey()
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  await chmod(dirname(path), 0o700)
   await writeFile(path, keyText, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
   })
