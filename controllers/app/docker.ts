@@ -78,7 +78,7 @@ export function parseEnv(text: string): Record<string, string> {
 
 /** Reads the guest's current `.env` (empty when there is none). */
 export async function readExistingEnv(g: GuestRef, app: string): Promise<Record<string, string>> {
-  const r = await exec(g, ['cat', `${projectDir(app)}/.env`], 'read existing .env')
+  const r = await exec(g, ['cat', `${projectDir(app)}/.env`], 'read existing .env', { raw: true })
   return r.code === 0 ? parseEnv(r.stdout) : {}
 }
 

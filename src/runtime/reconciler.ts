@@ -17,6 +17,7 @@ import { allManifests, findManifest, splitKey } from './keys.js'
 import { createWorkQueue, runWorkers, type WorkQueue } from './queue.js'
 import { createSemaphore } from './semaphore.js'
 import { createAttempter, type AnyController, type AttemptReport, type Pass } from './attempt.js'
+import { createValueRedactor, redactErrorText } from './redact-values.js'
 
 export type { AnyController } from './attempt.js'
 
@@ -240,11 +241,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
             const kctx = keyContext(ctx, key, true)
             const observed: unknown = await controller.observe(kctx, manifest)
             return { key, actions: controller.plan(manifest, observed, kctx) }
-          } catch (err) {
+          } catch (caught) {
+            // issue 7: the object's secret values never leave in a message or a log.
+            const hide = createValueRedactor(ctx.secrets?.known ? await ctx.secrets.known(key).catch(() => []) : [])
+            const err = redactErrorText(caught, hide)
             const kind = classifyError(err)
             if (kind === 'bug') logger.error(`planning ${key} failed unexpectedly`, err)
             const reason = err instanceof WaitingError || err instanceof StalledError ? err.reason : kind === 'bug' ? 'ReconciliationFailed' : 'ProgressingWithRetry'
-            return { key, actions: [], error: { kind, reason, message: err instanceof Error ? err.message : String(err) } }
+            return { key, actions: [], error: { kind, reason, message: hide(err instanceof Error ? err.message : String(err)) } }
           }
         }),
       ),

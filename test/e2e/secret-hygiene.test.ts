@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import type { RunningSimulator } from '../../src/sim/types.js'
 import { runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
 
-/** An App whose compose reads API_KEY from `.env`; `image` may interpolate it too. */
-function secretApp(name: string, image: string): string {
+/** An App whose compose reads API_KEY from `.env`; `image` and `restart` may interpolate it too. */
+function secretApp(name: string, image: string, restart?: string): string {
   return [
     'apiVersion: proximity/v1alpha1',
     'kind: App',
@@ -23,6 +23,7 @@ function secretApp(name: string, image: string): string {
     '        web:',
     `          image: ${JSON.stringify(image)}`,
     '          ports: ["80:80"]',
+    ...(restart ? [`          restart: ${JSON.stringify(restart)}`] : []),
     '          environment:',
     '            API_KEY: ${API_KEY}',
     '  resources: {cores: 1, memory: 256, disk: 2}',
@@ -71,5 +72,54 @@ describe('an {env} secret whose variable is unset', () => {
     const r = await runCli(['plan', ...args], { cwd: work.dir, env: { API_KEY: '' } })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/Plan: 1 to add/)
+  })
+})
+
+describe('a secret printed back by a failing compose project', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  let args: string[]
+  let stateDir: string
+  const SECRET = 'hunter2-Sup3r+secret'
+  const env = { API_KEY: SECRET }
+
+  beforeAll(async () => {
+    sim = await startSim()
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    // The simulated compose refuses the restart policy and prints the interpolated value: the secret.
+    await writeFile(join(apps, 'leaky.yaml'), secretApp('leaky', 'traefik/whoami:v1.10.3', '${API_KEY}'))
+    stateDir = join(work.dir, 'state')
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', stateDir]
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('never reaches the CLI output, describe, events, the status file or the audit log', async () => {
+    const applied = await runCli(['apply', ...args], { cwd: work.dir, env })
+    expect(applied.code).toBe(1)
+    // the failure is there, with the value replaced
+    expect(applied.stdout).toMatch(/App\/leaky: InvalidCompose: compose rejected the project of App leaky: .*invalid restart policy '\(sensitive\)'/)
+    const seen: Record<string, string> = { apply: applied.stdout + applied.stderr }
+    for (const cmd of [['describe', 'app', 'leaky'], ['events'], ['get', 'apps', '-o', 'json']]) {
+      const r = await runCli([...cmd, '--state-dir', stateDir], { cwd: work.dir, env })
+      expect(r.code, r.stderr).toBe(0)
+      seen[cmd.join(' ')] = r.stdout + r.stderr
+    }
+    expect(seen.events).toContain('(sensitive)')
+    for (const f of ['state.json', 'audit.log']) seen[f] = await readFile(join(stateDir, f), 'utf8')
+    seen['errors.log'] = await readFile(join(stateDir, 'errors.log'), 'utf8').catch(() => '')
+    for (const [where, text] of Object.entries(seen)) {
+      expect(text, where).not.toContain(SECRET)
+      expect(text, where).not.toContain(encodeURIComponent(SECRET))
+      expect(text, where).not.toContain(Buffer.from(SECRET).toString('base64'))
+    }
+    // the guest really holds the secret: it was only hidden on the way back
+    const guest = sim.guests().find((g) => String(g.config.hostname) === 'leaky')
+    expect(guest).toBeDefined()
   })
 })
