@@ -59,8 +59,12 @@ export function describeHeld(found: SourceFileHold, orphans: ReadonlySet<string>
   return lines
 }
 
-/** Records which file every object of `set` came from (after an apply); `deleted` are forgotten. */
+/** Records which file every object of `set` came from (after an apply); `deleted` are forgotten. Writes only on change. */
 export async function recordManifestSources(stateDir: string, set: ManifestSet, inputs: ManifestInput[], deleted: string[]): Promise<void> {
   const prev = await readManifestSources(stateDir)
-  await writeManifestSources(stateDir, recordSources(prev, set, inputs, deleted, new Date().toISOString()))
+  const next = recordSources(prev, set, inputs, deleted, new Date().toISOString())
+  if (JSON.stringify(sortedEntries(next)) === JSON.stringify(sortedEntries(prev))) return
+  await writeManifestSources(stateDir, next)
 }
+
+const sortedEntries = <T>(o: Record<string, T>): [string, T][] => Object.entries(o).sort(([a], [b]) => a.localeCompare(b))

@@ -42,8 +42,9 @@ function covers(input: ManifestInput, file: string): boolean {
 
 /**
  * The records after an apply: every object of `set` gets the `-f` input it was read from (the
- * most specific one when several cover it), objects in `deleted` are forgotten, and records of
- * other objects are kept (their guests may still exist and be pruned later). Pure.
+ * most specific one when several cover it; `recordedAt` changes only with the record), objects
+ * in `deleted` are forgotten, and records of other objects are kept (their guests may still
+ * exist and be pruned later). Pure.
  */
 export function recordSources(prev: ManifestSources, set: ManifestSet, inputs: ManifestInput[], deleted: readonly string[], now: string): ManifestSources {
   const out: ManifestSources = { ...prev }
@@ -53,7 +54,10 @@ export function recordSources(prev: ManifestSources, set: ManifestSet, inputs: M
     const file = resolve(m.source.file)
     const input = byDepth.find((i) => covers(i, file))
     if (!input) continue
-    out[keyOf(m)] = { root: input.path, file: input.isDir ? relative(input.path, file) : '', recordedAt: now }
+    const rec = { root: input.path, file: input.isDir ? relative(input.path, file) : '' }
+    const old = prev[keyOf(m)]
+    // An unchanged record keeps its time, so a converged apply rewrites nothing.
+    out[keyOf(m)] = old && old.root === rec.root && old.file === rec.file ? old : { ...rec, recordedAt: now }
   }
   return out
 }

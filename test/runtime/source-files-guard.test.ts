@@ -31,6 +31,11 @@ describe('recordSources', () => {
       'App/db': { root: `${R}/sub/db.yaml`, file: '', recordedAt: 't1' },
     })
   })
+  it('keeps the time of an unchanged record, so a converged apply writes nothing new', () => {
+    const prev = { 'App/web': { root: R, file: 'web.yaml', recordedAt: 't0' } }
+    expect(recordSources(prev, setOf(app('web', `${R}/web.yaml`)), [dirInput], [], 't1')).toEqual(prev)
+    expect(recordSources(prev, setOf(app('web', `${R}/moved.yaml`)), [dirInput], [], 't1')).toEqual({ 'App/web': { root: R, file: 'moved.yaml', recordedAt: 't1' } })
+  })
 })
 
 describe('unreadSourceFiles', () => {
