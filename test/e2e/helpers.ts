@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs'
 import { mkdtemp, mkdir, writeFile, rm, cp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { main } from '../../src/cli/main.js'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator, SimulatorOptions } from '../../src/sim/types.js'
@@ -29,7 +29,7 @@ export function testHomeDir(): string {
 }
 
 /** Runs `proximity <argv>` in-process with its own streams, env and cwd (HOME is testHomeDir()). */
-export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliRun> {
+export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<CliRun> {
   const stdout = new PassThrough()
   const stderr = new PassThrough()
   let out = ''
@@ -37,7 +37,8 @@ export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.P
   stdout.on('data', (d: Buffer) => (out += d.toString()))
   stderr.on('data', (d: Buffer) => (errText += d.toString()))
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: testHomeDir(), ...(opts.env ?? {}) }
-  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd, stdin: new PassThrough() })
+  const stdin = opts.stdin !== undefined ? Readable.from([opts.stdin]) : new PassThrough()
+  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd, stdin })
   return { code, stdout: out, stderr: errText }
 }
 

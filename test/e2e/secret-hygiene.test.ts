@@ -4,6 +4,7 @@
  * compose project never reaches the output, the status, the events or the audit log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RunningSimulator } from '../../src/sim/types.js'
@@ -121,5 +122,37 @@ describe('a secret printed back by a failing compose project', () => {
     // the guest really holds the secret: it was only hidden on the way back
     const guest = sim.guests().find((g) => String(g.config.hostname) === 'leaky')
     expect(guest).toBeDefined()
+  })
+})
+
+describe('a secret key left in the state dir by an older version', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+
+  beforeAll(async () => {
+    sim = await startSim()
+    work = await tempDir()
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('is still used, with a notice saying how to move it, and no second key is made', async () => {
+    const home = join(work.dir, 'home')
+    const env = { HOME: home }
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    expect((await runCli(['secret', 'keygen', '--out', 'state/secret.key'], { cwd: work.dir, env })).code).toBe(0)
+    const sealed = await runCli(['secret', 'seal', '--key', 'state/secret.key', '--name', 'API_KEY'], { cwd: work.dir, env, stdin: 'sealed-value-1234' })
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    const yaml = secretApp('sealedapp', 'traefik/whoami:v1.10.3').replace('    API_KEY: {env: API_KEY}', `    ${sealed.stdout.trim()}`)
+    await writeFile(join(apps, 'sealed.yaml'), yaml)
+    const r = await runCli(['apply', '-f', apps, '-f', clusterDir, '--state-dir', 'state'], { cwd: work.dir, env })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stderr).toContain('notice: using the secret key at ./state/secret.key, next to the state it protects')
+    expect(r.stderr).toContain(`mv ./state/secret.key ./state/secret.key.pub ${join(home, '.config', 'proximity')}/`)
+    expect(existsSync(join(home, '.config', 'proximity', 'secret.key'))).toBe(false)
   })
 })
