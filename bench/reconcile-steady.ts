@@ -48,7 +48,7 @@ async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout:
   let e = ''
   stdout.on('data', (d: Buffer) => (o += d.toString()))
   stderr.on('data', (d: Buffer) => (e += d.toString()))
-  const code = await main(argv, { stdout, stderr, cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdin: new PassThrough() })
+  const code = await main(argv, { stdout, stderr, cwd, env: { PATH: process.env.PATH, HOME: join(cwd, 'home') }, stdin: new PassThrough() })
   return { code, stdout: o, stderr: e }
 }
 
@@ -104,7 +104,7 @@ async function writeCluster(dir: string, sim: RunningSimulator, perNode = 4): Pr
 
 /** One resync pass over every app of `dirs`, counting what reached the simulator. */
 async function measureResync(sim: RunningSimulator, dirs: string[], stateDir: string, cwd: string): Promise<SteadyFigure> {
-  const ctx = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd, exitCode: 0 }
+  const ctx = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: { HOME: join(cwd, 'home') }, cwd, exitCode: 0 }
   const set = await loadInputs(ctx, dirs, { stateDir, requireKey: false })
   if (!set) throw new Error('bench manifests failed to load')
   const session = await openSession({ ctx, set, paths: dirs, stateDir })
@@ -136,7 +136,7 @@ function spawnPlan(args: string[], cwd: string): Promise<{ code: number; wallMs:
   const bin = join(packageRoot(), 'bin', 'proximity.js')
   const t0 = performance.now()
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: join(cwd, 'home') } })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', fail)

@@ -50,18 +50,28 @@ export async function audited<T>(ctx: ControllerContext, info: CallInfo, fn: () 
     ctx.audit({ action: info.action, target: info.target, reason: info.reason, result: 'ok', ...(typeof out === 'string' && out.startsWith('UPID:') ? { upid: out } : {}) })
     return out
   } catch (err) {
-    const mapped = mapProviderError(err, info.what)
+    const mapped = await withoutSecrets(ctx, mapProviderError(err, info.what))
     ctx.audit({ action: info.action, target: info.target, reason: info.reason, result: 'error', error: mapped.message })
     throw mapped
   }
 }
 
-/** Runs a read-only call and maps its failure (no audit entry). */
-export async function read<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * issue 7: a provider error (SSH failure, Proxmox error, task log) loses the reconciled
+ * object's secret values here, before it is audited, wrapped or shown.
+ */
+async function withoutSecrets(ctx: Pick<ControllerContext, 'redact'>, err: Error): Promise<Error> {
+  if (!ctx.redact) return err
+  err.message = await ctx.redact(err.message)
+  return err
+}
+
+/** Runs a read-only call and maps its failure (no audit entry); with `ctx`, secrets are redacted. */
+export async function read<T>(what: string, fn: () => Promise<T>, ctx?: Pick<ControllerContext, 'redact'>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    throw mapProviderError(err, what)
+    throw ctx ? await withoutSecrets(ctx, mapProviderError(err, what)) : mapProviderError(err, what)
   }
 }
 
@@ -73,7 +83,8 @@ export async function waitTask(ctx: ControllerContext, node: string, upid: strin
   try {
     await ctx.pve.waitTask(node, upid, { pollMs: TASK_POLL_MS })
   } catch (err) {
-    throw mapProviderError(err, what)
+    // Task failure messages carry the task log's last lines: redact them (issue 7).
+    throw await withoutSecrets(ctx, mapProviderError(err, what))
   }
 }
 

@@ -6,6 +6,7 @@ import { stringify } from 'yaml'
 import type { AppManifest } from '../../src/model/types.js'
 import { StalledError, TransientError } from '../../src/runtime/errors.js'
 import { exec, push, tail, type GuestRef } from './exec.js'
+import { DOTENV_KEY, DotenvValueError, quoteDotenvValue, unquoteDotenvValue } from '../../src/model/dotenv.js'
 
 /** `/opt/proximity/<app>` */
 export const projectDir = (app: string): string => `/opt/proximity/${app}`
@@ -42,19 +43,22 @@ export async function ensureDocker(g: GuestRef, opts: DockerOptions = {}): Promi
   throw new TransientError(`docker in guest ${g.vmid} did not answer after starting; see /var/log/docker.log in the guest`)
 }
 
-const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
-
 /**
- * Renders `.env`: one `KEY='value'` per line, sorted, single-quoted (no `$` expansion).
- * Throws StalledError for keys that are not identifiers or values compose cannot quote.
+ * Renders `.env`: one `KEY=value` per line, sorted, each value quoted so docker compose
+ * (compose-go's dotenv parser) reads back exactly that value, whatever quotes, backslashes, `$`,
+ * `#` or line breaks it holds (rules in src/model/dotenv.ts). Throws StalledError for keys that
+ * are not identifiers and values with a NUL character.
  */
 export function renderEnv(app: string, values: Record<string, string>): string {
   const lines: string[] = []
   for (const k of Object.keys(values).sort()) {
-    if (!ENV_KEY.test(k)) throw new StalledError('InvalidEnv', `cannot write .env of App ${app}: "${k}" is not a valid variable name; use letters, digits and _`)
-    const v = values[k]
-    if (v.endsWith('\\') || /[\r\n]/.test(v)) throw new StalledError('InvalidEnv', `cannot write .env of App ${app}: the value of ${k} ends with a backslash or holds a newline; change it`)
-    lines.push(`${k}='${v.replace(/'/g, "\\'")}'`)
+    if (!DOTENV_KEY.test(k)) throw new StalledError('InvalidEnv', `cannot write .env of App ${app}: "${k}" is not a valid variable name; use letters, digits and _`)
+    try {
+      lines.push(`${k}=${quoteDotenvValue(values[k])}`)
+    } catch (e) {
+      if (!(e instanceof DotenvValueError)) throw e
+      throw new StalledError('InvalidEnv', `cannot write .env of App ${app}: the value of ${k}: ${e.message}; change it`)
+    }
   }
   return lines.length > 0 ? `${lines.join('\n')}\n` : ''
 }
@@ -67,17 +71,14 @@ export function parseEnv(text: string): Record<string, string> {
     if (line === '' || line.startsWith('#')) continue
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line)
     if (!m) continue
-    let v = m[2]
-    if (v.startsWith("'") && v.endsWith("'") && v.length >= 2) v = v.slice(1, -1).replace(/\\'/g, "'")
-    else if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1)
-    out[m[1]] = v
+    out[m[1]] = unquoteDotenvValue(m[2])
   }
   return out
 }
 
 /** Reads the guest's current `.env` (empty when there is none). */
 export async function readExistingEnv(g: GuestRef, app: string): Promise<Record<string, string>> {
-  const r = await exec(g, ['cat', `${projectDir(app)}/.env`], 'read existing .env')
+  const r = await exec(g, ['cat', `${projectDir(app)}/.env`], 'read existing .env', { raw: true })
   return r.code === 0 ? parseEnv(r.stdout) : {}
 }
 

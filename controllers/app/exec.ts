@@ -20,11 +20,18 @@ export function guestRef(ctx: ControllerContext, key: string, vmid: number, node
   return { ctx, shell: ctx.shells.forNode(node), vmid, node, key }
 }
 
-/** `pct exec <vmid> -- argv…` (audited; resolves with the exit code, never throws for non-zero). */
-export function exec(g: GuestRef, argv: string[], why: string, opts?: { stdin?: string; timeoutMs?: number; quiet?: boolean }): Promise<ExecResult> {
-  return audited(g.ctx, { action: 'ssh pct exec', target: `lxc/${g.vmid}`, reason: why, what: `${why} in guest ${g.vmid}` }, () =>
+/**
+ * `pct exec <vmid> -- argv…` (audited; resolves with the exit code, never throws for non-zero).
+ * The output of a failed command (the text that ends up in error messages) has the object's
+ * secret values replaced by `(sensitive)` (issue 7); `raw` keeps it as is, for callers that
+ * read secrets back on purpose (the guest's `.env`) and never show the text.
+ */
+export async function exec(g: GuestRef, argv: string[], why: string, opts?: { stdin?: string; timeoutMs?: number; quiet?: boolean; raw?: boolean }): Promise<ExecResult> {
+  const r = await audited(g.ctx, { action: 'ssh pct exec', target: `lxc/${g.vmid}`, reason: why, what: `${why} in guest ${g.vmid}` }, () =>
     g.shell.pctExec(g.vmid, argv, { stdin: opts?.stdin, timeoutMs: opts?.timeoutMs }),
   )
+  if (r.code === 0 || opts?.raw || !g.ctx.redact) return r
+  return { ...r, stdout: await g.ctx.redact(r.stdout), stderr: await g.ctx.redact(r.stderr) }
 }
 
 /** `pct push` of one file (atomic `.new` + `mv`), audited without its content. */

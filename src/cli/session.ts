@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path'
 import type { CliContext } from './context.js'
 import { resolveTarget, TargetError, type Target } from './target.js'
 import { computeRevision } from './revision.js'
+import { resolveKeyLocation, type KeyLocation } from './key-location.js'
 import { createSecretResolver, obtainKey } from './secret-resolver.js'
 import { silentProgress, type ProgressReporter } from './progress.js'
 import type { ManifestSet } from '../model/types.js'
@@ -35,15 +36,11 @@ export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | un
 }
 
 /**
- * Where the secret key is: `PROXIMITY_KEY_FILE`, else `<cwd>/.proximity/secret.key` when it
- * exists, else `<stateDir>/secret.key` (created on first use for newcomers and the sandbox).
+ * Where the secret key is (issue 7: never created in the state dir): see resolveKeyLocation in
+ * ./key-location.ts. `notice` is set when a key from an old location is used.
  */
-export function resolveKeyFile(env: NodeJS.ProcessEnv, cwd: string, stateDir: string): { path: string; autoCreate: boolean } {
-  if (env.PROXIMITY_KEY_FILE) return { path: resolve(cwd, env.PROXIMITY_KEY_FILE), autoCreate: false }
-  // Same default as `proximity secret keygen` (defaultKeyPath in manifest/secrets.ts).
-  const def = join(cwd, '.proximity', 'secret.key')
-  if (existsSync(def)) return { path: def, autoCreate: false }
-  return { path: join(stateDir, 'secret.key'), autoCreate: true }
+export function resolveKeyFile(env: NodeJS.ProcessEnv, cwd: string, stateDir: string): KeyLocation {
+  return resolveKeyLocation(env, cwd, stateDir)
 }
 
 export interface SessionOptions {
@@ -397,6 +394,7 @@ export async function loadInputs(
 ): Promise<ManifestSet | undefined> {
   const { loadManifests, formatError } = await import('../manifest/index.js')
   const keyInfo = resolveKeyFile(ctx.env, ctx.cwd, opts.stateDir)
+  if (keyInfo.notice) ctx.stderr.write(`${keyInfo.notice}\n`) // issue 7: key moved out of the state dir
   const keyFile = existsSync(keyInfo.path) ? keyInfo.path : undefined
   const abs = paths.map((p) => resolve(ctx.cwd, p))
   const res = await loadManifests(abs, { keyFile, requireKey: opts.requireKey })
@@ -406,6 +404,14 @@ export async function loadInputs(
     for (const e of res.errors) ctx.stderr.write(`${formatError(e)}\n`)
     const files = new Set(res.errors.map((e) => e.file)).size
     ctx.stderr.write(`${res.errors.length} error${res.errors.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}; nothing was planned or applied\n`)
+    return undefined
+  }
+  // issue 7: an unset {env: NAME} secret is a located error here, before any session opens.
+  const { unsetEnvSecrets } = await import('./unset-env-secrets.js')
+  const unset = await unsetEnvSecrets(res.set, ctx.env)
+  if (unset.length > 0) {
+    for (const e of unset) ctx.stderr.write(`${formatError(e)}\n`)
+    ctx.stderr.write(`${unset.length} secret${unset.length === 1 ? '' : 's'} not available; nothing was planned or applied\n`)
     return undefined
   }
   return res.set

@@ -17,7 +17,7 @@ import type { ParsedDoc } from './yaml-docs.js'
 export interface SecretCheckOptions {
   /** Key file to unseal with; when absent, `defaultKeyFile`. */
   keyFile?: string
-  /** Used when `keyFile` is not given (PROXIMITY_KEY_FILE or .proximity/secret.key, from the CLI). */
+  /** Used when `keyFile` is not given (PROXIMITY_KEY_FILE or ~/.config/proximity/secret.key, from the CLI). */
   defaultKeyFile?: string
   /** Missing key / env / file are errors (apply) rather than warnings (validate). @default false */
   requireKey?: boolean

@@ -12,6 +12,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose'
 import type { SecretRef } from '../model/types.js'
@@ -25,13 +26,17 @@ export { generateSecretKey, loadSecretKey, parseSecretKey, SEAL_ALG, SEAL_ENC, t
 export const SENSITIVE = '(sensitive)'
 
 /**
- * Where the secret key lives: `env.PROXIMITY_KEY_FILE` (relative values resolved against `cwd`),
- * else `<cwd>/.proximity/secret.key`. Pure.
+ * The secret key path when nothing else is known: `env.PROXIMITY_KEY_FILE` (relative values
+ * resolved against `cwd`), else `$XDG_CONFIG_HOME/proximity/secret.key` (XDG_CONFIG_HOME must be
+ * absolute; default `$HOME/.config`). Pure. The CLI resolves keys with resolveKeyLocation
+ * (src/cli/key-location.ts), which also finds keys left in older locations.
  */
 export function defaultKeyPath(env: NodeJS.ProcessEnv, cwd: string): string {
   const fromEnv = env.PROXIMITY_KEY_FILE
   if (fromEnv && fromEnv.trim() !== '') return resolve(cwd, fromEnv)
-  return join(cwd, '.proximity', 'secret.key')
+  const xdg = env.XDG_CONFIG_HOME
+  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir(), '.config')
+  return join(base, 'proximity', 'secret.key')
 }
 
 /**

@@ -13,6 +13,17 @@ import { getCondition, isTrue, READY, STALLED } from './conditions.js'
 import { nextStatus, safeReason, type Attempt, type AttemptOutcome } from './status.js'
 import { allManifests, findManifest, splitKey } from './keys.js'
 import { checkPruneGuard, DEFAULT_DELETE_THRESHOLD } from './prune-guard.js'
+import { createValueRedactor, redactErrorText, redactObjectSecrets, type ValueRedactor } from './redact-values.js'
+
+/**
+ * The redactor of `key`'s secret values (issue 7). Every message an attempt writes (status,
+ * conditions, events, outcome, progress, logs) goes through it: the single point where text
+ * from guests and Proxmox enters what Proximity shows and stores.
+ */
+async function redactorOf(ctx: ControllerContext, key: string): Promise<ValueRedactor> {
+  const values = ctx.secrets?.known ? await ctx.secrets.known(key).catch(() => []) : []
+  return createValueRedactor(values)
+}
 
 /** A controller of any kind, as registered. */
 export type AnyController = Controller<any, any>
@@ -70,6 +81,8 @@ export function createAttempter(deps: AttempterDeps): Attempter {
         return { ready: ready?.status === 'True', reason: ready?.reason }
       },
       audit: (e: Parameters<ControllerContext['audit']>[0]) => store.appendAudit({ ...e, key, revision: pass.revision }),
+      // issue 7: text from a guest or Proxmox loses this object's secret values.
+      redact: (text: string) => redactObjectSecrets(pass.secrets, key, text),
     })
 
   const collectOrphans = async (ctx: ControllerContext): Promise<Pass['orphans']> => {
@@ -128,12 +141,15 @@ export function createAttempter(deps: AttempterDeps): Attempter {
         ctx.progress(key, 'deleting')
         result = await controller.finalize(ctx, (orphan as { record: OrphanRecord }).record)
         if (result.ready) {
+          result = { ...result, message: (await redactorOf(pass.ctx, key))(result.message) }
           store.deleteStatus(key)
           store.addEvent({ key, type: 'Normal', reason: 'Deleted', message: result.message || `${key} deleted` })
           ctx.progress(key, 'done')
           return { outcome: 'deleted', reason: 'Deleted', message: result.message, result }
         }
       }
+      const hide = await redactorOf(pass.ctx, key)
+      result = { ...result, message: hide(result.message), ...(result.conditions ? { conditions: result.conditions.map((c) => ({ ...c, message: hide(c.message) })) } : {}) }
       record(prev, { ...base, outcome: 'success', result, finishedAt: clock.now() })
       ctx.progress(key, result.ready ? 'done' : 'waiting-health')
       return {
@@ -143,9 +159,11 @@ export function createAttempter(deps: AttempterDeps): Attempter {
         result,
         requeueAfterMs: result.requeueAfterMs,
       }
-    } catch (err) {
+    } catch (caught) {
+      const hide = await redactorOf(pass.ctx, key)
+      const err = redactErrorText(caught, hide)
       const kindOf = classifyError(err)
-      const message = err instanceof Error ? err.message : String(err)
+      const message = hide(err instanceof Error ? err.message : String(err))
       let reason = 'ProgressingWithRetry'
       let requeueAfterMs: number | undefined
       if (err instanceof WaitingError) {

@@ -86,6 +86,13 @@ export interface SecretResolver {
    * never overwrites a stored value; a no-op in dry runs.
    */
   remember?(key: string, name: string, value: string): Promise<void>
+  /**
+   * Every secret value of object `key` that can be had without creating anything (sealed, env
+   * and file refs resolved; generated ones from the store or seen in this session), for
+   * redacting text that comes back from a guest or Proxmox (./redact-values.ts). Never throws
+   * for a secret it cannot resolve: it is left out.
+   */
+  known?(key: string): Promise<{ name: string; value: string }[]>
 }
 
 export type ProgressPhase =
@@ -125,6 +132,12 @@ export interface ControllerContext {
   now(): number
   /** true for `--dry-run`: observe and plan only. */
   dryRun: boolean
+  /**
+   * Replaces every secret value of the object being reconciled with `(sensitive)` in `text`
+   * (command output, task logs, error messages from a guest or Proxmox). Set on per-key
+   * contexts by the runtime; absent means nothing to redact.
+   */
+  redact?(text: string): Promise<string>
 }
 
 /** A guest we own whose manifest is gone (a deletion candidate). */

@@ -17,6 +17,7 @@ import { allManifests, findManifest, splitKey } from './keys.js'
 import { createWorkQueue, runWorkers, type WorkQueue } from './queue.js'
 import { createSemaphore } from './semaphore.js'
 import { createAttempter, type AnyController, type AttemptReport, type Pass } from './attempt.js'
+import { createValueRedactor, redactErrorText } from './redact-values.js'
 
 export type { AnyController } from './attempt.js'
 
@@ -74,6 +75,11 @@ export interface Outcome {
 export interface RunOnceOptions {
   prune?: boolean
   allowMassDelete?: boolean
+  /**
+   * Orphans never to finalize in this run, whatever `prune` says (the source-file guard: their
+   * manifest file stopped being read). They are left out of the deletion guard's count too.
+   */
+  hold?: ReadonlySet<string>
   /** Reconcile a Stalled key even though its spec did not change. @default false */
   force?: boolean
   /** Attempts per key for transient errors and bugs before giving up. @default 5 */
@@ -97,13 +103,15 @@ export interface PlanReport {
   deletions: PlanEntry[]
   /** Set when the deletion guard would refuse this prune. */
   refusal?: string
+  /** Orphans that `hold` kept out of `deletions` (only with `prune`). */
+  held?: string[]
 }
 
 export interface Reconciler {
   /** Reconciles `keys` (plus orphans with `prune`) until each is Ready, Stalled or given up; always terminates. Throws MassDeleteRefusedError before doing anything. */
   runOnce(keys: string[], opts?: RunOnceOptions): Promise<Map<string, Outcome>>
   /** observe + plan for every key (and orphan deletions with `prune`); changes nothing, writes no status. */
-  plan(keys: string[], opts?: { prune?: boolean; allowMassDelete?: boolean }): Promise<PlanReport>
+  plan(keys: string[], opts?: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string> }): Promise<PlanReport>
   /** Starts the long-running loop (daemon): workers, resync timer, immediate queueing of every key. */
   start(): void
   /** Queues one key in the running loop (webhook, manifest change, schedule). */
@@ -112,6 +120,12 @@ export interface Reconciler {
   stop(): Promise<void>
   /** Queue metrics of the running loop (zeros when stopped). */
   metrics(): ReturnType<WorkQueue['metrics']>
+}
+
+/** `orphans` minus the held keys (the same map when nothing is held). */
+function without<V>(orphans: Map<string, V>, hold: ReadonlySet<string> | undefined): Map<string, V> {
+  if (!hold || hold.size === 0) return orphans
+  return new Map([...orphans].filter(([k]) => !hold.has(k)))
 }
 
 /** Creates a reconciler; validates the controller registry once (one controller per kind). */
@@ -132,18 +146,18 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     deleteThreshold: opts.deleteThreshold, allowMassDelete: opts.allowMassDelete,
   })
 
-  const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean): Promise<Pass> => {
+  const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean, hold?: ReadonlySet<string>): Promise<Pass> => {
     const ctx = await deps.context({ dryRun, keys })
     // Orphans are collected even without prune so a key without a manifest gets an accurate verdict.
     const orphans = await collectOrphans(ctx)
-    if (prune) guard(deps.manifests(), orphans, ctx, allowMassDelete)
+    if (prune) guard(deps.manifests(), without(orphans, hold), ctx, allowMassDelete)
     return { ctx, orphans, prune, force }
   }
 
   const runOnce = async (keys: string[], o: RunOnceOptions = {}): Promise<Map<string, Outcome>> => {
     const prune = o.prune ?? opts.prune ?? false
-    const pass = await newPass(keys, false, prune, o.force ?? false, o.allowMassDelete)
-    const all = [...new Set([...keys, ...(prune ? pass.orphans.keys() : [])])]
+    const pass = await newPass(keys, false, prune, o.force ?? false, o.allowMassDelete, o.hold)
+    const all = [...new Set([...keys, ...(prune ? without(pass.orphans, o.hold).keys() : [])])]
     const maxAttempts = o.maxAttempts ?? 5
     const deadline = clock.now() + (o.deadlineMs ?? 900_000)
     const queue = createWorkQueue({ clock, backoff: opts.backoff })
@@ -201,10 +215,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return outcomes
   }
 
-  const plan = async (keys: string[], o: { prune?: boolean; allowMassDelete?: boolean } = {}): Promise<PlanReport> => {
+  const plan = async (keys: string[], o: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string> } = {}): Promise<PlanReport> => {
     const prune = o.prune ?? opts.prune ?? false
     const ctx = await deps.context({ dryRun: true, keys })
-    const orphans = prune ? await collectOrphans(ctx) : new Map<string, { controller: AnyController; record: OrphanRecord }>()
+    const found = prune ? await collectOrphans(ctx) : new Map<string, { controller: AnyController; record: OrphanRecord }>()
+    const orphans = without(found, o.hold)
+    const held = [...found.keys()].filter((k) => !orphans.has(k)).sort()
     let refusal: string | undefined
     if (prune) {
       try {
@@ -225,11 +241,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
             const kctx = keyContext(ctx, key, true)
             const observed: unknown = await controller.observe(kctx, manifest)
             return { key, actions: controller.plan(manifest, observed, kctx) }
-          } catch (err) {
+          } catch (caught) {
+            // issue 7: the object's secret values never leave in a message or a log.
+            const hide = createValueRedactor(ctx.secrets?.known ? await ctx.secrets.known(key).catch(() => []) : [])
+            const err = redactErrorText(caught, hide)
             const kind = classifyError(err)
             if (kind === 'bug') logger.error(`planning ${key} failed unexpectedly`, err)
             const reason = err instanceof WaitingError || err instanceof StalledError ? err.reason : kind === 'bug' ? 'ReconciliationFailed' : 'ProgressingWithRetry'
-            return { key, actions: [], error: { kind, reason, message: err instanceof Error ? err.message : String(err) } }
+            return { key, actions: [], error: { kind, reason, message: hide(err instanceof Error ? err.message : String(err)) } }
           }
         }),
       ),
@@ -243,7 +262,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         },
       ],
     }))
-    return { entries: entries.filter((e): e is PlanEntry => e !== undefined), deletions, ...(refusal ? { refusal } : {}) }
+    return { entries: entries.filter((e): e is PlanEntry => e !== undefined), deletions, ...(refusal ? { refusal } : {}), ...(held.length > 0 ? { held } : {}) }
   }
 
   // ----- long-running loop (daemon) -----

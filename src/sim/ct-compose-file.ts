@@ -1,6 +1,6 @@
 /**
  * Loading a compose project inside a simulated container the way `docker compose` does for the
- * subset Proximity uses: `.env` parsing (compose-go dotenv rules), `${VAR}` interpolation with
+ * subset Proximity uses: `.env` parsing (compose-go dotenv rules, ./ct-dotenv.ts), `${VAR}` interpolation with
  * defaults and required variables, light schema validation (unknown keys are refused), and a
  * normalised service list with a config hash per service.
  */
@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto'
 import { parse as parseYaml } from 'yaml'
 import type { CtFilesystem } from './ct-fs.js'
 import { FsError, parentOf } from './ct-fs.js'
+import { DotenvError, parseDotEnv } from './ct-dotenv.js'
+
+export { parseDotEnv } from './ct-dotenv.js'
 
 /** `docker compose` refused the project (message printed on stderr, exit 1). */
 export class ComposeError extends Error {}
@@ -57,57 +60,6 @@ export interface ComposeProject {
 const TOP_KEYS = new Set(['version', 'name', 'include', 'services', 'models', 'networks', 'volumes', 'secrets', 'configs'])
 const SERVICE_KEYS = new Set(('develop deploy annotations attach build blkio_config cap_add cap_drop cgroup cgroup_parent command configs container_name cpu_count cpu_percent cpu_shares cpu_quota cpu_period cpu_rt_period cpu_rt_runtime cpus cpuset credential_spec depends_on device_cgroup_rules devices dns dns_opt dns_search domainname entrypoint env_file label_file environment expose extends provider external_links extra_hosts gpus group_add healthcheck hostname image init ipc isolation labels links logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit network_mode models networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop privileged profiles pull_policy pull_refresh_after read_only restart runtime scale security_opt shm_size secrets sysctls stdin_open stop_grace_period stop_signal storage_opt tmpfs tty ulimits use_api_socket user uts userns_mode volumes volumes_from working_dir').split(' '))
 const DEFAULT_HEALTH_DELAY_MS = 2000
-
-/** Parses a `.env` file (KEY=VALUE, `export`, comments, quoting) against `base` for expansion. */
-export function parseDotEnv(text: string, base: Record<string, string> = {}): Record<string, string> {
-  const out: Record<string, string> = {}
-  const lookup = (k: string): string | undefined => out[k] ?? base[k]
-  for (const raw of text.split(/\r?\n/)) {
-    let line = raw.trim()
-    if (!line || line.startsWith('#')) continue
-    if (line.startsWith('export ')) line = line.slice(7).trim()
-    const eq = line.indexOf('=')
-    if (eq <= 0) throw new ComposeError(`unexpected character "${line[0]}" in variable name "${line}"`)
-    const key = line.slice(0, eq).trim()
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new ComposeError(`unexpected character in variable name "${key}"`)
-    const rest = line.slice(eq + 1).trimStart()
-    let value: string
-    if (rest.startsWith("'")) {
-      let v = ''
-      let i = 1
-      for (; i < rest.length; i++) {
-        if (rest[i] === '\\' && rest[i + 1] === "'") {
-          v += "'"
-          i++
-        } else if (rest[i] === "'") break
-        else v += rest[i]
-      }
-      value = v
-    } else if (rest.startsWith('"')) {
-      let v = ''
-      let i = 1
-      for (; i < rest.length && rest[i] !== '"'; i++) {
-        if (rest[i] === '\\' && i + 1 < rest.length) {
-          const e = rest[++i]
-          v += e === 'n' ? '\n' : e === 't' ? '\t' : e === '$' ? '\u0000$' : e
-        } else v += rest[i]
-      }
-      value = expand(v, lookup).replace(/\u0000\$/g, '$')
-    } else {
-      const hash = rest.search(/\s#/)
-      value = expand((hash >= 0 ? rest.slice(0, hash) : rest).trim(), lookup)
-    }
-    out[key] = value
-  }
-  return out
-}
-
-function expand(text: string, lookup: (k: string) => string | undefined): string {
-  return text.replace(/(?<!\u0000)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, a, def, b) => {
-    const v = lookup(a ?? b)
-    return v !== undefined && v !== '' ? v : def ?? ''
-  })
-}
 
 /**
  * Interpolates `${VAR}`, `${VAR:-d}`, `${VAR-d}`, `${VAR:?m}`, `${VAR?m}`, `${VAR:+a}`,
@@ -209,8 +161,14 @@ export function loadComposeProject(fs: CtFilesystem, file: string, opts: { proje
   const workingDir = parentOf(file)
   const envPath = opts.envFile ?? `${workingDir === '/' ? '' : workingDir}/.env`
   let env: Record<string, string> = {}
-  if (fs.isFile(envPath)) env = parseDotEnv(fs.read(envPath).toString('utf8'))
-  else if (opts.envFile) throw new ComposeError(`env file ${envPath} not found: stat ${envPath}: no such file or directory`)
+  if (fs.isFile(envPath)) {
+    try {
+      env = parseDotEnv(fs.read(envPath).toString('utf8'))
+    } catch (e) {
+      if (e instanceof DotenvError) throw new ComposeError(`failed to read ${envPath}: ${e.message}`)
+      throw e
+    }
+  } else if (opts.envFile) throw new ComposeError(`env file ${envPath} not found: stat ${envPath}: no such file or directory`)
 
   let doc: unknown
   try {

@@ -85,11 +85,13 @@ describe('desired config and helpers', () => {
     expect(() => allocateVmid({ min: 100, max: 101 }, [100, 101])).toThrow(StalledError)
   })
 
-  it('renders .env single-quoted and reads it back', () => {
-    const text = renderEnv('web', { B: "it's $HOME", A: 'x' })
-    expect(text).toBe("A='x'\nB='it\\'s $HOME'\n")
-    expect(parseEnv(text)).toEqual({ A: 'x', B: "it's $HOME" })
+  it('renders .env single-quoted when literal suffices, double-quoted with escapes otherwise, and reads it back', () => {
+    const values = { B: "it's $HOME", A: 'x $y #z', C: 'ends with \\', D: 'two\nlines', E: '' }
+    const text = renderEnv('web', values)
+    expect(text).toBe("A='x $y #z'\nB=\"it's \\$HOME\"\nC=\"ends with \\\\\"\nD=\"two\\nlines\"\nE=''\n")
+    expect(parseEnv(text)).toEqual(values)
     expect(() => renderEnv('web', { 'BAD-KEY': 'x' })).toThrow(/not a valid variable name/)
+    expect(() => renderEnv('web', { K: 'a\u0000b' })).toThrow(/NUL/)
   })
 
   it('judges compose ps output (JSON lines and arrays)', () => {

@@ -160,8 +160,16 @@ describe('prune', () => {
     expect(noPrune.code).toBe(0)
     expect(sim.guests().map((g) => g.vmid)).toEqual(expect.arrayContaining([ids.gone, ids.kept, ids.saved]))
 
+    // Their files were deleted while the folder is still given with -f: not pruned without a flag.
     sim.log.clear()
-    const r = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    const held = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(held.code).toBe(1)
+    expect(held.stderr).toContain('warning: apps/gone.yaml held App/gone at the last apply and holds no manifest now (it no longer exists (deleted or renamed)); not pruning App/gone')
+    expect(held.stderr).toContain('--allow-missing-files')
+    expect(sim.log.mutating()).toEqual([])
+
+    sim.log.clear()
+    const r = await runCli(['apply', '--prune', '--allow-missing-files', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const vmids = sim.guests().map((g) => g.vmid)
     expect(vmids).not.toContain(ids.gone)
@@ -190,5 +198,73 @@ describe('prune', () => {
     const ok = await runCli(['apply', '--prune', '--allow-mass-delete', ...only], { cwd: work.dir })
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
     expect(sim.guests().map((g) => g.vmid).sort()).toEqual(expect.arrayContaining([FOREIGN, OTHER_OWNER]))
+  })
+})
+
+describe('prune never deletes because a file stopped being read', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  let apps: string
+  let args: string[]
+  let stateDir: string
+
+  beforeAll(async () => {
+    sim = await startSim()
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    await writeFile(join(apps, 'alpha.yaml'), appYaml('alpha'))
+    await writeFile(join(apps, 'bravo.yaml'), appYaml('bravo'))
+    await writeFile(join(apps, 'pair.yaml'), `${appYaml('charlie')}---\n${appYaml('delta')}`)
+    stateDir = join(work.dir, 'state')
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', stateDir]
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('a manifest file rewritten as a compose file keeps its guest until --allow-missing-files; other prunes proceed', async () => {
+    const ids = await vmidsOf(stateDir, work.dir)
+    // bravo.yaml now holds only a compose file, which alpha reads through composeFile; delta is
+    // removed from pair.yaml, which still holds charlie (an ordinary removal).
+    await writeFile(join(apps, 'bravo.yaml'), 'services:\n  web:\n    image: traefik/whoami:v1.10.3\n    ports: ["80:80"]\n')
+    await writeFile(join(apps, 'alpha.yaml'), appYaml('alpha').replace(/ {4}compose:\n(?: {6,}.*\n)+/, '    composeFile: bravo.yaml\n'))
+    await writeFile(join(apps, 'pair.yaml'), appYaml('charlie'))
+
+    const plan = await runCli(['plan', '--prune', '-o', 'json', ...args], { cwd: work.dir })
+    expect(plan.code, plan.stderr).toBe(0)
+    const planned = JSON.parse(plan.stdout) as PlanJson
+    expect(planned.changes.filter((c) => c.action === 'delete').map((c) => c.key)).toEqual(['App/delta'])
+    const why = 'apps/bravo.yaml held App/bravo at the last apply and holds no manifest now (it is now read as the compose file of App/alpha); not pruning App/bravo'
+    expect(plan.stderr).toContain(`warning: ${why}`)
+
+    sim.log.clear()
+    const r = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stderr).toContain(`warning: ${why}: restore the file, or re-run with --allow-missing-files if it should go`)
+    expect(r.stdout).toMatch(/App\/bravo: PruneHeld: not pruned: its manifest file stopped being read/)
+    expect(r.stdout).toMatch(/1 destroyed/)
+    const vmids = sim.guests().map((g) => g.vmid)
+    expect(vmids).toContain(ids.bravo)
+    expect(vmids).not.toContain(ids.delta)
+    expect(sim.log.mutating().filter((e) => e.path.includes(`/${ids.bravo}`))).toEqual([])
+
+    // The record survives the refused run: the next prune still holds it.
+    const again = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(again.code).toBe(1)
+    expect(sim.guests().map((g) => g.vmid)).toContain(ids.bravo)
+
+    const allowed = await runCli(['apply', '--prune', '--allow-missing-files', ...args], { cwd: work.dir })
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
+    expect(allowed.stderr).toContain('note: apps/bravo.yaml held App/bravo at the last apply')
+    expect(sim.guests().map((g) => g.vmid)).not.toContain(ids.bravo)
+
+    const after = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(after.code, after.stdout + after.stderr).toBe(0)
+    expect(after.stderr).not.toContain('bravo')
   })
 })

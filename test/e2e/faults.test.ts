@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { runCli, startSim, tempDir, writeApps, writeClusterManifest } from './helpers.js'
+import { runCli, startSim, tempDir, testHomeDir, writeApps, writeClusterManifest } from './helpers.js'
 
 /** Guests per app name, read from the markers in descriptions (identity is the marker). */
 function guestsByApp(sim: RunningSimulator): Map<string, number[]> {
@@ -150,7 +150,7 @@ describe('kill -9 of a running apply', () => {
     let killedMidRun = 0
     for (let round = 0; round < 5; round++) {
       await writeApps(work.dir, total(round))
-      const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+      const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: testHomeDir() } })
       const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)))
       const delay = 300 + Math.floor(rand() * 2500)
       await Promise.race([new Promise((r) => setTimeout(r, delay)), exited])
@@ -160,7 +160,7 @@ describe('kill -9 of a running apply', () => {
       for (const [name, vmids] of guestsByApp(sim)) expect(vmids, `after kill in round ${round}: ${name}`).toHaveLength(1)
     }
     const final = await new Promise<{ code: number; out: string }>((done) => {
-      const child = spawn(process.execPath, args, { cwd: work.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+      const child = spawn(process.execPath, args, { cwd: work.dir, env: { PATH: process.env.PATH, HOME: testHomeDir() } })
       // a hung run must fail the test with its output, not time it out silently
       const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
       child.once('exit', () => clearTimeout(guard))

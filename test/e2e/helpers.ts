@@ -3,10 +3,11 @@
  * simulator, and write the Cluster manifest that points the CLI at it (the same shape
  * `proximity sandbox start --cluster-manifest` writes: secrets as 0600 files, never inline).
  */
+import { mkdtempSync } from 'node:fs'
 import { mkdtemp, mkdir, writeFile, rm, cp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { main } from '../../src/cli/main.js'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator, SimulatorOptions } from '../../src/sim/types.js'
@@ -17,16 +18,27 @@ export interface CliRun {
   stderr: string
 }
 
-/** Runs `proximity <argv>` in-process with its own streams, env and cwd. */
-export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliRun> {
+let testHome: string | undefined
+/**
+ * A home folder for CLI runs (the secret key goes to `$HOME/.config/proximity`): tests never
+ * write to the real home. One per test file; removed with the OS temp folder.
+ */
+export function testHomeDir(): string {
+  testHome ??= mkdtempSync(join(tmpdir(), 'proximity-home-'))
+  return testHome
+}
+
+/** Runs `proximity <argv>` in-process with its own streams, env and cwd (HOME is testHomeDir()). */
+export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<CliRun> {
   const stdout = new PassThrough()
   const stderr = new PassThrough()
   let out = ''
   let errText = ''
   stdout.on('data', (d: Buffer) => (out += d.toString()))
   stderr.on('data', (d: Buffer) => (errText += d.toString()))
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...(opts.env ?? {}) }
-  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd, stdin: new PassThrough() })
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: testHomeDir(), ...(opts.env ?? {}) }
+  const stdin = opts.stdin !== undefined ? Readable.from([opts.stdin]) : new PassThrough()
+  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd, stdin })
   return { code, stdout: out, stderr: errText }
 }
 

@@ -3,11 +3,11 @@
  * re-run is a no-op), the PROXIMITY_* environment, and clear errors for a bad environment.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, runCli, startSim, tempDir } from './helpers.js'
+import { appYaml, runCli, startSim, tempDir, testHomeDir } from './helpers.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 
 describe('the embedded sandbox', () => {
@@ -28,8 +28,11 @@ describe('the embedded sandbox', () => {
     )
     expect(first.stdout).toMatch(/Apply complete: [1-9]\d* added/)
     expect(existsSync(join(work.dir, '.proximity', 'sandbox', 'state.json'))).toBe(true)
-    // the newcomer gets a secret key in the state dir, private to the user
-    expect(existsSync(join(work.dir, '.proximity', 'secret.key'))).toBe(true)
+    // the newcomer gets a secret key in the per-user config folder, never next to the state
+    expect(existsSync(join(work.dir, '.proximity', 'secret.key'))).toBe(false)
+    const key = join(testHomeDir(), '.config', 'proximity', 'secret.key')
+    expect(statSync(key).mode & 0o777).toBe(0o600)
+    expect(statSync(dirname(key)).mode & 0o777).toBe(0o700)
 
     const second = await runCli(['apply', '-f', homelab], { cwd: work.dir })
     expect(second.code, second.stdout + second.stderr).toBe(0)

@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js'
 const ROOT = join(import.meta.dirname, '..', '..')
 
 /** Runs the CLI in-process with captured output. */
-export async function runCli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
   const sink = (append: (s: string) => void): Writable =>
@@ -20,7 +20,7 @@ export async function runCli(args: string[], cwd = ROOT): Promise<{ code: number
     stdout: sink((s) => (stdout += s)),
     stderr: sink((s) => (stderr += s)),
     stdin: Readable.from([]),
-    env: {},
+    env,
     cwd,
   })
   return { code, stdout, stderr }

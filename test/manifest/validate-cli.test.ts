@@ -61,9 +61,9 @@ describe('proximity validate', () => {
     const withKey = await runCli(['validate', '-f', 'app.yaml', '--key', 'secret.key'], dir)
     expect(withKey.code).toBe(0)
     expect(withKey.stderr).toBe('')
-    const noKey = await runCli(['validate', '-f', 'app.yaml'], dir)
+    const noKey = await runCli(['validate', '-f', 'app.yaml'], dir, { HOME: join(dir, 'home') })
     expect(noKey.code).toBe(0)
-    expect(noKey.stderr).toBe('warning: app.yaml:7:9: App/db: spec.secrets.PW: sealed values cannot be checked: no secret key at .proximity/secret.key; pass --key FILE or set PROXIMITY_KEY_FILE\n')
+    expect(noKey.stderr).toBe('warning: app.yaml:7:9: App/db: spec.secrets.PW: sealed values cannot be checked: no secret key at home/.config/proximity/secret.key; pass --key FILE or set PROXIMITY_KEY_FILE\n')
     // -o json prints the normalised manifests, with sealed values shown as "(sealed)" only.
     const json = await runCli(['validate', '-f', 'app.yaml', '--key', 'secret.key', '-o', 'json'], dir)
     expect(json.code).toBe(0)

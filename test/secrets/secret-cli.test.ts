@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +8,8 @@ import { main } from '../../src/cli/main.js'
 import { loadSecretKey, unsealValue } from '../../src/manifest/secrets.js'
 
 let dir: string
+/** A stand-in home folder: tests never write to the real one. */
+let home: string
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough()
@@ -22,7 +25,7 @@ async function run(argv: string[], opts: { stdin?: string[]; env?: NodeJS.Proces
     stdin: Readable.from(opts.stdin ?? []),
     stdout: stdout.stream,
     stderr: stderr.stream,
-    env: opts.env ?? {},
+    env: opts.env ?? { HOME: home },
     cwd: opts.cwd ?? dir,
   })
   return { code, stdout: stdout.text(), stderr: stderr.text() }
@@ -30,21 +33,24 @@ async function run(argv: string[], opts: { stdin?: string[]; env?: NodeJS.Proces
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'proximity-secret-cli-'))
+  home = await mkdtemp(join(dir, 'home-'))
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
 describe('proximity secret keygen', () => {
-  it('writes .proximity/secret.key (0600) in a 0700 folder and refuses to overwrite', async () => {
+  it('writes ~/.config/proximity/secret.key (0600) in a 0700 folder, never in the repo, and refuses to overwrite', async () => {
     const cwd = await mkdtemp(join(dir, 'repo-'))
     const first = await run(['secret', 'keygen'], { cwd })
-    expect(first.code).toBe(0)
-    const path = join(cwd, '.proximity', 'secret.key')
+    expect(first.code, first.stderr).toBe(0)
+    const path = join(home, '.config', 'proximity', 'secret.key')
     expect(first.stdout).toContain(path)
     expect(first.stdout).toMatch(/out of git/)
     expect((await stat(path)).mode & 0o777).toBe(0o600)
-    expect((await stat(join(cwd, '.proximity'))).mode & 0o777).toBe(0o700)
+    expect((await stat(`${path}.pub`)).mode & 0o777).toBe(0o644)
+    expect((await stat(join(home, '.config', 'proximity'))).mode & 0o777).toBe(0o700)
+    expect(existsSync(join(cwd, '.proximity'))).toBe(false)
     const before = await readFile(path, 'utf8')
     expect(first.stdout).not.toContain(JSON.parse(before).privateKey.d)
 
@@ -57,6 +63,34 @@ describe('proximity secret keygen', () => {
     expect(forced.code).toBe(0)
     expect(await readFile(path, 'utf8')).not.toBe(before)
     expect((await stat(path)).mode & 0o777).toBe(0o600)
+  })
+
+  it('follows XDG_CONFIG_HOME (absolute only)', async () => {
+    const xdg = await mkdtemp(join(dir, 'xdg-'))
+    const r = await run(['secret', 'keygen'], { env: { HOME: home, XDG_CONFIG_HOME: xdg } })
+    expect(r.code, r.stderr).toBe(0)
+    expect((await stat(join(xdg, 'proximity', 'secret.key'))).mode & 0o777).toBe(0o600)
+    const otherHome = await mkdtemp(join(dir, 'home-'))
+    const rel = await run(['secret', 'keygen'], { env: { HOME: otherHome, XDG_CONFIG_HOME: 'relative/config' } })
+    expect(rel.code, rel.stderr).toBe(0)
+    expect(existsSync(join(otherHome, '.config', 'proximity', 'secret.key'))).toBe(true)
+  })
+
+  it('keeps using a key left in ./.proximity, says how to move it, and will not make a second one', async () => {
+    const cwd = await mkdtemp(join(dir, 'legacy-'))
+    const legacyHome = await mkdtemp(join(dir, 'home-'))
+    const env = { HOME: legacyHome }
+    expect((await run(['secret', 'keygen', '--out', '.proximity/secret.key'], { cwd, env })).code).toBe(0)
+    const sealed = await run(['secret', 'seal'], { cwd, env, stdin: ['v1'] })
+    expect(sealed.code, sealed.stderr).toBe(0)
+    expect(sealed.stderr).toContain('notice: using the secret key at ./.proximity/secret.key')
+    expect(sealed.stderr).toContain(`mv ./.proximity/secret.key ./.proximity/secret.key.pub ${join(legacyHome, '.config', 'proximity')}/`)
+    const m = /\{sealed: "([^"]+)"\}/.exec(sealed.stdout)
+    expect(await unsealValue(m![1], await loadSecretKey(join(cwd, '.proximity', 'secret.key')))).toBe('v1')
+    const second = await run(['secret', 'keygen'], { cwd, env })
+    expect(second.code).toBe(1)
+    expect(second.stderr).toMatch(/is the secret key in use; move it rather than making a new one/)
+    expect(existsSync(join(legacyHome, '.config', 'proximity', 'secret.key'))).toBe(false)
   })
 
   it('honours --out and PROXIMITY_KEY_FILE', async () => {

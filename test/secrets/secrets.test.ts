@@ -196,7 +196,9 @@ describe('key files', () => {
   })
 
   it('resolves the default key path', () => {
-    expect(defaultKeyPath({}, '/repo')).toBe('/repo/.proximity/secret.key')
+    expect(defaultKeyPath({ HOME: '/home/ada' }, '/repo')).toBe('/home/ada/.config/proximity/secret.key')
+    expect(defaultKeyPath({ HOME: '/home/ada', XDG_CONFIG_HOME: '/cfg' }, '/repo')).toBe('/cfg/proximity/secret.key')
+    expect(defaultKeyPath({ HOME: '/home/ada', XDG_CONFIG_HOME: 'rel' }, '/repo')).toBe('/home/ada/.config/proximity/secret.key')
     expect(defaultKeyPath({ PROXIMITY_KEY_FILE: '/etc/p.key' }, '/repo')).toBe('/etc/p.key')
     expect(defaultKeyPath({ PROXIMITY_KEY_FILE: 'keys/p.key' }, '/repo')).toBe('/repo/keys/p.key')
   })

@@ -12,6 +12,7 @@ interface ApplyOptions {
   filename: string[]
   prune?: boolean
   allowMassDelete?: boolean
+  allowMissingFiles?: boolean
   dryRun?: boolean
   output?: string
   parallelism: string
@@ -33,6 +34,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
     .option('--prune', 'delete managed guests whose manifest is gone (honours deletionPolicy)')
     .option('--allow-mass-delete', 'allow a prune to delete more than the threshold, or every managed guest')
+    .option('--allow-missing-files', 'allow a prune to delete objects whose manifest file is gone or no longer holds a manifest (empty, comments only, now a compose file)')
     .option('--dry-run', 'observe and plan only; change nothing')
     .option('-o, --output <format>', 'json: print the final statuses as JSON on stdout')
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
@@ -77,7 +79,13 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
           onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`),
         }
     session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: o.dryRun === true, progress, lease })
-    const computed = await computePlan(session, { prune: o.prune === true, allowMassDelete: o.allowMassDelete === true, workers: parallelism })
+    // issue 7: objects whose manifest file stopped being read are not pruned without a flag.
+    const sf = await import('../source-files.js')
+    const inputs = await sf.manifestInputs(ctx.cwd, o.filename)
+    const held = o.prune ? await sf.findHeldBySourceFiles(stateDir, set, inputs, o.allowMissingFiles === true) : undefined
+    const computed = await computePlan(session, { prune: o.prune === true, allowMassDelete: o.allowMassDelete === true, workers: parallelism, hold: held?.hold })
+    const heldLines = held ? sf.describeHeld(held, new Set([...computed.held, ...computed.deletions]), ctx.cwd, o.allowMissingFiles === true) : []
+    for (const l of heldLines) err(ctx, l.startsWith('note: ') ? l : `warning: ${l}`)
     const { renderPlan, planToJson } = await import('../../plan/index.js')
     // A transient failure to observe one object does not block the others: apply retries it.
     for (const e of computed.errors.filter((x) => x.transient)) err(ctx, `note: ${e.key}: ${e.message} (will retry)`)
@@ -103,12 +111,17 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
         ? await session.reconciler({ workers: parallelism }).runOnce(keys, {
             prune: o.prune === true,
             allowMassDelete: o.allowMassDelete === true,
+            hold: held?.hold,
             deadlineMs: timeoutMs,
             maxAttempts: 8,
           })
         : new Map<string, Outcome>()
     progress.finish()
-    return report(ctx, session, computed, outcomes, json)
+    // issue 7: remember which file each object came from, for the next prune.
+    const deleted = [...outcomes.values()].filter((x) => x.result === 'Deleted').map((x) => x.key)
+    await sf.recordManifestSources(stateDir, set, inputs, deleted).catch((e: Error) => err(ctx, `warning: cannot record the manifest files of this apply: ${e.message}`))
+    const heldFailures = computed.held.map((key) => ({ key, reason: 'PruneHeld', message: `not pruned: its manifest file stopped being read (see the warning above; ${sf.ALLOW_MISSING_FILES_FLAG} allows it)` }))
+    return report(ctx, session, computed, outcomes, json, heldFailures)
   } catch (e) {
     progress.finish()
     err(ctx, `error: ${(e as Error).message}`)
@@ -148,13 +161,13 @@ function findManifest(session: Session, key: string): { specHash: string } | und
   return [...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores].find((m) => `${m.kind}/${m.metadata.name}` === key)
 }
 
-function report(ctx: CliContext, session: Session, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean): number {
+function report(ctx: CliContext, session: Session, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean, extraFailures: { key: string; reason: string; message: string }[] = []): number {
   const typeOf = new Map<string, string>()
   for (const a of computed.plan.entries) typeOf.set(a.key, a.type)
   let added = 0
   let changed = 0
   let destroyed = 0
-  const failures: { key: string; reason: string; message: string }[] = []
+  const failures: { key: string; reason: string; message: string }[] = [...extraFailures]
   for (const [key, oc] of outcomes) {
     const t = typeOf.get(key)
     if (oc.result !== 'Ready' && oc.result !== 'Deleted' && oc.result !== 'Skipped') {

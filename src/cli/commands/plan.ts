@@ -33,6 +33,8 @@ export interface ComputedPlan {
   deletions: string[]
   /** The deletion guard's refusal, when a prune deletes too much. */
   refusal?: string
+  /** Orphans kept out of the prune by `hold` (issue 7: their manifest file stopped being read). */
+  held: string[]
   /** Per key: the planned actions (for apply to decide what needs work). */
   byKey: Map<string, Action[]>
 }
@@ -49,11 +51,11 @@ export function desiredKeys(set: ManifestSet): string[] {
  */
 export async function computePlan(
   session: Session,
-  opts: { prune: boolean; allowMassDelete?: boolean; workers?: number },
+  opts: { prune: boolean; allowMassDelete?: boolean; workers?: number; hold?: ReadonlySet<string> },
 ): Promise<ComputedPlan> {
   const report = await session
     .reconciler({ workers: opts.workers })
-    .plan(desiredKeys(session.set), { prune: opts.prune, allowMassDelete: opts.allowMassDelete })
+    .plan(desiredKeys(session.set), { prune: opts.prune, allowMassDelete: opts.allowMassDelete, hold: opts.hold })
   const entries: Action[] = []
   const errors: ComputedPlan['errors'] = []
   const waiting: ComputedPlan['waiting'] = []
@@ -72,6 +74,7 @@ export async function computePlan(
     waiting: waiting.sort(byName),
     deletions: report.deletions.map((d) => d.key),
     refusal: report.refusal,
+    held: report.held ?? [],
     byKey,
   }
 }
@@ -90,16 +93,17 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
     .option('-o, --output <format>', 'json: print the plan as stable JSON')
     .option('--prune', 'also plan the deletion of managed guests whose manifest is gone')
+    .option('--allow-missing-files', 'with --prune: also plan deleting objects whose manifest file is gone or no longer holds a manifest (empty, comments only, now a compose file)')
     .option('--state-dir <dir>', 'state directory', '.proximity')
     .addHelpText('after', TARGET_HELP)
-    .action(async (o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; stateDir?: string }) => {
+    .action(async (o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; allowMissingFiles?: boolean; stateDir?: string }) => {
       ctx.exitCode = await runPlan(ctx, o)
     })
 }
 
 async function runPlan(
   ctx: CliContext,
-  o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; stateDir?: string },
+  o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; allowMissingFiles?: boolean; stateDir?: string },
 ): Promise<number> {
   if (o.output !== undefined && o.output !== 'json') {
     err(ctx, `error: unknown output format "${o.output}"; plan supports: json`)
@@ -111,7 +115,10 @@ async function runPlan(
   let session: Session | undefined
   try {
     session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: true })
-    const computed = await computePlan(session, { prune: o.prune === true })
+    // issue 7: objects whose manifest file stopped being read are not pruned without a flag.
+    const sf = o.prune ? await import('../source-files.js') : undefined
+    const held = sf ? await sf.findHeldBySourceFiles(stateDir, set, await sf.manifestInputs(ctx.cwd, o.filename), o.allowMissingFiles === true) : undefined
+    const computed = await computePlan(session, { prune: o.prune === true, hold: held?.hold })
     const { planToJson, renderPlan, isEmptyPlan } = await import('../../plan/index.js')
     if (o.output === 'json') out(ctx, JSON.stringify(planToJson(computed.plan), null, 2))
     else ctx.stdout.write(ensureNl(renderPlan(computed.plan, { color: ctx.stdout.isTTY === true && !ctx.env.NO_COLOR })))
@@ -120,6 +127,10 @@ async function runPlan(
     if (unsupported.length > 0) err(ctx, `note: not planned (no controller for their kind in this version): ${unsupported.join(', ')}`)
     for (const w of computed.waiting) err(ctx, `note: ${w.key}: ${w.message}`)
     if (computed.refusal) err(ctx, `warning: apply --prune would refuse: ${computed.refusal}`)
+    if (sf && held) {
+      const orphans = new Set([...computed.held, ...computed.deletions])
+      for (const l of sf.describeHeld(held, orphans, ctx.cwd, o.allowMissingFiles === true)) err(ctx, l.startsWith('note: ') ? l : `warning: ${l}`)
+    }
     for (const e of computed.errors) err(ctx, `error: ${e.key}: ${e.message}`)
     if (computed.errors.length > 0) return 1
     if (o.detailedExitcode) return isEmptyPlan(computed.plan) ? 0 : 2

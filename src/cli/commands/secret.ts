@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { err, out, type CliContext } from '../context.js'
 import { SecretError } from '../../manifest/secret-error.js'
+import { resolveKeyLocation } from '../key-location.js'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -23,9 +24,14 @@ export function registerSecret(program: Command, ctx: CliContext): void {
   secret
     .command('keygen')
     .description('create a new secret key (private FILE, mode 0600, and public FILE.pub)')
-    .option('--out <file>', 'where to write the private key (default: $PROXIMITY_KEY_FILE or .proximity/secret.key)')
+    .option('--out <file>', 'where to write the private key (default: $PROXIMITY_KEY_FILE or ~/.config/proximity/secret.key)')
     .option('--force', 'replace an existing key (values sealed for the old key can no longer be unsealed)', false)
-    .addHelpText('after', '\nExample:\n  proximity secret keygen --out ~/.config/proximity/secret.key')
+    .addHelpText(
+      'after',
+      '\nThe key is kept apart from the state directory that holds the values it protects:\n' +
+        '$XDG_CONFIG_HOME/proximity/secret.key (default ~/.config/proximity/secret.key), mode 0600.\n' +
+        'Example:\n  proximity secret keygen --out /secure/place/proximity.key',
+    )
     .action(async (opts: { out?: string; force: boolean }) => {
       await runSafely(ctx, () => keygen(ctx, opts), true)
     })
@@ -33,7 +39,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
   secret
     .command('seal')
     .description('read a value from stdin and print it sealed, ready to paste into a manifest')
-    .option('--key <file>', 'private or public key file (default: $PROXIMITY_KEY_FILE or .proximity/secret.key)')
+    .option('--key <file>', 'private or public key file (default: $PROXIMITY_KEY_FILE or ~/.config/proximity/secret.key)')
     .option('--name <name>', 'print as "NAME: {sealed: …}" for a spec.secrets entry')
     .addHelpText(
       'after',
@@ -52,6 +58,11 @@ async function keygen(ctx: CliContext, opts: { out?: string; force: boolean }): 
   const { defaultKeyPath, generateSecretKey } = await secrets()
   const path = opts.out ? resolve(ctx.cwd, opts.out) : defaultKeyPath(ctx.env, ctx.cwd)
   const pubPath = `${path}.pub`
+  if (!opts.force && !opts.out) {
+    // A key left in an old location is still the one in use: a new key would orphan its values.
+    const found = resolveKeyLocation(ctx.env, ctx.cwd)
+    if (found.notice) throw new SecretError('KeyExists', `${found.path} is the secret key in use; move it rather than making a new one (${found.notice.replace(/^notice: .*Move it: /, '')}), or pass --force`)
+  }
   if (!opts.force) {
     for (const p of [path, pubPath]) {
       if (await exists(p)) {
@@ -74,8 +85,10 @@ async function seal(ctx: CliContext, opts: { key?: string; name?: string }): Pro
   if (opts.name !== undefined && !ENV_NAME.test(opts.name)) {
     throw new SecretError('InvalidArgument', `--name ${JSON.stringify(opts.name)} is not a valid secret name; use letters, digits and _`)
   }
-  const { defaultKeyPath, loadSecretKey, sealValue, stripOneNewline } = await secrets()
-  const path = opts.key ? resolve(ctx.cwd, opts.key) : defaultKeyPath(ctx.env, ctx.cwd)
+  const { loadSecretKey, sealValue, stripOneNewline } = await secrets()
+  const found = opts.key ? undefined : resolveKeyLocation(ctx.env, ctx.cwd)
+  if (found?.notice) err(ctx, found.notice)
+  const path = opts.key ? resolve(ctx.cwd, opts.key) : (found as { path: string }).path
   const key = await loadSecretKey(path, { onWarning: (w) => err(ctx, `warning: ${w}`) })
   if ((ctx.stdin as { isTTY?: boolean }).isTTY) err(ctx, 'reading the value from stdin; end it with Ctrl-D')
   const value = stripOneNewline(await readAll(ctx))

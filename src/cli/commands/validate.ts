@@ -1,5 +1,6 @@
 import { isAbsolute, relative } from 'node:path'
 import type { Command } from 'commander'
+import { resolveKeyLocation } from '../key-location.js'
 import { collect, out, err, type CliContext } from '../context.js'
 import type { Manifest, ManifestError, ManifestSet } from '../../model/types.js'
 
@@ -14,7 +15,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
     .description('check manifests (YAML syntax, schema, references, compose files, sealed secrets) without touching Proxmox')
     .option('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect)
     .option('-o, --output <format>', 'output format: text or json', 'text')
-    .option('--key <file>', 'secret key used to check that sealed values decrypt (default: $PROXIMITY_KEY_FILE or .proximity/secret.key)')
+    .option('--key <file>', 'secret key used to check that sealed values decrypt (default: $PROXIMITY_KEY_FILE or ~/.config/proximity/secret.key)')
     .addHelpText(
       'after',
       '\nExit codes: 0 valid, 1 invalid.\n' +
@@ -34,14 +35,14 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         ctx.exitCode = 1
         return
       }
-      const [{ loadManifests, formatError }, { defaultKeyPath }] = await Promise.all([
-        import('../../manifest/index.js'),
-        import('../../manifest/secrets.js'),
-      ])
+      const { loadManifests, formatError } = await import('../../manifest/index.js')
+      // issue 7: the default key lives in the per-user config folder (old locations still found).
+      const keyAt = opts.key ? undefined : resolveKeyLocation(ctx.env, ctx.cwd)
+      if (keyAt?.notice && opts.output !== 'json') err(ctx, keyAt.notice)
       const result = await loadManifests(opts.filename, {
         cwd: ctx.cwd,
         keyFile: opts.key,
-        defaultKeyFile: defaultKeyPath(ctx.env, ctx.cwd),
+        defaultKeyFile: keyAt?.path,
         env: ctx.env,
       })
       const rel = (e: ManifestError): ManifestError => ({ ...e, file: isAbsolute(e.file) ? relative(ctx.cwd, e.file) || e.file : e.file })
