@@ -4,18 +4,18 @@
  * every exit path and reports how the attempt ended so the caller can requeue.
  */
 import type { ManifestSet, Manifest } from '../model/types.js'
-import type { Controller, ControllerContext, OrphanRecord, Result } from './controller.js'
+import type { Action, Controller, ControllerContext, OrphanRecord, PassContext, Result } from './controller.js'
 import type { StateStore } from '../store/types.js'
 import { classifyError, StalledError, WaitingError } from './errors.js'
 import type { Clock } from './clock.js'
 import type { RuntimeLogger } from './logger.js'
 import { getCondition, isTrue, READY, STALLED } from './conditions.js'
-import { nextStatus, safeReason, type Attempt, type AttemptOutcome } from './status.js'
+import { createStatusRecorder, nextStatus, safeReason, type Attempt, type AttemptOutcome } from './status.js'
 import { allManifests, findManifest, splitKey } from './keys.js'
 import { checkPruneGuard, DEFAULT_DELETE_THRESHOLD } from './prune-guard.js'
 
 /** A controller of any kind, as registered. */
-export type AnyController = Controller<any, any>
+export type AnyController = Controller<any, any, any, any, any>
 
 /** What one attempt did, for the requeue decision. */
 export interface AttemptReport {
@@ -24,10 +24,14 @@ export interface AttemptReport {
   message: string
   result?: Result
   requeueAfterMs?: number
+  /** The actions planned for a manifest (absent for deletions and skipped keys). */
+  actions?: Action[]
+  /** What the controller threw, for outcomes other than success (typed runtime errors or a bug). */
+  error?: unknown
 }
 
 export interface Pass {
-  ctx: ControllerContext
+  ctx: PassContext
   orphans: Map<string, { controller: AnyController; record: OrphanRecord }>
   prune: boolean
   force: boolean
@@ -46,12 +50,15 @@ export interface AttempterDeps {
 
 /** The attempt machinery shared by `runOnce`, `plan` and the daemon loop. */
 export interface Attempter {
-  /** A per-key context prototype-linked to the pass context: `audit` fills key + revision, `statusOf` reads the store. */
-  keyContext(pass: ControllerContext, key: string, dryRun: boolean): ControllerContext
+  /**
+   * A per-key context prototype-linked to the pass context: `audit` fills key + revision,
+   * `statusOf` reads the store, `status` records into `recorder` (a fresh one when omitted).
+   */
+  keyContext(pass: PassContext, key: string, dryRun: boolean, recorder?: ControllerContext['status']): ControllerContext
   /** Every registered controller's orphans, by key. */
-  collectOrphans(ctx: ControllerContext): Promise<Pass['orphans']>
+  collectOrphans(ctx: PassContext): Promise<Pass['orphans']>
   /** Throws MassDeleteRefusedError when pruning `orphans` against `set` is refused. */
-  guard(set: ManifestSet, orphans: Pass['orphans'], ctx: ControllerContext, allowMassDelete?: boolean): void
+  guard(set: ManifestSet, orphans: Pass['orphans'], ctx: PassContext, allowMassDelete?: boolean): void
   /** One attempt at `key`. Never throws. */
   attempt(key: string, pass: Pass): Promise<AttemptReport>
 }
@@ -60,9 +67,10 @@ export interface Attempter {
 export function createAttempter(deps: AttempterDeps): Attempter {
   const { registry, store, clock, logger } = deps
   const opts = { deleteThreshold: deps.deleteThreshold, allowMassDelete: deps.allowMassDelete }
-  const keyContext = (pass: ControllerContext, key: string, dryRun: boolean): ControllerContext =>
+  const keyContext = (pass: PassContext, key: string, dryRun: boolean, recorder?: ControllerContext['status']): ControllerContext =>
     Object.assign(Object.create(pass) as ControllerContext, {
       dryRun,
+      status: recorder ?? createStatusRecorder(),
       statusOf: (k: string) => {
         const s = store.getStatus(k)
         if (!s) return undefined
@@ -72,7 +80,7 @@ export function createAttempter(deps: AttempterDeps): Attempter {
       audit: (e: Parameters<ControllerContext['audit']>[0]) => store.appendAudit({ ...e, key, revision: pass.revision }),
     })
 
-  const collectOrphans = async (ctx: ControllerContext): Promise<Pass['orphans']> => {
+  const collectOrphans = async (ctx: PassContext): Promise<Pass['orphans']> => {
     const out: Pass['orphans'] = new Map()
     for (const c of registry.values()) {
       if (!c.orphans) continue
@@ -81,7 +89,7 @@ export function createAttempter(deps: AttempterDeps): Attempter {
     return out
   }
 
-  const guard = (set: ManifestSet, orphans: Pass['orphans'], ctx: ControllerContext, allowMassDelete?: boolean): void => {
+  const guard = (set: ManifestSet, orphans: Pass['orphans'], ctx: PassContext, allowMassDelete?: boolean): void => {
     const desired: Record<string, number> = {}
     for (const m of allManifests(set)) desired[m.kind] = (desired[m.kind] ?? 0) + 1
     checkPruneGuard([...orphans.values()].map((o) => o.record), desired, {
@@ -114,15 +122,19 @@ export function createAttempter(deps: AttempterDeps): Attempter {
       const stalled = getCondition(prev.conditions, STALLED)
       return { outcome: 'stalled', reason: stalled?.reason ?? 'Stalled', message: stalled?.message ?? '' }
     }
-    const ctx = keyContext(pass.ctx, key, false)
+    const recorder = createStatusRecorder()
+    const ctx = keyContext(pass.ctx, key, false, recorder)
     const startedAt = clock.now()
     const base = { key, kind, name, specHash: manifest?.specHash, revision: pass.ctx.revision, startedAt }
+    let actions: Action[] | undefined
     try {
       let result: Result
       if (manifest) {
         ctx.progress(key, 'observing')
         const observed: unknown = await controller.observe(ctx, manifest)
-        const actions = controller.plan(manifest, observed, ctx)
+        actions = controller.plan(manifest, observed, ctx) as Action[]
+        const wait = actions.find((a) => a.wait !== undefined)?.wait
+        if (wait) throw new WaitingError(wait.reason, wait.message, wait.requeueAfterMs)
         result = await controller.apply(ctx, manifest, actions)
       } else {
         ctx.progress(key, 'deleting')
@@ -134,14 +146,15 @@ export function createAttempter(deps: AttempterDeps): Attempter {
           return { outcome: 'deleted', reason: 'Deleted', message: result.message, result }
         }
       }
-      record(prev, { ...base, outcome: 'success', result, finishedAt: clock.now() })
-      ctx.progress(key, result.ready ? 'done' : 'waiting-health')
+      record(prev, { ...base, outcome: 'success', result, recorded: recorder.recorded(), finishedAt: clock.now() })
+      ctx.progress(key, result.ready ? 'done' : (controller.waitingPhase ?? 'waiting'))
       return {
         outcome: 'success',
         reason: safeReason(result.reason, result.ready ? 'Succeeded' : 'Progressing'),
         message: result.message,
         result,
         requeueAfterMs: result.requeueAfterMs,
+        actions,
       }
     } catch (err) {
       const kindOf = classifyError(err)
@@ -159,12 +172,12 @@ export function createAttempter(deps: AttempterDeps): Attempter {
       const outcome: AttemptOutcome = kindOf
       const shown = kindOf === 'bug' ? `unexpected error: ${message.split('\n')[0]}` : message
       try {
-        record(prev, { ...base, outcome, reason, message: shown, finishedAt: clock.now() })
+        record(prev, { ...base, outcome, reason, message: shown, recorded: recorder.recorded(), finishedAt: clock.now() })
       } catch (e) {
         logger.error(`cannot write status of ${key}`, e)
       }
       ctx.progress(key, kindOf === 'waiting' ? 'queued' : 'failed', shown)
-      return { outcome, reason, message: shown, requeueAfterMs }
+      return { outcome, reason, message: shown, requeueAfterMs, actions, error: err }
     }
   }
 

@@ -241,7 +241,7 @@ describe('App convergence: ownership, dependencies, suspension', () => {
     expect(await h.ctx.refreshSnapshot().then(() => (h.ctx.snapshot.guests.length))).toBe(3)
     h.setApps([])
     const orphans = await h.ctx.refreshSnapshot().then(() => import('../../controllers/app/index.js')).then((m) => m.appController.orphans!(h.ctx))
-    expect(orphans.map((o) => o.vmid)).toEqual([102])
+    expect(orphans.map((o) => o.detail.vmid)).toEqual([102])
     h.setApps([api])
   })
 

@@ -96,11 +96,11 @@ describe('App templates and deletion', () => {
     h.setApps([])
     await h.ctx.refreshSnapshot()
     const orphans = await appController.orphans!(h.ctx)
-    expect(orphans.map((o) => [o.name, o.deletionPolicy])).toEqual([
-      ['drop', 'Delete'],
-      ['keep', 'Retain'],
-      ['one', 'Backup'],
-      ['two', 'Backup'],
+    expect(orphans.map((o) => [o.name, o.detail.deletionPolicy, o.destroys])).toEqual([
+      ['drop', 'Delete', true],
+      ['keep', 'Retain', false],
+      ['one', 'Backup', true],
+      ['two', 'Backup', true],
     ])
     const del = appController.planDelete!(orphans[0])
     expect(del.type).toBe('delete')
@@ -113,7 +113,7 @@ describe('App templates and deletion', () => {
     expect(parseMarker(kept.description)).toBeUndefined()
     expect(hasManagedTag(kept.tags)).toBe(false)
 
-    const dropVmid = orphans[0].vmid
+    const dropVmid = orphans[0].detail.vmid
     expect((await appController.finalize(h.ctx, orphans[0])).ready).toBe(true)
     expect(h.sim.guests().some((g) => g.vmid === dropVmid)).toBe(false)
     const again = await appController.finalize(h.ctx, orphans[0])
@@ -123,13 +123,13 @@ describe('App templates and deletion', () => {
     expect((await appController.finalize(h.ctx, orphans[2])).ready).toBe(true)
     expect(mutating(h.sim)).toEqual(['POST /nodes/{node}/vzdump', 'POST /nodes/{node}/lxc/{vmid}/status/stop', 'DELETE /nodes/{node}/lxc/{vmid}'])
     const backups = await h.pve.storageContent('pve', 'local', { content: 'backup' })
-    expect(backups.some((b) => b.vmid === orphans[2].vmid && b.notes === 'proximity final backup of App/one')).toBe(true)
+    expect(backups.some((b) => b.vmid === orphans[2].detail.vmid && b.notes === 'proximity final backup of App/one')).toBe(true)
   })
 
   it('finalize refuses a guest that lost our marker', async () => {
     const two = guestOf(h, 'two')!
     h.sim.faults.editGuest(two.vmid, { description: 'taken over by a human' })
-    const out = appController.finalize(h.ctx, { key: 'App/two', kind: 'App', name: 'two', vmid: two.vmid, node: two.node, deletionPolicy: 'Delete' })
+    const out = appController.finalize(h.ctx, { key: 'App/two', kind: 'App', name: 'two', destroys: true, target: `guest ${two.vmid}`, detail: { vmid: two.vmid, node: two.node, deletionPolicy: 'Delete' } })
     await expect(out).rejects.toMatchObject({ reason: 'NotOwned' })
     expect(h.sim.guests().some((g) => g.vmid === two.vmid)).toBe(true)
   })

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { desiredGuest } from '../../controllers/app/desired.js'
-import { appController } from '../../controllers/app/index.js'
 import { app, startHarness, type Harness } from './helpers.js'
 
 const N = 60
@@ -37,19 +36,11 @@ describe('App steady-state budget (DESIGN §8): one API read per pass, no SSH, f
     await h?.close()
   })
 
+  /** One pass through the runtime's attempt machinery: one snapshot, every app, status written. */
   const pass = async (): Promise<string[]> => {
-    await h.ctx.refreshSnapshot()
-    const types: string[] = []
-    for (const a of apps) {
-      const observed = await appController.observe(h.ctx, a)
-      const actions = appController.plan(a, observed, h.ctx)
-      const result = await appController.apply(h.ctx, a, actions)
-      expect(result.ready).toBe(true)
-      const st = h.store.getStatus(`App/${a.metadata.name}`)!
-      h.store.putStatus({ ...st, extra: { ...st.extra, ...result.extra } }) // as the runtime's status write does
-      types.push(...actions.map((x) => x.type))
-    }
-    return types
+    const outcomes = await h.pass(apps)
+    for (const o of outcomes) expect(o.result?.ready, o.error?.message).toBe(true)
+    return outcomes.flatMap((o) => o.actions.map((x) => x.type))
   }
 
   it('a resync of every app costs the one snapshot read', async () => {

@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppManifest, AppSpec, ManifestSet } from '../../src/model/types.js'
-import type { Controller, ControllerContext, OrphanRecord } from '../../src/runtime/controller.js'
+import type { Controller, OrphanRecord, PassContext } from '../../src/runtime/controller.js'
 import { createSemaphores } from '../../src/runtime/semaphore.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { StateStore } from '../../src/store/types.js'
@@ -32,6 +32,7 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
   let nextVmid = 100
   return {
     kind: 'App',
+    phases: [],
     async observe(ctx, obj) {
       far.calls.observe++
       for (const dep of obj.spec.dependsOn) {
@@ -65,18 +66,18 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
     async finalize(_ctx, record) {
       far.calls.finalize++
       far.guests.delete(record.name)
-      return { ready: true, reason: 'Deleted', message: `deleted guest ${record.vmid}` }
+      return { ready: true, reason: 'Deleted', message: `deleted ${record.target}` }
     },
   }
 }
 
-export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, vmid, node: 'pve', deletionPolicy: 'Delete' })
+export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, destroys: true, target: `guest ${vmid} on pve`, detail: { vmid } })
 
-export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<ControllerContext> }> {
+export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<PassContext> }> {
   const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [] }
   const store = await openStateStore(join(await mkdtemp(join(tmpdir(), 'proximity-rec-')), 'state'), { batchMs: 1 })
   const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: ['.'] }
-  const context = async (): Promise<ControllerContext> => ({
+  const context = async (): Promise<PassContext> => ({
     pve: undefined as never,
     shells: undefined as never,
     store,
