@@ -14,6 +14,7 @@ import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox
 import { createNodeShellPool } from '../../src/providers/ssh/index.js'
 import type { NodeShellPool } from '../../src/providers/ssh/types.js'
 import { createAttempter } from '../../src/runtime/attempt.js'
+import { createReconciler, type Reconciler } from '../../src/runtime/reconciler.js'
 import type { Action, ControllerContext, Result } from '../../src/runtime/controller.js'
 import { StalledError, TransientError } from '../../src/runtime/errors.js'
 import { createSemaphores } from '../../src/runtime/semaphore.js'
@@ -76,6 +77,8 @@ export interface Harness {
   reconcile(a: AppManifest): Promise<Outcome>
   /** One pass over `apps`: one snapshot, then one runtime attempt per app, in order. */
   pass(apps: AppManifest[]): Promise<Outcome[]>
+  /** The runtime's reconciler over the apps set with setApps (runOnce: retries, backoff, stalls). */
+  reconciler(): Reconciler
   applyUntilReady(a: AppManifest, maxPasses?: number): Promise<Outcome>
   close(): Promise<void>
 }
@@ -88,10 +91,18 @@ export interface Outcome {
 }
 
 /** Starts everything; `close()` tears it down. */
-export async function startHarness(opts: { nodes?: number; cluster?: Partial<ClusterSpec>; resourcesLagMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  nodes?: number
+  cluster?: Partial<ClusterSpec>
+  resourcesLagMs?: number
+  /** The SSH host key fingerprint to pin. @default the simulator's own */
+  hostKey?: string
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const sim = await startSimulator({ nodes: opts.nodes ?? 1, taskLatencyMs: 5, resourcesLagMs: opts.resourcesLagMs ?? 0 })
   const pve = createPveClient({ endpoint: sim.endpoint, tls: { fingerprint: sim.fingerprint }, auth: { tokenId: sim.tokenId, tokenSecret: sim.tokenSecret } })
-  const shells = createNodeShellPool({ host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: sim.ssh.privateKey, hostKey: sim.ssh.hostKey })
+  const shells = createNodeShellPool({ host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: sim.ssh.privateKey, hostKey: opts.hostKey ?? sim.ssh.hostKey })
   const dir = await mkdtemp(join(tmpdir(), 'proximity-ctl-'))
   const store = await openStateStore(dir)
   const audit: AuditEntry[] = []
@@ -190,6 +201,19 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
       generated.clear()
     },
     reconcile,
+    reconciler() {
+      return createReconciler({
+        controllers: [appController],
+        store: auditing,
+        manifests: () => set,
+        context: async () => {
+          await ctx.refreshSnapshot()
+          return ctx
+        },
+        logger: { error: () => {}, warn: () => {}, info: () => {} },
+        options: { workers: 2, backoff: { baseMs: 10, maxMs: 50 } },
+      })
+    },
     async pass(apps) {
       await ctx.refreshSnapshot()
       const out: Outcome[] = []

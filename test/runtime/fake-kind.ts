@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppManifest, AppSpec, ManifestSet } from '../../src/model/types.js'
-import type { Controller, OrphanRecord, PassContext } from '../../src/runtime/controller.js'
+import type { Controller, OrphanRecord, PassContext, Wait } from '../../src/runtime/controller.js'
 import { createSemaphores } from '../../src/runtime/semaphore.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { StateStore } from '../../src/store/types.js'
@@ -17,6 +17,8 @@ export interface FarEnd {
   faults: Map<string, Error[]>
   calls: { observe: number; apply: number; finalize: number }
   orphans: OrphanRecord[]
+  /** Per app name: plan says "wait" (a noop with Action.wait) instead of acting. */
+  waits: Map<string, Wait>
 }
 
 export const app = (name: string, memory = 512, dependsOn: string[] = []): AppManifest => ({
@@ -41,6 +43,8 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
       return { memory: far.guests.get(obj.metadata.name)?.memory }
     },
     plan(obj, observed) {
+      const wait = far.waits.get(obj.metadata.name)
+      if (wait) return [{ type: 'noop', key: `App/${obj.metadata.name}`, kind: 'App', name: obj.metadata.name, changes: [], summary: wait.message, wait }]
       if (observed.memory === obj.spec.resources.memory) return []
       return [{
         type: observed.memory === undefined ? 'create' : 'update', key: `App/${obj.metadata.name}`, kind: 'App', name: obj.metadata.name,
@@ -49,6 +53,8 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
     },
     async apply(ctx, obj, actions) {
       far.calls.apply++
+      // Memory recorded before anything can fail: the runtime keeps it on every exit path.
+      ctx.status.remember({ applyCalls: far.calls.apply })
       const fault = far.faults.get(obj.metadata.name)?.shift()
       if (fault) throw fault
       const changed: string[] = []
@@ -74,7 +80,7 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
 export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, destroys: true, target: `guest ${vmid} on pve`, detail: { vmid } })
 
 export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<PassContext> }> {
-  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [] }
+  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [], waits: new Map() }
   const store = await openStateStore(join(await mkdtemp(join(tmpdir(), 'proximity-rec-')), 'state'), { batchMs: 1 })
   const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: ['.'] }
   const context = async (): Promise<PassContext> => ({

@@ -31,6 +31,27 @@ describe('reconciler runOnce', () => {
     expect((await t.store.readAudit()).map((a) => [a.action, a.key, a.revision])).toEqual([['POST /nodes/{node}/lxc', 'App/web', 'local@sha256:1']])
   })
 
+  it('keeps controller memory recorded before a failure, on transient and stalled exits alike', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'), app('db'))
+    t.far.faults.set('web', [new TransientError('proxmox answered 503'), new TransientError('proxmox answered 503')])
+    t.far.faults.set('db', [new StalledError('InvalidConfig', 'bad memory value')])
+    await t.rec.runOnce(['App/web'], { maxAttempts: 1 })
+    expect(t.store.getStatus('App/web')?.extra).toEqual({ applyCalls: 1 })
+    await t.rec.runOnce(['App/db'])
+    expect(t.store.getStatus('App/db')).toMatchObject({ extra: { applyCalls: 2 }, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Stalled', reason: 'InvalidConfig' })]) })
+  })
+
+  it('honours a wait stated by plan: Waiting with its reason, apply never called', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'))
+    t.far.waits.set('web', { reason: 'DependencyNotReady', message: 'appliance edge is not available yet', requeueAfterMs: 60_000 })
+    const out = await t.rec.runOnce(['App/web'], { deadlineMs: 0 })
+    expect(out.get('App/web')).toMatchObject({ result: 'Waiting', reason: 'DependencyNotReady' })
+    expect(t.far.calls.apply).toBe(0)
+    expect(t.store.getStatus('App/web')?.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Ready=False:DependencyNotReady', 'Reconciling=True:DependencyNotReady'])
+  })
+
   it('gives up after maxAttempts with Failed and Ready=False ProgressingWithRetry', async () => {
     const t = await setup()
     t.set.apps.push(app('web'))
