@@ -7,7 +7,7 @@
 import { PveApiError, PveTaskError } from '../../src/providers/proxmox/errors.js'
 import { SshError, SshHostKeyMismatchError } from '../../src/providers/ssh/errors.js'
 import type { ControllerContext } from '../../src/runtime/controller.js'
-import { failureOf, StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
+import { failureOf, StalledError, TransientError, WaitingError, type Failure, type ReconcileErrorOptions } from '../../src/runtime/errors.js'
 
 /** How long to wait before looking again at a guest locked by someone else (e.g. a backup). */
 export const LOCKED_REQUEUE_MS = 15_000
@@ -22,7 +22,7 @@ function mapSshError(err: SshError, what: string): Error {
   if (err instanceof SshHostKeyMismatchError) {
     return new StalledError(
       'SshHostKeyMismatch',
-      `cannot ${what}: the ssh host key of the node is not the pinned one: expected ${err.expected}, offered ${err.actual}; if the node was reinstalled, set cluster.ssh.hostKey to ${err.actual}, otherwise treat this as an attack`,
+      `cannot ${what}: the ssh host key of the node is not the pinned one: expected ${err.expected}, offered ${err.actual}; if the node's key changed on purpose (a reinstall), set cluster.ssh.hostKey to ${err.actual}, otherwise the connection may be intercepted`,
       { cause: err, failure: 'identity-mismatch' },
     )
   }
@@ -49,7 +49,7 @@ function mapSshError(err: SshError, what: string): Error {
 export function mapProviderError(err: unknown, what: string): Error {
   if (err instanceof TransientError || err instanceof WaitingError || err instanceof StalledError) return err
   if (err instanceof PveApiError) {
-    const opts = (failure: NonNullable<ReturnType<typeof failureOf>>) => ({ cause: err, failure })
+    const opts = (failure: Failure): ReconcileErrorOptions => ({ cause: err, failure })
     if (err.isLocked()) return new WaitingError('GuestLocked', `cannot ${what}: guest is locked (${err.lock ?? 'unknown'}); waiting for the lock holder`, LOCKED_REQUEUE_MS, opts('locked'))
     if (err.isLockTimeout()) return new TransientError(`cannot ${what}: ${err.message}`, opts('lock-timeout'))
     if (err.isNetwork()) return new TransientError(`cannot ${what}: ${err.message}`, opts('network'))
