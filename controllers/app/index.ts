@@ -18,7 +18,7 @@ export type { AppObservation } from './observation.js'
 export type { AppAction, AppDetail, AppStep } from './plan.js'
 
 /** Progress phases of an App, in order (besides the runtime's). */
-export const APP_PHASES = [...LXC_PHASES, 'configuring', 'installing', 'deploying', 'waiting-health', 'healthy', 'updating'] as const
+export const APP_PHASES = [...LXC_PHASES, 'updating', 'installing', 'deploying', 'waiting-health', 'healthy'] as const
 
 /** Reconciles App manifests. */
 export const appController: Controller<AppManifest, AppObservation, AppDetail, GuestOrphan, PlanFieldChange> = {

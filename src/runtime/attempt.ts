@@ -4,7 +4,7 @@
  * every exit path and reports how the attempt ended so the caller can requeue.
  */
 import type { ManifestSet, Manifest } from '../model/types.js'
-import type { Action, Controller, ControllerContext, OrphanRecord, PassContext, Result } from './controller.js'
+import { RUNTIME_PHASES, type Action, type Controller, type ControllerContext, type OrphanRecord, type PassContext, type Result } from './controller.js'
 import type { StateStore } from '../store/types.js'
 import { classifyError, StalledError, WaitingError } from './errors.js'
 import type { Clock } from './clock.js'
@@ -13,6 +13,17 @@ import { getCondition, isTrue, READY, STALLED } from './conditions.js'
 import { createStatusRecorder, nextStatus, safeReason, type Attempt, type AttemptOutcome } from './status.js'
 import { allManifests, findManifest, splitKey } from './keys.js'
 import { checkPruneGuard, DEFAULT_DELETE_THRESHOLD } from './prune-guard.js'
+
+/**
+ * What `ControllerContext.statusOf` answers for `key`: Ready and its reason from the stored
+ * status, undefined when there is none. Read-only.
+ */
+export function readinessOf(store: Pick<StateStore, 'getStatus'>, key: string): { ready: boolean; reason?: string } | undefined {
+  const s = store.getStatus(key)
+  if (!s) return undefined
+  const ready = getCondition(s.conditions, READY)
+  return { ready: ready?.status === 'True', reason: ready?.reason }
+}
 
 /** A controller of any kind, as registered. */
 export type AnyController = Controller<any, any, any, any, any>
@@ -71,12 +82,7 @@ export function createAttempter(deps: AttempterDeps): Attempter {
     Object.assign(Object.create(pass) as ControllerContext, {
       dryRun,
       status: recorder ?? createStatusRecorder(),
-      statusOf: (k: string) => {
-        const s = store.getStatus(k)
-        if (!s) return undefined
-        const ready = getCondition(s.conditions, READY)
-        return { ready: ready?.status === 'True', reason: ready?.reason }
-      },
+      statusOf: (k: string) => readinessOf(store, k),
       audit: (e: Parameters<ControllerContext['audit']>[0]) => store.appendAudit({ ...e, key, revision: pass.revision }),
     })
 
@@ -96,6 +102,19 @@ export function createAttempter(deps: AttempterDeps): Attempter {
       threshold: opts.deleteThreshold ?? ctx.cluster?.spec?.deleteThreshold ?? DEFAULT_DELETE_THRESHOLD,
       allowMassDelete: allowMassDelete ?? opts.allowMassDelete,
     })
+  }
+
+  const undeclared = new Set<string>()
+  /** Progress that reports phases the controller did not declare (a bug) once, and shows them anyway. */
+  const declaredProgress = (controller: AnyController, pass: PassContext): ControllerContext['progress'] => {
+    const known = new Set<string>([...RUNTIME_PHASES, ...controller.phases])
+    return (k, phase, detail) => {
+      if (!known.has(phase) && !undeclared.has(`${controller.kind}:${phase}`)) {
+        undeclared.add(`${controller.kind}:${phase}`)
+        logger.warn(`controller ${controller.kind} reported progress phase "${phase}", which it does not declare in its phases`)
+      }
+      pass.progress(k, phase, detail)
+    }
   }
 
   /** Writes status and events for an attempt: the single place status is written. */
@@ -124,6 +143,7 @@ export function createAttempter(deps: AttempterDeps): Attempter {
     }
     const recorder = createStatusRecorder()
     const ctx = keyContext(pass.ctx, key, false, recorder)
+    ctx.progress = declaredProgress(controller, pass.ctx)
     const startedAt = clock.now()
     const base = { key, kind, name, specHash: manifest?.specHash, revision: pass.ctx.revision, startedAt }
     let actions: Action[] | undefined

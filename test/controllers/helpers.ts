@@ -13,7 +13,7 @@ import type { AppManifest, AppSpec, ClusterSpec, ManifestSet } from '../../src/m
 import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
 import { createNodeShellPool } from '../../src/providers/ssh/index.js'
 import type { NodeShellPool } from '../../src/providers/ssh/types.js'
-import { createAttempter } from '../../src/runtime/attempt.js'
+import { createAttempter, readinessOf } from '../../src/runtime/attempt.js'
 import { createReconciler, type Reconciler } from '../../src/runtime/reconciler.js'
 import type { Action, ControllerContext, Result } from '../../src/runtime/controller.js'
 import { StalledError, TransientError } from '../../src/runtime/errors.js'
@@ -134,12 +134,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ctx.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
       return ctx.snapshot
     },
-    statusOf(key) {
-      const st = store.getStatus(key)
-      if (!st) return undefined
-      const ready = st.conditions.find((c) => c.type === 'Ready')
-      return { ready: ready?.status === 'True', reason: ready?.reason }
-    },
+    statusOf: (key) => readinessOf(store, key),
     audit: (e) => audit.push({ ...e, time: new Date().toISOString() }),
     progress: () => {},
     now: () => Date.now() + offset,

@@ -19,6 +19,8 @@ export interface FarEnd {
   orphans: OrphanRecord[]
   /** Per app name: plan says "wait" (a noop with Action.wait) instead of acting. */
   waits: Map<string, Wait>
+  /** Progress phases apply reports, in order (the controller declares `resizing`). */
+  phases: string[]
 }
 
 export const app = (name: string, memory = 512, dependsOn: string[] = []): AppManifest => ({
@@ -34,7 +36,7 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
   let nextVmid = 100
   return {
     kind: 'App',
-    phases: [],
+    phases: ['resizing'],
     async observe(ctx, obj) {
       far.calls.observe++
       for (const dep of obj.spec.dependsOn) {
@@ -55,6 +57,7 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
       far.calls.apply++
       // Memory recorded before anything can fail: the runtime keeps it on every exit path.
       ctx.status.remember({ applyCalls: far.calls.apply })
+      for (const p of far.phases) ctx.progress(`App/${obj.metadata.name}`, p)
       const fault = far.faults.get(obj.metadata.name)?.shift()
       if (fault) throw fault
       const changed: string[] = []
@@ -80,7 +83,7 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
 export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, destroys: true, target: `guest ${vmid} on pve`, detail: { vmid } })
 
 export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<PassContext> }> {
-  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [], waits: new Map() }
+  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [], waits: new Map(), phases: [] }
   const store = await openStateStore(join(await mkdtemp(join(tmpdir(), 'proximity-rec-')), 'state'), { batchMs: 1 })
   const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: ['.'] }
   const context = async (): Promise<PassContext> => ({

@@ -10,9 +10,10 @@ const fast: ReconcilerOptions = { backoff: { baseMs: 1, maxMs: 5 }, workers: 4 }
 async function setup(options: ReconcilerOptions = fast) {
   const f = await fixture()
   const logged: { message: string; err?: unknown }[] = []
-  const logger: RuntimeLogger = { error: (message, err) => logged.push({ message, err }), warn: () => {}, info: () => {} }
+  const warned: string[] = []
+  const logger: RuntimeLogger = { error: (message, err) => logged.push({ message, err }), warn: (m) => warned.push(m), info: () => {} }
   const rec = createReconciler({ controllers: [fakeAppController(f.far)], store: f.store, manifests: () => f.set, context: f.context, logger, options })
-  return { ...f, rec, logged }
+  return { ...f, rec, logged, warned }
 }
 
 describe('reconciler runOnce', () => {
@@ -50,6 +51,14 @@ describe('reconciler runOnce', () => {
     expect(out.get('App/web')).toMatchObject({ result: 'Waiting', reason: 'DependencyNotReady' })
     expect(t.far.calls.apply).toBe(0)
     expect(t.store.getStatus('App/web')?.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Ready=False:DependencyNotReady', 'Reconciling=True:DependencyNotReady'])
+  })
+
+  it('warns once about a progress phase the controller did not declare, and still shows it', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'), app('db'))
+    t.far.phases = ['resizing', 'frobbing']
+    await t.rec.runOnce(['App/web', 'App/db'])
+    expect(t.warned).toEqual(['controller App reported progress phase "frobbing", which it does not declare in its phases'])
   })
 
   it('gives up after maxAttempts with Failed and Ready=False ProgressingWithRetry', async () => {
