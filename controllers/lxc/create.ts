@@ -37,6 +37,7 @@ export interface CreateGuestRequest {
   pendingVmid?: number
 }
 
+/** The guest createGuest made (or found: our own earlier create). It is stopped. */
 export interface CreatedGuest {
   vmid: number
   node: string

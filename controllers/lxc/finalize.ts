@@ -13,6 +13,7 @@ import { StalledError } from '../../src/runtime/errors.js'
 import { audited, isNotFound, mapProviderError, waitTask } from '../shared/call.js'
 import { guestIdentity, type GuestKind } from './identity.js'
 
+/** What pruning does with a guest: final backup then destroy, destroy, or let go (keep it running, unmanaged). */
 export type DeletionPolicy = 'Backup' | 'Delete' | 'Retain'
 
 /** What a guest kind keeps in its status `extra` for deletion (besides its own fields). */
