@@ -137,7 +137,9 @@ export function createAttempter(deps: AttempterDeps): Attempter {
       return { outcome: 'skipped', reason: 'NotFound', message: `${key} has no manifest and no guest` }
     }
     if (!manifest && !pass.prune) return { outcome: 'skipped', reason: 'PruneDisabled', message: `${key} has no manifest; run with --prune to delete it` }
-    if (manifest && !pass.force && prev && isTrue(prev.conditions, STALLED) && prev.specHash === manifest.specHash) {
+    // Stalled needs a person: no new attempt while neither this object's spec nor the manifest
+    // set changed. A new revision (e.g. a corrected Cluster ssh.hostKey or token) gets one attempt.
+    if (manifest && !pass.force && prev && isTrue(prev.conditions, STALLED) && prev.specHash === manifest.specHash && prev.lastAttemptedRevision === pass.ctx.revision) {
       const stalled = getCondition(prev.conditions, STALLED)
       return { outcome: 'stalled', reason: stalled?.reason ?? 'Stalled', message: stalled?.message ?? '' }
     }

@@ -1,7 +1,7 @@
 /**
  * A node whose SSH host key is not the pinned one, through the real CLI against the real
- * simulator's SSH node: the app stalls with a message naming both fingerprints, and a second
- * apply does not try again (DESIGN §9 "refuse on mismatch").
+ * simulator's SSH node: the app stalls with a message naming both fingerprints, a second apply
+ * does not try again (DESIGN §9 "refuse on mismatch"), and pinning the right key resumes.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -32,7 +32,7 @@ describe('ssh host-key mismatch', () => {
     await work?.cleanup()
   })
 
-  it('stalls the app naming the pinned and the offered key, and a second apply does not retry', async () => {
+  it('stalls the app naming the pinned and the offered key, does not retry, and resumes once the right key is pinned', async () => {
     const r = await runCli(['apply', ...args], { cwd: work.dir })
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/App\/web: SshHostKeyMismatch: cannot /)
@@ -48,5 +48,13 @@ describe('ssh host-key mismatch', () => {
     expect(again.code).toBe(1)
     expect(again.stdout).toMatch(/App\/web: SshHostKeyMismatch: /)
     expect(sim.log.mutating()).toEqual([])
+
+    // Pinning the offered key in the Cluster manifest (a new revision) resumes: no --force needed.
+    await writeClusterManifest(work.dir, sim)
+    const fixed = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0)
+    const ready = await runCli(['get', 'apps', 'web', '--state-dir', stateDir], { cwd: work.dir })
+    expect(ready.stdout).toMatch(/web\s+True\s+Succeeded/)
+    expect(sim.guests().filter((g) => g.config.hostname === 'web').length).toBe(1) // the guest of the first run, reused
   })
 })

@@ -82,17 +82,18 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
 
 export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, destroys: true, target: `guest ${vmid} on pve`, detail: { vmid } })
 
-export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<PassContext> }> {
+export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<PassContext>; setRevision: (r: string) => void }> {
   const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [], waits: new Map(), phases: [] }
   const store = await openStateStore(join(await mkdtemp(join(tmpdir(), 'proximity-rec-')), 'state'), { batchMs: 1 })
   const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: ['.'] }
+  let revision = 'local@sha256:1'
   const context = async (): Promise<PassContext> => ({
     pve: undefined as never,
     shells: undefined as never,
     store,
     set,
     cluster: { spec: { concurrency: { perNode: 2, perStorage: 1 } } as never, origin: 'test' },
-    revision: 'local@sha256:1',
+    revision,
     secrets: { resolve: async () => '', digest: (v) => v },
     semaphores: createSemaphores({ perNode: 2, perStorage: 1 }),
     snapshot: { takenAt: 0, guests: [] },
@@ -103,5 +104,5 @@ export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: 
     now: () => Date.now(),
     dryRun: false,
   })
-  return { far, store, set, context }
+  return { far, store, set, context, setRevision: (r) => (revision = r) }
 }

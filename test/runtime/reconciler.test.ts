@@ -61,6 +61,21 @@ describe('reconciler runOnce', () => {
     expect(t.warned).toEqual(['controller App reported progress phase "frobbing", which it does not declare in its phases'])
   })
 
+  it('gives a Stalled key one new attempt when the manifest set changes (a fix outside its own spec)', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'))
+    t.far.faults.set('web', [new StalledError('SshHostKeyMismatch', 'expected SHA256:a, offered SHA256:b'), new StalledError('SshHostKeyMismatch', 'expected SHA256:a, offered SHA256:b')])
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect(t.far.calls.apply).toBe(1) // same spec, same revision: not tried again
+    t.setRevision('local@sha256:2') // e.g. the Cluster manifest got the right host key, but still fails
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect(t.far.calls.apply).toBe(2) // one attempt per new revision, no loop
+    t.setRevision('local@sha256:3')
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Ready')
+  })
+
   it('gives up after maxAttempts with Failed and Ready=False ProgressingWithRetry', async () => {
     const t = await setup()
     t.set.apps.push(app('web'))
