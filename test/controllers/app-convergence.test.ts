@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseMarker } from '../../src/model/marker.js'
-import { StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
+import { failureOf, StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
 import { app, mutating, OWNER, sshEntries, startHarness, type Harness } from './helpers.js'
 
 /**
@@ -335,6 +335,20 @@ describe('App convergence: crash safety and secrets', () => {
     expect(out.result?.ready).toBe(true)
     expect(h.sim.guests().filter((g) => g.config.hostname === 'dup').map((g) => g.vmid)).toEqual([pending])
     expect(h.sim.log.mutating().filter((e) => e.route === '/nodes/{node}/lxc').length).toBe(1)
+  })
+
+  it('a create task that fails (rolled back by Proxmox) is retried with backoff, not stalled, and converges once', async () => {
+    const flaky = app('flaky')
+    h.setApps([flaky])
+    h.sim.faults.failTask('vzcreate', 'unable to create CT - storage local-lvm is busy')
+    const first = await h.reconcile(flaky)
+    expect(first.error).toBeInstanceOf(TransientError)
+    expect(failureOf(first.error)).toBe('task-failed')
+    expect(first.error?.message).toMatch(/^cannot create guest for App flaky: task vzcreate on pve failed: unable to create CT/)
+    expect(h.store.getPendingCreate('App/flaky')).toBeUndefined() // the vmid is free again
+    const out = await h.applyUntilReady(flaky)
+    expect(out.result?.ready).toBe(true)
+    expect(h.sim.guests().filter((g) => g.config.hostname === 'flaky').length).toBe(1)
   })
 
   it('finds its guest by marker when the state dir is lost, and keeps generated secrets', async () => {
