@@ -1,29 +1,31 @@
 /**
  * Apply for App: executes the plan's single action step by step (create → features → start →
  * docker → deploy → health → marker), idempotently. The marker with the new specHash is written
- * LAST, so a crash anywhere before re-runs the remaining steps on the next reconcile.
+ * LAST, so a crash anywhere before re-runs the remaining steps on the next reconcile. What the
+ * steps learn (inventory, template, deploy hash, health) is recorded through `ctx.status` as it
+ * happens, so it is kept whatever the attempt ends with.
  */
 import type { AppManifest } from '../../src/model/types.js'
 import { parseVolume } from '../../src/plan/normalize.js'
 import { parsePropertyString, formatPropertyString } from '../../src/plan/property-string.js'
-import type { PlanFieldChange } from '../../src/plan/types.js'
-import type { Action, ControllerContext, Result } from '../../src/runtime/controller.js'
+import type { ControllerContext, Inventory, Result } from '../../src/runtime/controller.js'
 import { StalledError, WaitingError } from '../../src/runtime/errors.js'
-import { audited, read, waitTask } from './call.js'
-import { createGuest } from './create.js'
-import { desiredDescription, desiredGuest } from './desired.js'
+import { audited, read, waitTask } from '../shared/call.js'
+import { createGuest, guestRef, rebootGuest, setFeatures, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
+import { appIdentity, createParams, desiredDescription, desiredGuest } from './desired.js'
 import { deployProject, ensureDocker, readExistingEnv } from './docker.js'
-import { guestRef, setFeatures, type GuestRef } from './exec.js'
 import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
-import type { AppDetail } from './plan.js'
+import type { AppAction, AppDetail } from './plan.js'
 import { beforeRedeploy } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
 export const HEALTH_REQUEUE_MS = 2_000
 /** Default health timeout when the manifest has no `health`. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 300_000
+/** The App's domain condition for its health gate. */
+export const HEALTHY = 'Healthy'
 
 interface Run {
   ctx: ControllerContext
@@ -34,64 +36,91 @@ interface Run {
   node: string
 }
 
-const inventory = (r: Run): Result['inventory'] => ({ vmid: r.vmid, node: r.node })
+const inventory = (r: Run): Inventory => ({ vmid: r.vmid, node: r.node })
 
-/** Applies the App's actions (one per App). See the module comment for the order. */
-export async function applyApp(ctx: ControllerContext, app: AppManifest, actions: Action[]): Promise<Result> {
+/** Merges `patch` into the run's memory and records it at once (kept on every exit path). */
+function remember(run: Run, patch: Partial<AppStatusExtra>): void {
+  run.extra = { ...run.extra, ...patch }
+  run.ctx.status.remember(patch)
+}
+
+type Acting = Exclude<AppDetail, { step: 'suspended' | 'wait' }>
+
+/** Applies the App's action (one per App). See the module comment for the order. */
+export async function applyApp(ctx: ControllerContext, app: AppManifest, actions: AppAction[]): Promise<Result> {
   const a = actions[0]
-  const d = (a?.detail ?? { mode: 'converged' }) as unknown as AppDetail
-  const key = `App/${app.metadata.name}`
+  const d = a?.detail
+  if (!a || !d) throw new Error(`the plan of App ${app.metadata.name} has no action`)
+  if (a.wait) throw new WaitingError(a.wait.reason, a.wait.message, a.wait.requeueAfterMs)
   const extra: AppStatusExtra = { ...storedExtra(ctx, app.metadata.name), deletionPolicy: app.spec.deletionPolicy }
-  if (d.mode === 'wait' && d.wait) throw new WaitingError(d.wait.reason, d.wait.message, d.wait.requeueAfterMs)
-  if (d.mode === 'suspended') {
-    return { ready: extra.appliedSpecHash === app.specHash, reason: 'Suspended', message: 'reconciliation is suspended (spec.suspend)', extra: { ...extra } }
+  switch (d.step) {
+    case 'wait':
+      throw new Error(`the plan of App ${app.metadata.name} waits without saying why`)
+    case 'suspended':
+      return { ready: extra.appliedSpecHash === app.specHash, reason: 'Suspended', message: 'reconciliation is suspended (spec.suspend)', extra: { ...extra } }
   }
   if (ctx.dryRun) return { ready: false, reason: 'DryRun', message: 'dry run: nothing applied' }
-  if (d.mode === 'creating') {
-    return { ready: false, reason: 'Progressing', message: `guest ${d.vmid} is being created`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: { vmid: d.vmid, node: d.node }, extra }
-  }
-  if (d.mode === 'replace') {
-    const forcing = (a.changes as PlanFieldChange[]).filter((c) => c.forcesReplacement).map((c) => c.path)
-    throw new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created; remove the app (its deletionPolicy backs it up) and apply it again, or revert the change`)
-  }
+  ctx.status.remember({ deletionPolicy: app.spec.deletionPolicy })
+  return act(ctx, app, a, d, extra)
+}
 
-  if (d.mode === 'create') {
-    ctx.progress(key, 'queued')
-    const created = await createGuest(ctx, app, d.pendingVmid)
-    const run: Run = { ctx, app, key, extra: { ...extra, templateSpec: d.templateSpec, template: created.template }, vmid: created.vmid, node: created.node }
-    const g = guestRef(ctx, key, run.vmid, run.node)
-    await setFeatures(g, { nesting: 1, keyctl: 1 })
-    if (app.spec.state === 'stopped') return finish(run, [`created guest ${run.vmid}`])
-    await start(run)
-    return deployAndCheck(run, g, d, [`created guest ${run.vmid} on ${run.node}`])
+async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Acting, extra: AppStatusExtra): Promise<Result> {
+  const key = appIdentity(app.metadata.name).key
+  switch (d.step) {
+    case 'await-create':
+      return { ready: false, reason: 'Progressing', message: `guest ${d.guest.vmid} is being created`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: { vmid: d.guest.vmid, node: d.guest.node }, extra }
+    case 'replace': {
+      const forcing = a.changes.filter((c) => c.forcesReplacement).map((c) => c.path)
+      throw new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created; remove the app (its deletionPolicy backs it up) and apply it again, or revert the change`)
+    }
+    case 'create': {
+      ctx.progress(key, 'queued')
+      const created = await createGuest(ctx, {
+        id: appIdentity(app.metadata.name),
+        where: { node: app.spec.node, placement: app.spec.placement },
+        templateSpec: d.templateSpec,
+        params: createParams(desiredGuest(app, ctx.cluster.spec, { markerSpecHash: '' })),
+        pendingVmid: d.pendingVmid,
+      })
+      const run: Run = { ctx, app, key, extra, vmid: created.vmid, node: created.node }
+      ctx.status.inventory(inventory(run))
+      remember(run, { templateSpec: d.templateSpec, template: created.template })
+      const g = guestRef(ctx, key, run.vmid, run.node)
+      await setFeatures(g, { nesting: 1, keyctl: 1 })
+      if (app.spec.state === 'stopped') return finish(run, [`created guest ${run.vmid}`])
+      await startGuest(ctx, run)
+      return deployAndCheck(run, g, d.deployHash, [`created guest ${run.vmid} on ${run.node}`])
+    }
+    case 'in-sync': {
+      const run = runOn(ctx, app, key, extra, d)
+      await ctx.store.clearPendingCreate(key)
+      if (d.checkedAt !== undefined) run.extra = { ...run.extra, lastDeepCheckAt: d.checkedAt }
+      return ready(run, [])
+    }
+    case 'write-marker':
+      return finish(runOn(ctx, app, key, extra, d), [])
+    case 'check-health': {
+      const run = runOn(ctx, app, key, extra, d)
+      return checkHealth(run, guestRef(ctx, key, run.vmid, run.node), d.deployStartedAt ?? ctx.now(), [])
+    }
+    case 'update': {
+      const run = runOn(ctx, app, key, extra, d)
+      return update(run, guestRef(ctx, key, run.vmid, run.node), a, d)
+    }
   }
+}
 
-  const run: Run = { ctx, app, key, extra, vmid: d.vmid as number, node: d.node as string }
+/** The run of an existing guest; fills in the template setting for guests created before it was kept. */
+function runOn(ctx: ControllerContext, app: AppManifest, key: string, extra: AppStatusExtra, d: Acting & { guest: { vmid: number; node: string } }): Run {
+  const run: Run = { ctx, app, key, extra, vmid: d.guest.vmid, node: d.guest.node }
   if (run.extra.templateSpec === undefined) run.extra.templateSpec = d.templateSpec
-  if (d.mode === 'converged') {
-    await ctx.store.clearPendingCreate(key)
-    if (d.checkedAt !== undefined) run.extra = { ...run.extra, lastDeepCheckAt: d.checkedAt }
-    return ready(run, [])
-  }
-  if (d.mode === 'marker') return finish(run, [])
-  const g = guestRef(ctx, key, run.vmid, run.node)
-  if (d.mode === 'health') return checkHealth(run, g, d.deployStartedAt ?? ctx.now(), [])
-  return update(run, g, a, d)
+  return run
 }
 
-async function start(run: Run): Promise<void> {
-  const { ctx, vmid, node } = run
-  ctx.progress(run.key, 'starting')
-  await ctx.semaphores.node(node, 'start', async () => {
-    const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/start', target: `lxc/${vmid}`, reason: 'state: running', what: `start guest ${vmid}` }, () => ctx.pve.startLxc(node, vmid))
-    ctx.progress(run.key, 'starting', `vmid ${vmid}, task ${upid}`)
-    await waitTask(ctx, node, upid, `start guest ${vmid}`)
-  })
-}
-
-async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<Result> {
+async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { step: 'update' }>): Promise<Result> {
   const { ctx, app, vmid, node } = run
-  const changes = a.changes as PlanFieldChange[]
+  const changes = a.changes
+  const seen = d.guest
   const refused = changes.find((c) => c.refused)
   if (refused) {
     const what = refused.path === 'resources.disk' ? 'disk' : refused.path
@@ -101,9 +130,9 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
   if (loss) throw new StalledError('DataLossRefused', `cannot apply ${loss.path} to App ${app.metadata.name}: it would delete data; restore the volume in the manifest or remove the app with its deletionPolicy`)
   ctx.progress(run.key, 'updating')
   const done: string[] = []
-  const desired = desiredGuest(app, ctx.cluster.spec, { markerSpecHash: d.markerSpecHash ?? '' })
+  const desired = desiredGuest(app, ctx.cluster.spec, { markerSpecHash: seen.markerSpecHash })
   const config = desired.config
-  let running = d.status === 'running'
+  let running = seen.status === 'running'
 
   // 1. Config values (live or pending) in one PUT, with the digest we planned against.
   const params: Record<string, string | number> = {}
@@ -118,7 +147,7 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
     if (c.key === 'rootfs' || /^mp\d+$/.test(c.key)) {
       if (c.path.endsWith('.size') || c.path === 'resources.disk') continue
       if (c.before === undefined) params[c.key] = config[c.key]
-      else params[c.key] = remount(String(config[c.key]), d.observedVolumes?.[c.key])
+      else params[c.key] = remount(String(config[c.key]), seen.volumes[c.key])
     } else params[c.key] = config[c.key]
     if (c.impact === 'restart') needsRestart = true
   }
@@ -127,10 +156,10 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
   const deployNext = app.spec.state === 'running' && (d.deploy || stateChange?.after === 'running')
   // Nothing follows the PUT: write the new marker in the same call (one request per change).
   const markerInPut = Object.keys(params).length > 0 && !needsRestart && !featuresChanged && !growth && !stateChange && !deployNext
-  if (markerInPut || changes.some((c) => c.key === 'description')) params.description = desiredDescription(app, ctx.cluster.spec.owner, markerInPut ? app.specHash : (d.markerSpecHash ?? ''))
+  if (markerInPut || changes.some((c) => c.key === 'description')) params.description = desiredDescription(app, ctx.cluster.spec.owner, markerInPut ? app.specHash : seen.markerSpecHash)
   if (Object.keys(params).length > 0) {
     await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/config', target: `lxc/${vmid}`, reason: Object.keys(params).sort().join(','), what: `update guest ${vmid} of App ${app.metadata.name}` }, () =>
-      ctx.pve.updateLxcConfig(node, vmid, d.digest ? { ...params, digest: d.digest } : params),
+      ctx.pve.updateLxcConfig(node, vmid, seen.digest ? { ...params, digest: seen.digest } : params),
     )
     done.push(`updated ${Object.keys(params).filter((k) => k !== 'description' || !markerInPut).sort().join(', ')}`)
     if (markerInPut) {
@@ -157,22 +186,19 @@ async function update(run: Run, g: GuestRef, a: Action, d: AppDetail): Promise<R
   }
   // 4. Power state.
   if (stateChange?.after === 'stopped' && running) {
-    ctx.progress(run.key, 'stopping')
-    const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/shutdown', target: `lxc/${vmid}`, reason: 'state: stopped', what: `stop guest ${vmid}` }, () => ctx.pve.shutdownLxc(node, vmid))
-    await waitTask(ctx, node, upid, `stop guest ${vmid}`)
+    await shutdownGuest(ctx, run)
     running = false
     done.push('stopped')
   } else if (stateChange?.after === 'running' && !running) {
-    await start(run)
+    await startGuest(ctx, run)
     running = true
     done.push('started')
   } else if (needsRestart && running) {
-    const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/reboot', target: `lxc/${vmid}`, reason: 'pending changes', what: `restart guest ${vmid}` }, () => ctx.pve.rebootLxc(node, vmid))
-    await waitTask(ctx, node, upid, `restart guest ${vmid}`)
+    await rebootGuest(ctx, run)
     done.push('restarted')
   }
   if (!running || app.spec.state !== 'running') return finish(run, done)
-  if (deployNext) return deployAndCheck(run, g, d, done)
+  if (deployNext) return deployAndCheck(run, g, d.deployHash, done)
   return finish(run, done)
 }
 
@@ -184,14 +210,14 @@ function remount(desired: string, observed: string | undefined): string {
   return formatPropertyString({ volume: have.volume, ...want.options }, ['volume'], ['volume'])
 }
 
-async function deployAndCheck(run: Run, g: GuestRef, d: AppDetail, done: string[]): Promise<Result> {
+async function deployAndCheck(run: Run, g: GuestRef, deployHash: string, done: string[]): Promise<Result> {
   const { ctx, app } = run
   await ensureDocker(g)
   await beforeRedeploy(ctx, app, { vmid: run.vmid, node: run.node, hadDeploy: run.extra.deployHash !== undefined })
   const env = await buildEnv(run, g)
   await deployProject(g, app, env)
   const startedAt = ctx.now()
-  run.extra = { ...run.extra, deployHash: d.deployHash, deployStartedAt: startedAt, healthy: false }
+  remember(run, { deployHash, deployStartedAt: startedAt, healthy: false })
   done.push('deployed compose project')
   return checkHealth(run, g, startedAt, done)
 }
@@ -219,13 +245,18 @@ async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: strin
   const probe = await probeHealth(g, app)
   if (probe.healthy) {
     ctx.progress(run.key, 'healthy')
+    ctx.status.condition({ type: HEALTHY, status: 'True', reason: 'HealthCheckPassed', message: probe.detail })
     return finish(run, done)
   }
   const timeout = app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS
   if (ctx.now() - startedAt >= timeout) {
-    throw new StalledError('HealthCheckFailed', `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check the app's logs or its health settings`)
+    const message = `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check the app's logs or its health settings`
+    // Kept although the attempt stalls: what failed, and that this deploy is not healthy.
+    ctx.status.condition({ type: HEALTHY, status: 'False', reason: 'HealthCheckFailed', message })
+    remember(run, { deployStartedAt: startedAt, healthy: false })
+    throw new StalledError('HealthCheckFailed', message)
   }
-  run.extra = { ...run.extra, deployStartedAt: startedAt, healthy: false }
+  remember(run, { deployStartedAt: startedAt, healthy: false })
   return { ready: false, reason: 'Progressing', message: `waiting for health: ${probe.detail}`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: inventory(run), changed: done, extra: { ...run.extra } }
 }
 

@@ -2,12 +2,18 @@
  * AppManifest → the Proxmox configuration Proximity wants for its guest. Pure.
  */
 import { createHash } from 'node:crypto'
-import { encodeMarker, MANAGED_TAG } from '../../src/model/marker.js'
 import type { AppManifest, ClusterSpec } from '../../src/model/types.js'
 import type { DesiredGuest } from '../../src/plan/types.js'
+import { guestIdentity, type GuestIdentity, type GuestKind } from '../lxc/index.js'
 
 /** Extra tag on every App guest (the kind), besides `proximity`. */
 export const APP_TAG = 'app'
+
+/** App as a guest kind (shared LXC machinery, controllers/lxc). */
+export const APP_GUEST: GuestKind = { kind: 'App', tag: APP_TAG }
+
+/** The identity of an App's guest: key `App/<name>`, marker, tags, label `App <name>`. */
+export const appIdentity = (name: string): GuestIdentity => guestIdentity(APP_GUEST, name)
 
 /** Features the guest must end up with; `keyctl` is set over SSH (REFERENCE §8.1). */
 export const DESIRED_FEATURES = 'keyctl=1,nesting=1'
@@ -29,8 +35,7 @@ export function desiredNet0(app: AppManifest, cluster: ClusterSpec): string {
 
 /** The description: the marker line, then one human line. */
 export function desiredDescription(app: AppManifest, owner: string, specHash: string): string {
-  const marker = encodeMarker({ kind: 'App', name: app.metadata.name, owner, specHash })
-  return `${marker}\nmanaged by proximity (App/${app.metadata.name}); change the manifest, not this guest`
+  return appIdentity(app.metadata.name).description(owner, specHash)
 }
 
 /**
@@ -50,7 +55,7 @@ export function desiredGuest(app: AppManifest, cluster: ClusterSpec, opts: { mar
     features: DESIRED_FEATURES,
     unprivileged: 1,
     onboot: s.state === 'running' ? 1 : 0,
-    tags: [APP_TAG, MANAGED_TAG].sort().join(';'),
+    tags: appIdentity(app.metadata.name).tags,
     description: desiredDescription(app, cluster.owner, opts.markerSpecHash),
   }
   const paths: Record<string, string> = {}
@@ -61,10 +66,9 @@ export function desiredGuest(app: AppManifest, cluster: ClusterSpec, opts: { mar
   return { config, ostemplate: opts.ostemplate, state: s.state, paths }
 }
 
-/** Params for `POST /nodes/{node}/lxc` (create): the desired config with create-safe features. */
-export function createParams(guest: DesiredGuest, vmid: number, ostemplate: string): Record<string, string | number> {
-  const params: Record<string, string | number> = { ...guest.config, vmid, ostemplate, features: CREATE_FEATURES }
-  return params
+/** Params for `POST /nodes/{node}/lxc` (create, without vmid and ostemplate): the desired config with create-safe features. */
+export function createParams(guest: DesiredGuest): Record<string, string | number> {
+  return { ...guest.config, features: CREATE_FEATURES }
 }
 
 /**

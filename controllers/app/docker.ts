@@ -5,7 +5,7 @@
 import { stringify } from 'yaml'
 import type { AppManifest } from '../../src/model/types.js'
 import { StalledError, TransientError } from '../../src/runtime/errors.js'
-import { exec, push, tail, type GuestRef } from './exec.js'
+import { exec, push, tail, type GuestRef } from '../lxc/index.js'
 import { DOTENV_KEY, DotenvValueError, quoteDotenvValue, unquoteDotenvValue } from '../../src/model/dotenv.js'
 
 /** `/opt/proximity/<app>` */

@@ -4,7 +4,7 @@
  */
 import type { AppManifest } from '../../src/model/types.js'
 import { composeArgs } from './docker.js'
-import { exec, tail, type GuestRef } from './exec.js'
+import { exec, tail, type GuestRef } from '../lxc/index.js'
 
 export interface HealthProbe {
   healthy: boolean

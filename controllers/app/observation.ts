@@ -1,18 +1,19 @@
 /**
- * What observe learns about one App (read-only data handed to the pure plan).
+ * What observe learns about one App (read-only data handed to the pure plan), and the memory the
+ * App controller keeps in its status between reconciles.
  */
-import type { GuestMarker } from '../../src/model/marker.js'
 import type { PendingCreate } from '../../src/store/types.js'
+import type { GuestMemory, ObservedGuest } from '../lxc/index.js'
 
 /** Status extra the App controller keeps between reconciles (never secrets). */
-export interface AppStatusExtra {
+export interface AppStatusExtra extends GuestMemory {
   /** specHash of the last fully applied (healthy, marker written) spec. */
   appliedSpecHash?: string
   /** deployHash (compose/env/secret digests) last pushed and started. */
   deployHash?: string
   /** ms epoch of the last `compose up` (the health timeout counts from here). */
   deployStartedAt?: number
-  /** true once the health gate passed for deployHash. */
+  /** true once the health gate passed for deployHash; false while it is pending or failed. */
   healthy?: boolean
   /** The template as written in the spec/defaults when the guest was created. */
   templateSpec?: string
@@ -20,23 +21,10 @@ export interface AppStatusExtra {
   template?: string
   /** ms epoch of the last full config read that found (or made) the guest converged. */
   lastDeepCheckAt?: number
-  /** Last applied deletionPolicy (used when the manifest is gone). */
-  deletionPolicy?: 'Backup' | 'Delete' | 'Retain'
-  [k: string]: unknown
 }
 
-export interface ObservedAppGuest {
-  vmid: number
-  node: string
-  status: string
-  lock?: string
-  tags?: string
-  /** Config (with digest) when it was read; absent on the steady-state fast path. */
-  config?: Record<string, string | number>
-  digest?: string
-  marker?: GuestMarker
-  pendingKeys?: string[]
-}
+/** The App's guest as observed (see ObservedGuest in controllers/lxc). */
+export type ObservedAppGuest = ObservedGuest
 
 export interface AppObservation {
   /** Our guest, when found. */

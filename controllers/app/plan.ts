@@ -1,41 +1,69 @@
 /**
- * The pure App plan: observation + manifest → actions (create | update | replace | noop). Apply
- * reads everything it needs from `Action.detail` (never secrets).
+ * The pure App plan: observation + manifest → one action (create | update | replace | noop).
+ * What apply does is stated explicitly by the action's typed detail (AppStep); a dependency that
+ * is not ready is an explicit `wait` the runtime honours without calling apply. Never secrets.
  */
 import type { AppManifest, ClusterSpec } from '../../src/model/types.js'
 import { diffGuest, worstImpact } from '../../src/plan/diff.js'
 import type { PlanFieldChange } from '../../src/plan/types.js'
-import type { Action, ControllerContext } from '../../src/runtime/controller.js'
+import type { Action, ControllerContext, Wait } from '../../src/runtime/controller.js'
 import { deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
 
-/** What apply has to do, decided by plan. */
-export type AppMode = 'wait' | 'creating' | 'create' | 'update' | 'replace' | 'health' | 'marker' | 'converged' | 'suspended'
+/** Where the App's guest is. */
+export interface GuestAt {
+  vmid: number
+  node: string
+}
 
-/** Controller-private plan details carried in `Action.detail`. */
-export interface AppDetail {
-  mode: AppMode
-  wait?: { reason: string; message: string; requeueAfterMs: number }
-  vmid?: number
-  node?: string
+/** The facts of a guest whose config was read, as `update` needs them. */
+export interface SeenGuest extends GuestAt {
+  /** Config digest planned against (sent with the PUT so a concurrent edit fails). */
   digest?: string
-  status?: string
-  /** vmid recorded by an earlier, interrupted create (reuse it). */
-  pendingVmid?: number
-  /** Re-push compose/.env and run `up`. */
-  deploy: boolean
+  status: string
+  /** The marker's current specHash (description is rewritten with the new one last). */
+  markerSpecHash: string
+  /** Stored rootfs/mp[n] values (volume ids, no secrets), for option-only changes. */
+  volumes: Record<string, string>
+}
+
+/**
+ * What apply has to do for one App, decided by plan. One variant per situation, each with exactly
+ * the data it needs; apply switches over `step` exhaustively.
+ */
+export type AppStep =
+  /** `spec.suspend`: nothing is reconciled (noop). */
+  | { step: 'suspended' }
+  /** The action carries `wait` (noop): the runtime requeues without calling apply. */
+  | { step: 'wait' }
+  /** Converged (noop). `checkedAt` is set when observe read the full config (a deep check). */
+  | { step: 'in-sync'; guest: GuestAt; checkedAt?: number }
+  /** Our create task is still running (noop): look again shortly. */
+  | { step: 'await-create'; guest: GuestAt }
+  /** No guest: create, start, deploy (create). `pendingVmid` reuses an interrupted create's vmid. */
+  | { step: 'create'; pendingVmid?: number }
+  /** Config, power or deploy changes (update). `deploy`: re-push compose/.env and `up`. */
+  | { step: 'update'; guest: SeenGuest; deploy: boolean; checkedAt: number }
+  /** A change only a re-create can make (replace): refused with a clear message. */
+  | { step: 'replace'; guest: GuestAt }
+  /** Deployed but not yet healthy, nothing else to change (noop): probe again. */
+  | { step: 'check-health'; guest: GuestAt; deployStartedAt?: number }
+  /** Converged in Proxmox, but the marker or the memory lag behind the spec (noop): write the marker. */
+  | { step: 'write-marker'; guest: GuestAt }
+
+/** What every App action carries besides its step. */
+export interface AppDetailBase {
+  /** Digest of compose/env/secret references (see deployHash). */
   deployHash: string
   /** The template as written in the spec/defaults. */
   templateSpec: string
-  /** Deploy time of the deploy being health-checked (ms epoch). */
-  deployStartedAt?: number
-  /** The marker's current specHash (description is rewritten with the new one last). */
-  markerSpecHash?: string
-  /** Set when observe read the full config (not the snapshot fast path): when it did. */
-  checkedAt?: number
-  /** Stored rootfs/mp[n] values (volume ids, no secrets), for option-only changes. */
-  observedVolumes?: Record<string, string>
 }
+
+/** Controller-private plan details carried in `Action.detail`. */
+export type AppDetail = AppDetailBase & AppStep
+
+/** An App action: typed detail and field changes. */
+export type AppAction = Action<AppDetail, PlanFieldChange>
 
 /** The template setting that applies to this app. */
 export const templateSpecOf = (app: AppManifest, cluster: ClusterSpec): string => app.spec.template ?? cluster.defaults.template
@@ -66,33 +94,33 @@ function creationChanges(app: AppManifest, cluster: ClusterSpec): PlanFieldChang
   return c
 }
 
-function action(app: AppManifest, type: Action['type'], changes: PlanFieldChange[], detail: AppDetail, summary?: string): Action {
-  return { type, key: `App/${app.metadata.name}`, kind: 'App', name: app.metadata.name, changes, summary, detail: detail as unknown as Record<string, unknown> }
+function action(app: AppManifest, type: Action['type'], changes: PlanFieldChange[], detail: AppDetail, summary?: string, wait?: Wait): AppAction {
+  return { type, key: `App/${app.metadata.name}`, kind: 'App', name: app.metadata.name, changes, summary, ...(wait ? { wait } : {}), detail }
 }
 
+const at = (g: GuestAt): GuestAt => ({ vmid: g.vmid, node: g.node })
+
 /** Plans one App. Pure: same inputs, same actions. */
-export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<ControllerContext, 'cluster' | 'secrets'>): Action[] {
+export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<ControllerContext, 'cluster' | 'secrets'>): AppAction[] {
   const cluster = ctx.cluster.spec
-  const dHash = deployHash(app, (v) => ctx.secrets.digest(v))
-  const templateSpec = templateSpecOf(app, cluster)
-  const base: AppDetail = { mode: 'converged', deploy: false, deployHash: dHash, templateSpec }
+  const base: AppDetailBase = { deployHash: deployHash(app, (v) => ctx.secrets.digest(v)), templateSpec: templateSpecOf(app, cluster) }
   const g = o.guest
 
-  if (app.spec.suspend) return [action(app, 'noop', [], { ...base, mode: 'suspended' }, 'suspended; nothing is reconciled')]
+  if (app.spec.suspend) return [action(app, 'noop', [], { ...base, step: 'suspended' }, 'suspended; nothing is reconciled')]
   if (app.spec.network.appliance) {
     const message = `appliance ${app.spec.network.appliance} is not available yet`
-    return [action(app, 'noop', [], { ...base, mode: 'wait', wait: { reason: 'DependencyNotReady', message, requeueAfterMs: 30_000 } }, message)]
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 30_000 })]
   }
   if (o.notReady.length > 0) {
     const message = `waiting for ${o.notReady.map((d) => `App/${d.name}`).join(', ')} to be ready`
-    return [action(app, 'noop', [], { ...base, mode: 'wait', wait: { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 } }, message)]
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 })]
   }
-  if (o.steady && g) return [action(app, 'noop', [], { ...base, mode: 'converged', vmid: g.vmid, node: g.node })]
-  if (o.creating && g) return [action(app, 'noop', [], { ...base, mode: 'creating', vmid: g.vmid, node: g.node }, `guest ${g.vmid} is being created`)]
+  if (o.steady && g) return [action(app, 'noop', [], { ...base, step: 'in-sync', guest: at(g) })]
+  if (o.creating && g) return [action(app, 'noop', [], { ...base, step: 'await-create', guest: at(g) }, `guest ${g.vmid} is being created`)]
 
   if (!g || !g.config) {
     const pendingVmid = o.pendingCreate && !o.pendingVmidTaken ? o.pendingCreate.vmid : undefined
-    return [action(app, 'create', creationChanges(app, cluster), { ...base, mode: 'create', deploy: true, pendingVmid })]
+    return [action(app, 'create', creationChanges(app, cluster), { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
   }
 
   const markerSpecHash = g.marker?.specHash ?? ''
@@ -103,22 +131,23 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true })
   }
   const applied = o.extra.appliedSpecHash
-  const deploy = app.spec.state === 'running' && (o.extra.deployHash !== undefined ? o.extra.deployHash !== dHash : applied !== app.specHash)
+  const deploy = app.spec.state === 'running' && (o.extra.deployHash !== undefined ? o.extra.deployHash !== base.deployHash : applied !== app.specHash)
   if (deploy) {
     changes.push({ path: 'deploy', before: o.extra.deployHash ? 'previous compose/env' : undefined, after: 're-push compose and .env, compose up', impact: 'live', sensitive: Object.keys(app.spec.secrets).length > 0 })
   }
-  const observedVolumes: Record<string, string> = {}
-  for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) observedVolumes[k] = String(v)
-  const detail: AppDetail = { ...base, vmid: g.vmid, node: g.node, digest: g.digest, status: g.status, deploy, markerSpecHash, observedVolumes, checkedAt: o.now }
 
   if (changes.length > 0) {
-    const type = worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement) ? 'replace' : 'update'
-    return [action(app, type, changes, { ...detail, mode: type === 'replace' ? 'replace' : 'update' }, `guest ${g.vmid} on ${g.node}`)]
+    const summary = `guest ${g.vmid} on ${g.node}`
+    if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g) }, summary)]
+    const volumes: Record<string, string> = {}
+    for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) volumes[k] = String(v)
+    const seen: SeenGuest = { ...at(g), digest: g.digest, status: g.status, markerSpecHash, volumes }
+    return [action(app, 'update', changes, { ...base, step: 'update', guest: seen, deploy, checkedAt: o.now }, summary)]
   }
   // Deployed but not yet healthy: keep checking (no visible change).
-  if (app.spec.state === 'running' && o.extra.healthy === false && o.extra.deployHash === dHash) {
-    return [action(app, 'noop', [], { ...detail, mode: 'health', deployStartedAt: o.extra.deployStartedAt }, 'waiting for the health check')]
+  if (app.spec.state === 'running' && o.extra.healthy === false && o.extra.deployHash === base.deployHash) {
+    return [action(app, 'noop', [], { ...base, step: 'check-health', guest: at(g), deployStartedAt: o.extra.deployStartedAt }, 'waiting for the health check')]
   }
-  if (markerSpecHash !== app.specHash || applied !== app.specHash) return [action(app, 'noop', [], { ...detail, mode: 'marker' })]
-  return [action(app, 'noop', [], detail)]
+  if (markerSpecHash !== app.specHash || applied !== app.specHash) return [action(app, 'noop', [], { ...base, step: 'write-marker', guest: at(g) })]
+  return [action(app, 'noop', [], { ...base, step: 'in-sync', guest: at(g), checkedAt: o.now })]
 }

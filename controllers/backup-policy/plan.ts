@@ -195,11 +195,11 @@ export interface BackupJobDetail {
  *   created again when an app matches);
  * - a job with our id that is not ours → `noop` with a refused change: never modified.
  */
-export function planBackupJob(policyName: string, desired: DesiredBackupJob, jobs: readonly ObservedBackupJob[], owner: string): Action {
+export function planBackupJob(policyName: string, desired: DesiredBackupJob, jobs: readonly ObservedBackupJob[], owner: string): Action<BackupJobDetail> {
   const base = { key: `BackupPolicy/${policyName}`, kind: 'BackupPolicy' as const, name: policyName }
   const id = desired.id
   const job = jobs.find((j) => String(j.id) === id)
-  const detail = (d: BackupJobDetail): Record<string, unknown> => ({ ...d })
+  const detail = (d: BackupJobDetail): BackupJobDetail => d
   if (job) {
     const p = jobPolicy(job)
     if (!p || p.owner !== owner || p.policy !== policyName) {

@@ -17,7 +17,7 @@ import { resolveKeyLocation, type KeyLocation } from './key-location.js'
 import { createSecretResolver, obtainKey } from './secret-resolver.js'
 import { silentProgress, type ProgressReporter } from './progress.js'
 import type { ManifestSet } from '../model/types.js'
-import type { ClusterSnapshot, Controller, ControllerContext, SecretResolver, Semaphores } from '../runtime/controller.js'
+import type { ClusterSnapshot, Controller, PassContext, SecretResolver, Semaphores } from '../runtime/controller.js'
 import type { BackoffOptions } from '../runtime/backoff.js'
 import type { Reconciler } from '../runtime/reconciler.js'
 import type { RuntimeLogger } from '../runtime/logger.js'
@@ -77,7 +77,7 @@ export interface Session {
    * Builds the context of one pass: takes ONE cluster snapshot (`GET /cluster/resources?type=vm`)
    * shared by every object of the pass (the reconciler derives per-key contexts from it).
    */
-  newContext(opts: { dryRun: boolean }): Promise<ControllerContext>
+  newContext(opts: { dryRun: boolean }): Promise<PassContext>
   /** A reconciler over this session's controllers, store, set and context factory. */
   reconciler(opts?: { workers?: number; backoff?: BackoffOptions }): Reconciler
   /**
@@ -102,6 +102,8 @@ const inController = new AsyncLocalStorage<true>()
 function markControllerCalls(c: Controller): Controller {
   const w: Controller = {
     kind: c.kind,
+    phases: c.phases,
+    ...(c.waitingPhase !== undefined ? { waitingPhase: c.waitingPhase } : {}),
     observe: (ctx, obj) => inController.run(true, () => c.observe(ctx, obj)),
     plan: (obj, observed, ctx) => c.plan(obj, observed, ctx),
     apply: (ctx, obj, actions) => inController.run(true, () => c.apply(ctx, obj, actions)),
@@ -228,8 +230,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     const controllers: Controller[] = (registerControllers() as Controller[]).map(markControllerCalls)
     const progress = opts.progress ?? silentProgress
 
-    const newContext = async (o: { dryRun: boolean }): Promise<ControllerContext> => {
-      const c: ControllerContext = {
+    const newContext = async (o: { dryRun: boolean }): Promise<PassContext> => {
+      const c: PassContext = {
         pve,
         shells,
         store,

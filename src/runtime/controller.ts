@@ -25,18 +25,45 @@ export interface FieldChange {
 
 export type ActionType = 'create' | 'update' | 'replace' | 'delete' | 'noop'
 
-/** One planned step for one object; `changes` lists the fields behind it. */
-export interface Action {
+/**
+ * Why an object cannot progress this pass (a dependency not ready, an appliance not there yet).
+ * Plan states it on a `noop` action; the runtime then requeues the key after `requeueAfterMs`
+ * without calling apply (a Waiting outcome), and `plan` shows `message` as a note.
+ */
+export interface Wait {
+  /** PascalCase condition reason, e.g. `DependencyNotReady`. */
+  reason: string
+  message: string
+  requeueAfterMs: number
+}
+
+/**
+ * One planned step for one object; `changes` lists the fields behind it. `D` is the controller's
+ * own detail type (a discriminated union per controller), `C` its field-change type: apply gets
+ * back exactly what plan built, so no controller casts `detail`.
+ */
+export interface Action<D = unknown, C extends FieldChange = FieldChange> {
   type: ActionType
   key: string
   kind: Kind
   name: string
-  changes: FieldChange[]
+  changes: C[]
   /** Human summary, e.g. `stop guest 104`, `re-apply compose`. */
   summary?: string
+  /** Set (on a `noop`) when the object has to wait; see Wait. */
+  wait?: Wait
   /** Controller-private details needed by apply (never secrets). */
-  detail?: Record<string, unknown>
+  detail?: D
 }
+
+/**
+ * Where a kind keeps its far-end identity (App and Appliance: `vmid`, `node`; a backup job: its
+ * job id). Written to `status.inventory`; shown by `get`/`describe`.
+ */
+export type Inventory = Readonly<Record<string, string | number | boolean | undefined>>
+
+/** A domain condition a controller sets (Ready, Reconciling and Stalled belong to the runtime). */
+export type DomainCondition = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>
 
 /** What a reconcile reports back; the runtime turns it into conditions, history and events. */
 export interface Result {
@@ -47,12 +74,29 @@ export interface Result {
   message: string
   /** Come back after this long even on success (polling, health waits). */
   requeueAfterMs?: number
-  inventory?: { vmid?: number; node?: string; [k: string]: unknown }
-  /** Domain conditions to set (e.g. UpdateRolledBack). */
-  conditions?: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>[]
+  /** Merged into `status.inventory` (same as `ctx.status.inventory`). */
+  inventory?: Inventory
+  /** Domain conditions to set (same as `ctx.status.condition`). */
+  conditions?: DomainCondition[]
   /** Non-empty when something changed (drives events). */
   changed?: string[]
+  /** Merged into controller memory `status.extra` (same as `ctx.status.remember`). */
   extra?: Record<string, unknown>
+}
+
+/**
+ * What a reconcile learns on its way, kept in the object's status whatever the attempt ends
+ * with — success, waiting, transient or stalled (STYLE "status written on every exit path").
+ * A failed health gate records its condition and memory here and then throws. Calls merge:
+ * the last value of a condition type or an extra/inventory field wins. Never put secrets here.
+ */
+export interface StatusRecorder {
+  /** Sets a domain condition (types Ready, Reconciling and Stalled are ignored). */
+  condition(c: DomainCondition): void
+  /** Merges fields into controller memory (`status.extra`); a field set to `undefined` is dropped. */
+  remember(extra: Record<string, unknown>): void
+  /** Merges fields into `status.inventory`. */
+  inventory(inv: Inventory): void
 }
 
 /** Cluster settings after defaults (Cluster manifest, environment, or the sandbox). */
@@ -68,9 +112,14 @@ export interface ClusterSnapshot {
   guests: ClusterGuest[]
 }
 
+/**
+ * Bounded concurrency (DESIGN §4). A controller names the resource it queues on: `resource` is a
+ * class of operations of that kind (App: `create`, `start`; a restore: `restore`), each with its
+ * own per-node slots, so creates on a node do not wait for starts on it.
+ */
 export interface Semaphores {
-  /** Runs `fn` holding a per-node slot for `op` (limit: Cluster.concurrency.perNode). */
-  node<T>(node: string, op: 'create' | 'start' | 'restore', fn: () => Promise<T>): Promise<T>
+  /** Runs `fn` holding a slot of `resource` on `node` (limit: Cluster.concurrency.perNode). */
+  node<T>(node: string, resource: string, fn: () => Promise<T>): Promise<T>
   /** Runs `fn` holding a per-storage slot (limit: Cluster.concurrency.perStorage). */
   storage<T>(storage: string, fn: () => Promise<T>): Promise<T>
 }
@@ -95,22 +144,24 @@ export interface SecretResolver {
   known?(key: string): Promise<{ name: string; value: string }[]>
 }
 
-export type ProgressPhase =
-  | 'queued'
-  | 'observing'
-  | 'creating'
-  | 'configuring'
-  | 'starting'
-  | 'installing'
-  | 'deploying'
-  | 'waiting-health'
-  | 'healthy'
-  | 'updating'
-  | 'stopping'
-  | 'deleting'
-  | 'done'
-  | 'failed'
+/**
+ * Phases the runtime reports for every kind: `queued`, `observing` (before observe), `deleting`
+ * (before finalize), `waiting` (a result that is not Ready yet and comes back later, unless the
+ * controller names its own `waitingPhase`), `done` and `failed`.
+ */
+export const RUNTIME_PHASES = ['queued', 'observing', 'deleting', 'waiting', 'done', 'failed'] as const
+export type RuntimePhase = (typeof RUNTIME_PHASES)[number]
 
+/**
+ * A progress phase: a runtime phase or one a controller declares in `Controller.phases`
+ * (App: `creating`, `starting`, `installing` …). Lower-case, shown as is.
+ */
+export type ProgressPhase = RuntimePhase | (string & {})
+
+/** The context of one pass, shared by its keys (the runtime derives a ControllerContext per key). */
+export type PassContext = Omit<ControllerContext, 'status'>
+
+/** What a reconcile of one key may use. */
 export interface ControllerContext {
   pve: PveClient
   shells: NodeShellPool
@@ -138,30 +189,49 @@ export interface ControllerContext {
    * contexts by the runtime; absent means nothing to redact.
    */
   redact?(text: string): Promise<string>
+  /** This key's status recorder: kept on every exit path (see StatusRecorder). */
+  status: StatusRecorder
 }
 
-/** A guest we own whose manifest is gone (a deletion candidate). */
-export interface OrphanRecord {
+/**
+ * Something a controller owns whose manifest is gone: a deletion candidate, as the controller
+ * defines it. `detail` is what its finalize needs (App: vmid, node, deletionPolicy; a backup
+ * job: its job id), opaque to the runtime.
+ */
+export interface OrphanRecord<D = unknown> {
   key: string
   kind: Kind
   name: string
-  vmid: number
-  node: string
-  deletionPolicy: 'Backup' | 'Delete' | 'Retain'
+  /**
+   * True when pruning destroys something (counted by the deletion guard); false when the
+   * controller only lets go of it (App `deletionPolicy: Retain`).
+   */
+  destroys: boolean
+  /** What pruning acts on, for messages: `guest 104 on pve`, `backup job nightly`. */
+  target: string
+  detail: D
 }
 
-export interface Controller<M extends Manifest = Manifest, O = unknown> {
+/**
+ * One kind's controller (DESIGN §5). Type parameters: the manifest `M`, what observe returns `O`,
+ * the action detail `D` plan hands to apply, the orphan detail `R`, the field-change type `C`.
+ */
+export interface Controller<M extends Manifest = Manifest, O = unknown, D = unknown, R = unknown, C extends FieldChange = FieldChange> {
   kind: Kind
+  /** Progress phases this kind reports, besides RUNTIME_PHASES, in the order they happen. */
+  phases: readonly string[]
+  /** Phase shown while a not-Ready result waits for its requeue. @default 'waiting' */
+  waitingPhase?: string
   /** Read only. */
   observe(ctx: ControllerContext, obj: M): Promise<O>
-  /** Pure. An empty array or only `noop` actions means converged. */
-  plan(obj: M, observed: O, ctx: Pick<ControllerContext, 'cluster' | 'set' | 'secrets'>): Action[]
-  /** Idempotent: executes the actions (re-observing where needed). Throws Transient/Waiting/Stalled errors. */
-  apply(ctx: ControllerContext, obj: M, actions: Action[]): Promise<Result>
-  /** Owned guests with no manifest (read from the snapshot). */
-  orphans?(ctx: ControllerContext): Promise<OrphanRecord[]>
+  /** Pure. An empty array or only `noop` actions means converged (a `noop` with `wait` means waiting). */
+  plan(obj: M, observed: O, ctx: Pick<ControllerContext, 'cluster' | 'set' | 'secrets'>): Action<D, C>[]
+  /** Idempotent: executes the actions (re-observing where needed). Throws Transient/Waiting/Stalled errors. Never called for a waiting plan. */
+  apply(ctx: ControllerContext, obj: M, actions: Action<D, C>[]): Promise<Result>
+  /** Owned objects with no manifest (read from the snapshot). */
+  orphans?(ctx: PassContext): Promise<OrphanRecord<R>[]>
   /** Plans the deletion of an orphan (pure). */
-  planDelete?(record: OrphanRecord): Action
-  /** Deletion honouring deletionPolicy; "already gone" is success. */
-  finalize(ctx: ControllerContext, record: OrphanRecord): Promise<Result>
+  planDelete?(record: OrphanRecord<R>): Action<unknown>
+  /** Deletion honouring the kind's policy; "already gone" is success. */
+  finalize(ctx: ControllerContext, record: OrphanRecord<R>): Promise<Result>
 }

@@ -7,7 +7,7 @@
  * transient and bugs back off, waiting requeues after its delay, stalled waits for a spec change.
  */
 import type { ManifestSet } from '../model/types.js'
-import type { Action, ControllerContext, OrphanRecord } from './controller.js'
+import type { Action, OrphanRecord, PassContext } from './controller.js'
 import type { StateStore } from '../store/types.js'
 import type { BackoffOptions } from './backoff.js'
 import { classifyError, StalledError, WaitingError, type ErrorKind } from './errors.js'
@@ -55,7 +55,7 @@ export interface ReconcilerDeps {
    * context from it (prototype-linked) whose `audit` fills in key and revision and whose
    * `statusOf` reads the store.
    */
-  context: (pass: PassInfo) => Promise<ControllerContext>
+  context: (pass: PassInfo) => Promise<PassContext>
   clock?: Clock
   logger?: RuntimeLogger
   options?: ReconcilerOptions
@@ -258,7 +258,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       actions: [
         controller.planDelete?.(r) ?? {
           type: 'delete', key: r.key, kind: r.kind, name: r.name, changes: [],
-          summary: `delete guest ${r.vmid} on ${r.node} (deletionPolicy ${r.deletionPolicy})`,
+          summary: `delete ${r.target}`,
         },
       ],
     }))

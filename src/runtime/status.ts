@@ -4,7 +4,7 @@
  * events to record. Events only on transitions and non-empty changes, so a no-op resync adds
  * none (DESIGN §5).
  */
-import type { Result } from './controller.js'
+import type { DomainCondition, Result, StatusRecorder } from './controller.js'
 import type { HistoryEntry, ObjectStatus, StoredEvent } from '../store/types.js'
 import { getCondition, isValidReason, READY, setCondition, setStandardConditions, type StandardConditions } from './conditions.js'
 import { isoTime } from './clock.js'
@@ -16,6 +16,48 @@ const MESSAGE_LIMIT = 1000
 
 /** How an attempt ended. `bug` is anything but the three typed errors. */
 export type AttemptOutcome = 'success' | 'transient' | 'waiting' | 'stalled' | 'bug'
+
+/** What a controller recorded during one attempt (StatusRecorder), kept on every outcome. */
+export interface RecordedStatus {
+  conditions: DomainCondition[]
+  extra: Record<string, unknown>
+  inventory: Record<string, unknown>
+}
+
+const RUNTIME_CONDITIONS: ReadonlySet<string> = new Set(['Ready', 'Reconciling', 'Stalled'])
+
+/**
+ * A fresh recorder for one attempt; `recorded()` returns what was recorded so far (copies).
+ * Runtime-owned condition types are ignored (the runtime sets them from the outcome).
+ */
+export function createStatusRecorder(): StatusRecorder & { recorded(): RecordedStatus } {
+  const conditions = new Map<string, DomainCondition>()
+  let extra: Record<string, unknown> = {}
+  let inventory: Record<string, unknown> = {}
+  return {
+    condition(c) {
+      if (!RUNTIME_CONDITIONS.has(c.type)) conditions.set(c.type, { ...c })
+    },
+    remember(patch) {
+      extra = { ...extra, ...patch }
+    },
+    inventory(inv) {
+      inventory = { ...inventory, ...inv }
+    },
+    recorded: () => ({ conditions: [...conditions.values()], extra: { ...extra }, inventory: { ...inventory } }),
+  }
+}
+
+/** `recorded` with a successful result's conditions, extra and inventory merged on top. */
+function mergeRecorded(rec: RecordedStatus | undefined, r: Result | undefined): RecordedStatus {
+  const conditions = new Map<string, DomainCondition>()
+  for (const c of [...(rec?.conditions ?? []), ...(r?.conditions ?? [])]) conditions.set(c.type, c)
+  return {
+    conditions: [...conditions.values()],
+    extra: { ...rec?.extra, ...r?.extra },
+    inventory: { ...rec?.inventory, ...r?.inventory },
+  }
+}
 
 /** One finished reconcile attempt, as the reconciler saw it. */
 export interface Attempt {
@@ -31,6 +73,8 @@ export interface Attempt {
   /** Reason and message for the error outcomes. */
   reason?: string
   message?: string
+  /** What the controller recorded before the attempt ended (any outcome). */
+  recorded?: RecordedStatus
   startedAt: number
   finishedAt: number
 }
@@ -85,7 +129,8 @@ function standardFor(a: Attempt): { std: StandardConditions; history: HistoryEnt
 }
 
 /**
- * Computes the next status and its events. Pure. The generation starts at 1 and is bumped when
+ * Computes the next status and its events. Pure. Whatever the outcome, the controller's recorded
+ * domain conditions, memory (`extra`) and inventory are merged into the stored ones. The generation starts at 1 and is bumped when
  * the specHash differs from the stored one; observedGeneration is the generation just acted on.
  * History: consecutive attempts with the same specHash, revision and result update the newest
  * entry (lastReconciled, duration, message) instead of adding one; at most HISTORY_LIMIT kept.
@@ -97,8 +142,9 @@ export function nextStatus(prev: ObjectStatus | undefined, a: Attempt): { status
   const { std, history: histResult, warning } = standardFor(a)
   let conditions = setStandardConditions(prev?.conditions ?? [], std, now, generation)
   const r = a.outcome === 'success' ? a.result : undefined
-  for (const c of r?.conditions ?? []) {
-    if (['Ready', 'Reconciling', 'Stalled'].includes(c.type)) continue
+  const rec = mergeRecorded(a.recorded, r)
+  for (const c of rec.conditions) {
+    if (RUNTIME_CONDITIONS.has(c.type)) continue
     conditions = setCondition(conditions, { ...c, reason: safeReason(c.reason, 'Unknown'), message: clean(c.message) }, now, generation)
   }
 
@@ -129,11 +175,11 @@ export function nextStatus(prev: ObjectStatus | undefined, a: Attempt): { status
     conditions,
     ...(r ? { lastAppliedRevision: a.revision } : prev?.lastAppliedRevision ? { lastAppliedRevision: prev.lastAppliedRevision } : {}),
     lastAttemptedRevision: a.revision,
-    ...(r?.inventory || prev?.inventory ? { inventory: { ...prev?.inventory, ...r?.inventory } } : {}),
+    ...(Object.keys(rec.inventory).length > 0 || prev?.inventory ? { inventory: { ...prev?.inventory, ...rec.inventory } } : {}),
     history: history.slice(0, HISTORY_LIMIT),
     createdAt: prev?.createdAt ?? now,
     updatedAt: now,
-    ...(r?.extra || prev?.extra ? { extra: { ...prev?.extra, ...r?.extra } } : {}),
+    ...(Object.keys(rec.extra).length > 0 || prev?.extra ? { extra: { ...prev?.extra, ...rec.extra } } : {}),
   }
 
   const events: PendingEvent[] = []

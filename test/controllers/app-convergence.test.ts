@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseMarker } from '../../src/model/marker.js'
-import { StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
+import { failureOf, StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
 import { app, mutating, OWNER, sshEntries, startHarness, type Harness } from './helpers.js'
+
+/**
+ * Creates and converges an app of its own in `h`, so a test starts from a known state whatever
+ * ran before it (tests do not depend on running order).
+ */
+async function converged(h: Harness, name: string, over: Parameters<typeof app>[1] = {}): Promise<ReturnType<typeof app>> {
+  const a = app(name, over)
+  h.setApps([a])
+  const out = await h.applyUntilReady(a)
+  expect(out.result?.ready, out.error?.message).toBe(true)
+  return a
+}
 
 const vmidOf = (h: Harness, name: string): number => {
   const g = h.sim.guests().find((x) => parseMarker(x.description)?.name === name && parseMarker(x.description)?.owner === OWNER)
@@ -35,9 +47,10 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
   })
 
   it('steady state: a second reconcile makes one API read, no writes and no SSH session', async () => {
+    const steady = await converged(h, 'steady')
     h.sim.log.clear()
     const sessions = h.shells.sessionsOpened()
-    const out = await h.reconcile(web)
+    const out = await h.reconcile(steady)
     expect(out.result?.ready).toBe(true)
     expect(out.actions.map((a) => a.type)).toEqual(['noop'])
     expect(h.sim.log.entries().map((e) => `${e.method} ${e.route}`)).toEqual(['GET /cluster/resources'])
@@ -46,7 +59,8 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
   })
 
   it('a memory change makes exactly one PUT config (value and marker together)', async () => {
-    const bigger = app('web', { resources: { cores: 1, memory: 1024, swap: 512, disk: 8 } })
+    await converged(h, 'mem')
+    const bigger = app('mem', { resources: { cores: 1, memory: 1024, swap: 512, disk: 8 } })
     h.setApps([bigger])
     h.sim.log.clear()
     const out = await h.reconcile(bigger)
@@ -55,7 +69,7 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
     expect(out.actions[0].changes.map((c) => [c.path, c.before, c.after, c.impact])).toEqual([['resources.memory', 512, 1024, 'live']])
     expect(mutating(h.sim)).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])
     expect(sshEntries(h.sim)).toEqual([])
-    const g = h.sim.guests().find((x) => x.vmid === vmidOf(h, 'web'))!
+    const g = h.sim.guests().find((x) => x.vmid === vmidOf(h, 'mem'))!
     expect(g.config.memory).toBe(1024)
     expect(parseMarker(g.description)?.specHash).toBe(bigger.specHash)
     h.sim.log.clear()
@@ -64,8 +78,8 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
   })
 
   it('drift behind our back is planned as exactly that field and corrected', async () => {
-    const bigger = app('web', { resources: { cores: 1, memory: 1024, swap: 512, disk: 8 } })
-    const vmid = vmidOf(h, 'web')
+    const bigger = await converged(h, 'drift', { resources: { cores: 1, memory: 1024, swap: 512, disk: 8 } })
+    const vmid = vmidOf(h, 'drift')
     h.sim.faults.editGuest(vmid, { memory: 2048 })
     h.sim.log.clear()
     const out = await h.reconcile(bigger)
@@ -75,45 +89,48 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
   })
 
   it('a migrated guest is the same guest: updated on its new node, never re-created', async () => {
-    const bigger = app('web', { resources: { cores: 1, memory: 1024, swap: 512, disk: 8 } })
-    const vmid = vmidOf(h, 'web')
+    const bigger = await converged(h, 'moved', { resources: { cores: 1, memory: 1024, swap: 512, disk: 8 } })
+    const vmid = vmidOf(h, 'moved')
     const before = h.sim.guests().length
     h.sim.faults.migrateGuest(vmid, 'pve2')
     h.sim.log.clear()
     const steady = await h.reconcile(bigger)
     expect(steady.result?.inventory).toEqual({ vmid, node: 'pve2' })
     expect(mutating(h.sim)).toEqual([])
-    const cores = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 8 } })
+    const cores = app('moved', { resources: { cores: 2, memory: 1024, swap: 512, disk: 8 } })
     h.sim.log.clear()
     const out = await h.reconcile(cores)
     expect(out.actions[0].type).toBe('update')
     expect(h.sim.log.mutating().map((e) => e.path)).toEqual([`/nodes/pve2/lxc/${vmid}/config`])
     expect(h.sim.guests().length).toBe(before)
-    expect(h.store.getStatus('App/web')?.inventory).toEqual({ vmid, node: 'pve2' })
+    expect(h.store.getStatus('App/moved')?.inventory).toEqual({ vmid, node: 'pve2' })
   })
 
   it('refuses a disk shrink with an actionable Stalled error and touches nothing', async () => {
-    const small = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 4 } })
+    await converged(h, 'shrink')
+    const small = app('shrink', { resources: { cores: 1, memory: 512, swap: 512, disk: 4 } })
     h.sim.log.clear()
     const out = await h.reconcile(small)
     expect(out.error).toBeInstanceOf(StalledError)
     expect((out.error as StalledError).reason).toBe('DiskShrinkRefused')
-    expect(out.error?.message).toBe('cannot shrink disk of App web from 8 to 4 GiB; Proxmox only grows disks: set resources.disk back to 8 or larger')
+    expect(out.error?.message).toBe('cannot shrink disk of App shrink from 8 to 4 GiB; Proxmox only grows disks: set resources.disk back to 8 or larger')
     expect(mutating(h.sim)).toEqual([])
   })
 
   it('grows a disk with one resize task', async () => {
-    const grown = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 } })
+    await converged(h, 'grow')
+    const grown = app('grow', { resources: { cores: 1, memory: 512, swap: 512, disk: 10 } })
     h.sim.log.clear()
     const out = await h.reconcile(grown)
     expect(out.error?.message).toBeUndefined()
     expect(out.result?.ready).toBe(true)
     expect(mutating(h.sim)).toEqual(['PUT /nodes/{node}/lxc/{vmid}/resize', 'PUT /nodes/{node}/lxc/{vmid}/config'])
-    expect(String(h.sim.guests().find((x) => x.vmid === vmidOf(h, 'web'))!.config.rootfs)).toContain('size=10G')
+    expect(String(h.sim.guests().find((x) => x.vmid === vmidOf(h, 'grow'))!.config.rootfs)).toContain('size=10G')
   })
 
   it('a compose change re-pushes the project and runs compose up, with no Proxmox write but the marker', async () => {
-    const v2 = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } } })
+    await converged(h, 'compose')
+    const v2 = app('compose', { source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } } })
     h.sim.log.clear()
     const out = await h.reconcile(v2)
     expect(out.error?.message).toBeUndefined()
@@ -123,18 +140,18 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
     expect(api).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])
     const ssh = h.sim.log.entries().filter((e) => e.method === 'SSH').map((e) => e.route)
     expect(ssh.some((r) => r.startsWith('pct push'))).toBe(true)
-    const g = h.sim.guests().find((x) => x.vmid === vmidOf(h, 'web'))!
-    const compose = await h.shells.forNode(g.node).pctExec(g.vmid, ['cat', '/opt/proximity/web/compose.yaml'])
+    const g = h.sim.guests().find((x) => x.vmid === vmidOf(h, 'compose'))!
+    const compose = await h.shells.forNode(g.node).pctExec(g.vmid, ['cat', '/opt/proximity/compose/compose.yaml'])
     expect(compose.stdout).toContain('nginx:1.28-alpine')
   })
 
   it('state: stopped shuts the guest down and keeps it; running starts it again', async () => {
-    const stopped = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } }, state: 'stopped' })
+    const running = await converged(h, 'power')
+    const stopped = app('power', { state: 'stopped' })
     const out = await h.reconcile(stopped)
     expect(out.error?.message).toBeUndefined()
-    const vmid = vmidOf(h, 'web')
+    const vmid = vmidOf(h, 'power')
     expect(h.sim.guests().find((x) => x.vmid === vmid)!.status).toBe('stopped')
-    const running = app('web', { resources: { cores: 2, memory: 1024, swap: 512, disk: 10 }, source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } } })
     const back = await h.applyUntilReady(running)
     expect(back.result?.ready).toBe(true)
     expect(h.sim.guests().find((x) => x.vmid === vmid)!.status).toBe('running')
@@ -143,18 +160,16 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
 
 describe('App convergence: drift of power state and features', () => {
   let h: Harness
-  const web = app('web')
   beforeAll(async () => {
     h = await startHarness()
-    h.setApps([web])
-    await h.applyUntilReady(web)
   })
   afterAll(async () => {
     await h?.close()
   })
 
   it('a guest stopped behind our back is started again', async () => {
-    const vmid = vmidOf(h, 'web')
+    const web = await converged(h, 'halted')
+    const vmid = vmidOf(h, 'halted')
     h.sim.faults.setGuestStatus(vmid, 'stopped')
     const out = await h.applyUntilReady(web)
     expect(out.actions[0].changes.map((c) => [c.path, c.before, c.after])).toEqual([['state', 'stopped', 'running']])
@@ -163,7 +178,8 @@ describe('App convergence: drift of power state and features', () => {
   })
 
   it('a feature removed behind our back is found by the periodic deep check, restored over SSH, guest restarted', async () => {
-    const vmid = vmidOf(h, 'web')
+    const web = await converged(h, 'featured')
+    const vmid = vmidOf(h, 'featured')
     h.sim.faults.editGuest(vmid, { features: 'nesting=1' })
     h.sim.log.clear()
     const unseen = await h.reconcile(web)
@@ -180,12 +196,13 @@ describe('App convergence: drift of power state and features', () => {
   })
 
   it('a volume added to the manifest is hot-plugged as a new mount point', async () => {
-    const withVol = app('web', { volumes: [{ name: 'data', path: '/srv/data', size: 2, backup: true }] })
+    await converged(h, 'volumed')
+    const withVol = app('volumed', { volumes: [{ name: 'data', path: '/srv/data', size: 2, backup: true }] })
     h.setApps([withVol])
     const out = await h.applyUntilReady(withVol)
     expect(out.error?.message).toBeUndefined()
     expect(out.actions[0].changes.map((c) => [c.path, c.after])).toEqual([['volumes.data', '/srv/data']])
-    const mp0 = String(h.sim.guests().find((g) => g.vmid === vmidOf(h, 'web'))!.config.mp0)
+    const mp0 = String(h.sim.guests().find((g) => g.vmid === vmidOf(h, 'volumed'))!.config.mp0)
     // Real PVE allocates `local-lvm:2` into a volume id; either form must compare as converged.
     expect(mp0).toMatch(/^local-lvm:.*mp=\/srv\/data/)
     h.sim.log.clear()
@@ -218,9 +235,32 @@ describe('App convergence with a lagging /cluster/resources (trap 12)', () => {
   })
 })
 
-describe('App convergence: ownership, dependencies, suspension', () => {
+describe('App convergence: ownership', () => {
+  it('never touches a foreign guest, even one with our tag and the same app name', async () => {
+    // A cluster of its own: the vmids and guest counts below must not depend on other tests.
+    const h = await startHarness()
+    try {
+      h.sim.seedGuest({ vmid: 100, status: 'running', config: { hostname: 'api', tags: 'proximity', description: 'proximity:managed {"kind":"App","name":"api","owner":"someone-else","specHash":"x"}' } })
+      h.sim.seedGuest({ vmid: 101, status: 'running', config: { hostname: 'other', tags: 'proximity' } })
+      const api = app('api')
+      h.setApps([api])
+      const out = await h.applyUntilReady(api)
+      expect(out.result?.ready).toBe(true)
+      expect(vmidOf(h, 'api')).toBe(102)
+      const touched = h.sim.log.mutating().filter((e) => /\/lxc\/10[01](\/|$)/.test(e.path))
+      expect(touched).toEqual([])
+      expect(await h.ctx.refreshSnapshot().then(() => (h.ctx.snapshot.guests.length))).toBe(3)
+      h.setApps([])
+      const orphans = await h.ctx.refreshSnapshot().then(() => import('../../controllers/app/index.js')).then((m) => m.appController.orphans!(h.ctx))
+      expect(orphans.map((o) => o.detail.vmid)).toEqual([102])
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+describe('App convergence: dependencies, suspension', () => {
   let h: Harness
-  const api = (): ReturnType<typeof app> => app('api')
   beforeAll(async () => {
     h = await startHarness()
   })
@@ -228,32 +268,16 @@ describe('App convergence: ownership, dependencies, suspension', () => {
     await h?.close()
   })
 
-  it('never touches a foreign guest, even one with our tag and the same app name', async () => {
-    h.sim.seedGuest({ vmid: 100, status: 'running', config: { hostname: 'api', tags: 'proximity', description: 'proximity:managed {"kind":"App","name":"api","owner":"someone-else","specHash":"x"}' } })
-    h.sim.seedGuest({ vmid: 101, status: 'running', config: { hostname: 'other', tags: 'proximity' } })
-    const api = app('api')
-    h.setApps([api])
-    const out = await h.applyUntilReady(api)
-    expect(out.result?.ready).toBe(true)
-    expect(vmidOf(h, 'api')).toBe(102)
-    const touched = h.sim.log.mutating().filter((e) => /\/lxc\/10[01](\/|$)/.test(e.path))
-    expect(touched).toEqual([])
-    expect(await h.ctx.refreshSnapshot().then(() => (h.ctx.snapshot.guests.length))).toBe(3)
-    h.setApps([])
-    const orphans = await h.ctx.refreshSnapshot().then(() => import('../../controllers/app/index.js')).then((m) => m.appController.orphans!(h.ctx))
-    expect(orphans.map((o) => o.vmid)).toEqual([102])
-    h.setApps([api])
-  })
-
   it('a pending create whose vmid a foreign guest took picks another vmid', async () => {
     const late = app('late')
-    h.setApps([api(), late])
-    await h.store.putPendingCreate({ key: 'App/late', vmid: 101, node: 'pve', startedAt: new Date().toISOString() })
+    h.setApps([late])
+    h.sim.seedGuest({ vmid: 190, status: 'running', config: { hostname: 'squatter' } })
+    await h.store.putPendingCreate({ key: 'App/late', vmid: 190, node: 'pve', startedAt: new Date().toISOString() })
     const out = await h.applyUntilReady(late)
     expect(out.result?.ready).toBe(true)
-    expect(out.result?.inventory?.vmid).not.toBe(101)
-    expect(h.sim.log.mutating().filter((e) => /\/lxc\/101(\/|$)/.test(e.path))).toEqual([])
-    expect(h.sim.guests().find((g) => g.vmid === 101)?.config.hostname).toBe('other')
+    expect(out.result?.inventory?.vmid).not.toBe(190)
+    expect(h.sim.log.mutating().filter((e) => /\/lxc\/190(\/|$)/.test(e.path))).toEqual([])
+    expect(h.sim.guests().find((g) => g.vmid === 190)?.config.hostname).toBe('squatter')
   })
 
   it('dependsOn waits (DependencyNotReady) without touching Proxmox, then proceeds', async () => {
@@ -301,14 +325,30 @@ describe('App convergence: crash safety and secrets', () => {
   it('a create whose response was lost is adopted, never duplicated', async () => {
     const dup = app('dup')
     h.setApps([dup])
+    h.sim.log.clear()
     h.sim.faults.add({ method: 'POST', route: '/nodes/{node}/lxc', action: { type: 'drop' }, count: 1, afterHandler: true })
     const first = await h.reconcile(dup)
     expect(first.error).toBeInstanceOf(TransientError)
-    expect(h.store.getPendingCreate('App/dup')?.vmid).toBe(100)
+    const pending = h.store.getPendingCreate('App/dup')?.vmid
+    expect(pending).toEqual(expect.any(Number))
     const out = await h.applyUntilReady(dup)
     expect(out.result?.ready).toBe(true)
-    expect(h.sim.guests().filter((g) => g.config.hostname === 'dup').length).toBe(1)
+    expect(h.sim.guests().filter((g) => g.config.hostname === 'dup').map((g) => g.vmid)).toEqual([pending])
     expect(h.sim.log.mutating().filter((e) => e.route === '/nodes/{node}/lxc').length).toBe(1)
+  })
+
+  it('a create task that fails (rolled back by Proxmox) is retried with backoff, not stalled, and converges once', async () => {
+    const flaky = app('flaky')
+    h.setApps([flaky])
+    h.sim.faults.failTask('vzcreate', 'unable to create CT - storage local-lvm is busy')
+    const first = await h.reconcile(flaky)
+    expect(first.error).toBeInstanceOf(TransientError)
+    expect(failureOf(first.error)).toBe('task-failed')
+    expect(first.error?.message).toMatch(/^cannot create guest for App flaky: task vzcreate on pve failed: unable to create CT/)
+    expect(h.store.getPendingCreate('App/flaky')).toBeUndefined() // the vmid is free again
+    const out = await h.applyUntilReady(flaky)
+    expect(out.result?.ready).toBe(true)
+    expect(h.sim.guests().filter((g) => g.config.hostname === 'flaky').length).toBe(1)
   })
 
   it('finds its guest by marker when the state dir is lost, and keeps generated secrets', async () => {

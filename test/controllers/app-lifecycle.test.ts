@@ -48,15 +48,18 @@ describe('App health gate', () => {
   })
 
   it('a guest locked by a backup makes the update wait (GuestLocked), not fail', async () => {
-    const db = app('pg', { source: { compose: { services: { db: { image: 'postgres:16-alpine', ports: ['5432:5432'] } } } }, health: { tcp: { port: 5432 }, timeout: 60_000 }, resources: { cores: 2, memory: 512, swap: 512, disk: 8 } })
-    const vmid = guestOf(h, 'pg')!.vmid
+    const base = app('locked')
+    h.setApps([base])
+    expect((await h.applyUntilReady(base)).result?.ready).toBe(true)
+    const db = app('locked', { resources: { cores: 2, memory: 512, swap: 512, disk: 8 } })
+    const vmid = guestOf(h, 'locked')!.vmid
     h.sim.faults.lockGuest(vmid, 'backup')
     const out = await h.reconcile(db)
     expect(out.error).toBeInstanceOf(WaitingError)
     expect((out.error as WaitingError).reason).toBe('GuestLocked')
     h.sim.faults.lockGuest(vmid, undefined)
     expect((await h.applyUntilReady(db)).result?.ready).toBe(true)
-    expect(guestOf(h, 'pg')!.config.cores).toBe(2)
+    expect(guestOf(h, 'locked')!.config.cores).toBe(2)
   })
 })
 
@@ -90,17 +93,19 @@ describe('App templates and deletion', () => {
   it('lists orphans and honours deletionPolicy: Retain lets go, Delete destroys, Backup backs up first', async () => {
     const keep = app('keep', { deletionPolicy: 'Retain' })
     const drop = app('drop', { deletionPolicy: 'Delete' })
-    h.setApps([keep, drop])
+    const saved = app('saved')
+    h.setApps([keep, drop, saved])
     expect((await h.applyUntilReady(keep)).result?.ready).toBe(true)
     expect((await h.applyUntilReady(drop)).result?.ready).toBe(true)
-    h.setApps([])
+    expect((await h.applyUntilReady(saved)).result?.ready).toBe(true)
+    // Only this test's apps lose their manifests (others of the file keep theirs, whatever ran before).
+    h.setApps(h.sim.guests().map((g) => parseMarker(g.description)?.name).filter((n): n is string => n !== undefined && !['keep', 'drop', 'saved'].includes(n)).map((n) => app(n)))
     await h.ctx.refreshSnapshot()
     const orphans = await appController.orphans!(h.ctx)
-    expect(orphans.map((o) => [o.name, o.deletionPolicy])).toEqual([
-      ['drop', 'Delete'],
-      ['keep', 'Retain'],
-      ['one', 'Backup'],
-      ['two', 'Backup'],
+    expect(orphans.map((o) => [o.name, o.detail.deletionPolicy, o.destroys])).toEqual([
+      ['drop', 'Delete', true],
+      ['keep', 'Retain', false],
+      ['saved', 'Backup', true],
     ])
     const del = appController.planDelete!(orphans[0])
     expect(del.type).toBe('delete')
@@ -113,7 +118,7 @@ describe('App templates and deletion', () => {
     expect(parseMarker(kept.description)).toBeUndefined()
     expect(hasManagedTag(kept.tags)).toBe(false)
 
-    const dropVmid = orphans[0].vmid
+    const dropVmid = orphans[0].detail.vmid
     expect((await appController.finalize(h.ctx, orphans[0])).ready).toBe(true)
     expect(h.sim.guests().some((g) => g.vmid === dropVmid)).toBe(false)
     const again = await appController.finalize(h.ctx, orphans[0])
@@ -123,13 +128,16 @@ describe('App templates and deletion', () => {
     expect((await appController.finalize(h.ctx, orphans[2])).ready).toBe(true)
     expect(mutating(h.sim)).toEqual(['POST /nodes/{node}/vzdump', 'POST /nodes/{node}/lxc/{vmid}/status/stop', 'DELETE /nodes/{node}/lxc/{vmid}'])
     const backups = await h.pve.storageContent('pve', 'local', { content: 'backup' })
-    expect(backups.some((b) => b.vmid === orphans[2].vmid && b.notes === 'proximity final backup of App/one')).toBe(true)
+    expect(backups.some((b) => b.vmid === orphans[2].detail.vmid && b.notes === 'proximity final backup of App/saved')).toBe(true)
   })
 
   it('finalize refuses a guest that lost our marker', async () => {
-    const two = guestOf(h, 'two')!
+    const taken = app('taken')
+    h.setApps([taken])
+    expect((await h.applyUntilReady(taken)).result?.ready).toBe(true)
+    const two = guestOf(h, 'taken')!
     h.sim.faults.editGuest(two.vmid, { description: 'taken over by a human' })
-    const out = appController.finalize(h.ctx, { key: 'App/two', kind: 'App', name: 'two', vmid: two.vmid, node: two.node, deletionPolicy: 'Delete' })
+    const out = appController.finalize(h.ctx, { key: 'App/taken', kind: 'App', name: 'taken', destroys: true, target: `guest ${two.vmid}`, detail: { vmid: two.vmid, node: two.node, deletionPolicy: 'Delete' } })
     await expect(out).rejects.toMatchObject({ reason: 'NotOwned' })
     expect(h.sim.guests().some((g) => g.vmid === two.vmid)).toBe(true)
   })

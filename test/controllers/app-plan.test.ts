@@ -1,16 +1,17 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { mapProviderError } from '../../controllers/app/call.js'
+import { mapProviderError } from '../../controllers/shared/call.js'
 import { deployHash, desiredGuest, desiredNet0 } from '../../controllers/app/desired.js'
 import { parseEnv, renderEnv } from '../../controllers/app/docker.js'
 import { judgePs, parsePs } from '../../controllers/app/health.js'
 import type { AppObservation } from '../../controllers/app/observation.js'
 import { planApp } from '../../controllers/app/plan.js'
-import { allocateVmid } from '../../controllers/app/vmid.js'
+import { allocateVmid } from '../../controllers/lxc/vmid.js'
 import { buildPlan } from '../../src/plan/build.js'
 import { renderPlan } from '../../src/plan/render.js'
 import { PveApiError, PveTaskError } from '../../src/providers/proxmox/errors.js'
-import { StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
+import { SshError, SshHostKeyMismatchError } from '../../src/providers/ssh/errors.js'
+import { failureOf, StalledError, TransientError, WaitingError, type Failure } from '../../src/runtime/errors.js'
 import { app, clusterSpec } from './helpers.js'
 
 const secrets = { resolve: async () => 'x', digest: (v: string) => createHmac('sha256', 'k').update(v).digest('hex') }
@@ -28,18 +29,18 @@ describe('planApp (pure)', () => {
     expect(text).toContain('Plan: 1 to add, 0 to change, 0 to destroy.')
   })
 
-  const cases: { name: string; reason: string; given: { over?: Parameters<typeof app>[1]; obs?: Partial<AppObservation> }; want: { type: string; mode: string } }[] = [
-    { name: 'suspended', reason: 'suspend must stop all reconciling, even creation', given: { over: { suspend: true } }, want: { type: 'noop', mode: 'suspended' } },
-    { name: 'appliance', reason: 'appliance LANs arrive in a later issue: wait, never create on the wrong network', given: { over: { network: { ip: 'dhcp', appliance: 'edge' } } }, want: { type: 'noop', mode: 'wait' } },
-    { name: 'dependency', reason: 'dependsOn not Ready: nothing planned', given: { over: { dependsOn: ['db'] }, obs: { notReady: [{ name: 'db' }] } }, want: { type: 'noop', mode: 'wait' } },
-    { name: 'steady', reason: 'the fast path is converged', given: { obs: { steady: true, guest: { vmid: 100, node: 'pve', status: 'running' } } }, want: { type: 'noop', mode: 'converged' } },
-    { name: 'creating', reason: 'a create task still holding lock:create is waited for, not repeated', given: { obs: { creating: true, guest: { vmid: 100, node: 'pve', status: 'unknown', lock: 'create' } } }, want: { type: 'noop', mode: 'creating' } },
+  const cases: { name: string; reason: string; given: { over?: Parameters<typeof app>[1]; obs?: Partial<AppObservation> }; want: { type: string; step: string } }[] = [
+    { name: 'suspended', reason: 'suspend must stop all reconciling, even creation', given: { over: { suspend: true } }, want: { type: 'noop', step: 'suspended' } },
+    { name: 'appliance', reason: 'appliance LANs arrive in a later issue: wait, never create on the wrong network', given: { over: { network: { ip: 'dhcp', appliance: 'edge' } } }, want: { type: 'noop', step: 'wait' } },
+    { name: 'dependency', reason: 'dependsOn not Ready: nothing planned', given: { over: { dependsOn: ['db'] }, obs: { notReady: [{ name: 'db' }] } }, want: { type: 'noop', step: 'wait' } },
+    { name: 'steady', reason: 'the fast path is converged', given: { obs: { steady: true, guest: { vmid: 100, node: 'pve', status: 'running' } } }, want: { type: 'noop', step: 'in-sync' } },
+    { name: 'creating', reason: 'a create task still holding lock:create is waited for, not repeated', given: { obs: { creating: true, guest: { vmid: 100, node: 'pve', status: 'unknown', lock: 'create' } } }, want: { type: 'noop', step: 'await-create' } },
   ]
   for (const c of cases) {
     it(`${c.name}: ${c.reason}`, () => {
       const [a] = planApp(app('web', c.given.over), { ...nothing, ...c.given.obs }, ctx)
       expect(a.type).toBe(c.want.type)
-      expect((a.detail as { mode: string }).mode).toBe(c.want.mode)
+      expect(a.detail?.step).toBe(c.want.step)
     })
   }
 
@@ -52,7 +53,7 @@ describe('planApp (pure)', () => {
     expect(act.changes).toEqual([{ path: 'deploy', before: 'previous compose/env', after: 're-push compose and .env, compose up', impact: 'live', sensitive: true }])
     const same = { ...obs, extra: { appliedSpecHash: 'old', deployHash: deployHash(a, secrets.digest), healthy: true } }
     const [marker] = planApp(a, same, ctx)
-    expect([marker.type, (marker.detail as { mode: string }).mode]).toEqual(['noop', 'marker'])
+    expect([marker.type, marker.detail?.step]).toEqual(['noop', 'write-marker'])
   })
 })
 
@@ -104,21 +105,30 @@ describe('desired config and helpers', () => {
 
 describe('mapProviderError: no raw provider error escapes a controller', () => {
   const http = (status: number, reason: string): PveApiError => new PveApiError({ kind: 'http', status, reason, message: reason.toLowerCase(), method: 'PUT', pathTemplate: '/nodes/{node}/lxc/{vmid}/config' })
-  const cases: { name: string; reason: string; given: unknown; want: { type: unknown; reason?: string } }[] = [
+  const FP_PINNED = 'SHA256:' + 'A'.repeat(43)
+  const FP_OFFERED = 'SHA256:' + 'B'.repeat(43)
+  const cases: { name: string; reason: string; given: unknown; want: { type: unknown; reason?: string; failure?: Failure; says?: string[] } }[] = [
     { name: 'backup lock', reason: 'a guest locked by a backup is waited for, not retried hot', given: http(500, 'CT is locked (backup)'), want: { type: WaitingError, reason: 'GuestLocked' } },
     { name: 'lock timeout', reason: 'flock contention is transient', given: http(500, "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout"), want: { type: TransientError } },
     { name: 'network', reason: 'no answer: retry with backoff', given: new PveApiError({ kind: 'network', status: 0, reason: 'ECONNRESET', message: 'connection reset', method: 'GET', pathTemplate: '/version' }), want: { type: TransientError } },
     { name: 'permission', reason: 'needs a person', given: http(403, 'Permission check failed'), want: { type: StalledError, reason: 'PermissionDenied' } },
     { name: 'validation', reason: 'a bad parameter will not fix itself', given: new PveApiError({ kind: 'http', status: 400, reason: 'Parameter verification failed.', errors: { memory: 'value must be at least 16' }, message: 'bad', method: 'PUT', pathTemplate: '/x' }), want: { type: StalledError, reason: 'InvalidConfig' } },
     { name: 'task lock', reason: 'a start task failing on a lock waits', given: new PveTaskError({ upid: 'UPID:x', node: 'pve', type: 'vzstart', exitstatus: 'CT is locked (backup)', logTail: [] }), want: { type: WaitingError, reason: 'GuestLocked' } },
-    { name: 'task failure', reason: 'other task failures need a person', given: new PveTaskError({ upid: 'UPID:x', node: 'pve', type: 'vzstart', exitstatus: 'startup for container failed', logTail: [] }), want: { type: StalledError, reason: 'TaskFailed' } },
-    { name: 'unknown', reason: 'anything else (e.g. ssh) is transient', given: new Error('socket hang up'), want: { type: TransientError } },
+    { name: 'task failure', reason: 'other task failures need a person; callers tell them apart by the typed failure, not the reason text', given: new PveTaskError({ upid: 'UPID:x', node: 'pve', type: 'vzstart', exitstatus: 'startup for container failed', logTail: [] }), want: { type: StalledError, reason: 'TaskFailed', failure: 'task-failed' } },
+    { name: 'not found', reason: '"does not exist" is classified once, so finalize can treat it as already gone', given: http(500, 'Configuration file \'nodes/pve/lxc/101.conf\' does not exist'), want: { type: StalledError, failure: 'not-found' } },
+    { name: 'ssh host key', reason: 'a host-key mismatch may be an attack: stall, name both fingerprints, never retry in a loop', given: new SshHostKeyMismatchError(FP_PINNED, FP_OFFERED, '10.0.0.2:22'), want: { type: StalledError, reason: 'SshHostKeyMismatch', failure: 'identity-mismatch', says: [`expected ${FP_PINNED}`, `offered ${FP_OFFERED}`] } },
+    { name: 'ssh auth', reason: 'a refused login will not fix itself', given: new SshError('auth', 'all configured authentication methods failed'), want: { type: StalledError, reason: 'SshAuthFailed', failure: 'ssh-auth', says: ['cluster.ssh.privateKey'] } },
+    { name: 'ssh connect', reason: 'a node that does not answer may come back: retry with backoff', given: new SshError('connect', 'connect ECONNREFUSED 10.0.0.2:22'), want: { type: TransientError, failure: 'network' } },
+    { name: 'ssh dropped', reason: 'a dropped session is retried with backoff', given: new SshError('closed', 'connection closed'), want: { type: TransientError, failure: 'network' } },
+    { name: 'unknown', reason: 'anything else is transient', given: new Error('socket hang up'), want: { type: TransientError } },
   ]
   for (const c of cases) {
     it(`${c.name}: ${c.reason}`, () => {
       const got = mapProviderError(c.given, 'update guest 101 of App web')
       expect(got).toBeInstanceOf(c.want.type as new (...a: never[]) => Error)
       if (c.want.reason) expect((got as StalledError).reason).toBe(c.want.reason)
+      if (c.want.failure) expect(failureOf(got)).toBe(c.want.failure)
+      for (const text of c.want.says ?? []) expect(got.message).toContain(text)
       expect(got.message.startsWith('cannot update guest 101 of App web')).toBe(true)
     })
   }

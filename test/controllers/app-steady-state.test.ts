@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { desiredGuest } from '../../controllers/app/desired.js'
-import { appController } from '../../controllers/app/index.js'
 import { app, startHarness, type Harness } from './helpers.js'
 
 const N = 60
@@ -16,7 +15,17 @@ describe('App steady-state budget (DESIGN §8): one API read per pass, no SSH, f
       const vmid = 100 + i
       const cfg = { ...desiredGuest(a, h.ctx.cluster.spec, { markerSpecHash: a.specHash }).config, rootfs: `local-lvm:vm-${vmid}-disk-0,size=8G` }
       h.sim.seedGuest({ vmid, status: 'running', config: cfg })
-      const now = new Date().toISOString()
+    })
+  })
+  afterAll(async () => {
+    await h?.close()
+  })
+
+  /** Statuses as a previous apply would have left them, every app just deep-checked (each test starts here). */
+  const seedStatuses = (): void => {
+    apps.forEach((a, i) => {
+      const vmid = 100 + i
+      const now = new Date(h.ctx.now()).toISOString()
       h.store.putStatus({
         key: `App/${a.metadata.name}`,
         kind: 'App',
@@ -29,30 +38,20 @@ describe('App steady-state budget (DESIGN §8): one API read per pass, no SSH, f
         history: [],
         createdAt: now,
         updatedAt: now,
-        extra: { appliedSpecHash: a.specHash, healthy: true, lastDeepCheckAt: Date.now() },
+        extra: { appliedSpecHash: a.specHash, healthy: true, lastDeepCheckAt: h.ctx.now() },
       })
     })
-  })
-  afterAll(async () => {
-    await h?.close()
-  })
+  }
 
+  /** One pass through the runtime's attempt machinery: one snapshot, every app, status written. */
   const pass = async (): Promise<string[]> => {
-    await h.ctx.refreshSnapshot()
-    const types: string[] = []
-    for (const a of apps) {
-      const observed = await appController.observe(h.ctx, a)
-      const actions = appController.plan(a, observed, h.ctx)
-      const result = await appController.apply(h.ctx, a, actions)
-      expect(result.ready).toBe(true)
-      const st = h.store.getStatus(`App/${a.metadata.name}`)!
-      h.store.putStatus({ ...st, extra: { ...st.extra, ...result.extra } }) // as the runtime's status write does
-      types.push(...actions.map((x) => x.type))
-    }
-    return types
+    const outcomes = await h.pass(apps)
+    for (const o of outcomes) expect(o.result?.ready, o.error?.message).toBe(true)
+    return outcomes.flatMap((o) => o.actions.map((x) => x.type))
   }
 
   it('a resync of every app costs the one snapshot read', async () => {
+    seedStatuses()
     const sessions = h.shells.sessionsOpened()
     h.sim.log.clear()
     const types = await pass()
@@ -62,6 +61,7 @@ describe('App steady-state budget (DESIGN §8): one API read per pass, no SSH, f
   })
 
   it('once the deep-check interval passes, exactly one app per pass gets a full config read', async () => {
+    seedStatuses()
     h.advance(11 * 60_000)
     h.sim.log.clear()
     await pass()

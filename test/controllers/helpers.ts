@@ -1,7 +1,8 @@
 /**
  * Test harness for controller convergence tests: the real simulator, the real PveClient over
- * HTTPS, the real SSH pool, a real state store, and a minimal reconcile (observe → plan → apply →
- * status) standing in for the runtime. Kept small on purpose; production wiring is the CLI's.
+ * HTTPS, the real SSH pool, a real state store, and the runtime's own attempt machinery
+ * (src/runtime/attempt.ts: observe → plan → wait → apply → status on every exit path), so status
+ * is built exactly as in production. Only the pass context is assembled here.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -12,12 +13,15 @@ import type { AppManifest, AppSpec, ClusterSpec, ManifestSet } from '../../src/m
 import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
 import { createNodeShellPool } from '../../src/providers/ssh/index.js'
 import type { NodeShellPool } from '../../src/providers/ssh/types.js'
+import { createAttempter, readinessOf } from '../../src/runtime/attempt.js'
+import { createReconciler, type Reconciler } from '../../src/runtime/reconciler.js'
 import type { Action, ControllerContext, Result } from '../../src/runtime/controller.js'
-import { WaitingError, StalledError, TransientError } from '../../src/runtime/errors.js'
+import { StalledError, TransientError } from '../../src/runtime/errors.js'
 import { createSemaphores } from '../../src/runtime/semaphore.js'
+import { createStatusRecorder } from '../../src/runtime/status.js'
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js'
 import { openStateStore, type OpenedStateStore } from '../../src/store/state-store.js'
-import type { AuditEntry } from '../../src/store/types.js'
+import type { AuditEntry, StateStore } from '../../src/store/types.js'
 
 export const OWNER = 'test-owner'
 
@@ -69,7 +73,12 @@ export interface Harness {
   advance(ms: number): void
   /** Forgets generated secret values (as if the state dir were lost). */
   forgetGeneratedSecrets(): void
+  /** One runtime attempt at `a` (a fresh snapshot first); status is written by the runtime. */
   reconcile(a: AppManifest): Promise<Outcome>
+  /** One pass over `apps`: one snapshot, then one runtime attempt per app, in order. */
+  pass(apps: AppManifest[]): Promise<Outcome[]>
+  /** The runtime's reconciler over the apps set with setApps (runOnce: retries, backoff, stalls). */
+  reconciler(): Reconciler
   applyUntilReady(a: AppManifest, maxPasses?: number): Promise<Outcome>
   close(): Promise<void>
 }
@@ -77,14 +86,23 @@ export interface Harness {
 export interface Outcome {
   actions: Action[]
   result?: Result
+  /** The typed error the attempt ended with (Transient, Waiting or Stalled). */
   error?: Error
 }
 
 /** Starts everything; `close()` tears it down. */
-export async function startHarness(opts: { nodes?: number; cluster?: Partial<ClusterSpec>; resourcesLagMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  nodes?: number
+  cluster?: Partial<ClusterSpec>
+  resourcesLagMs?: number
+  /** The SSH host key fingerprint to pin. @default the simulator's own */
+  hostKey?: string
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const sim = await startSimulator({ nodes: opts.nodes ?? 1, taskLatencyMs: 5, resourcesLagMs: opts.resourcesLagMs ?? 0 })
   const pve = createPveClient({ endpoint: sim.endpoint, tls: { fingerprint: sim.fingerprint }, auth: { tokenId: sim.tokenId, tokenSecret: sim.tokenSecret } })
-  const shells = createNodeShellPool({ host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: sim.ssh.privateKey, hostKey: sim.ssh.hostKey })
+  const shells = createNodeShellPool({ host: sim.ssh.host, port: sim.ssh.port, user: sim.ssh.user, privateKey: sim.ssh.privateKey, hostKey: opts.hostKey ?? sim.ssh.hostKey })
   const dir = await mkdtemp(join(tmpdir(), 'proximity-ctl-'))
   const store = await openStateStore(dir)
   const audit: AuditEntry[] = []
@@ -116,54 +134,49 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
       ctx.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
       return ctx.snapshot
     },
-    statusOf(key) {
-      const st = store.getStatus(key)
-      if (!st) return undefined
-      const ready = st.conditions.find((c) => c.type === 'Ready')
-      return { ready: ready?.status === 'True', reason: ready?.reason }
-    },
+    statusOf: (key) => readinessOf(store, key),
     audit: (e) => audit.push({ ...e, time: new Date().toISOString() }),
     progress: () => {},
     now: () => Date.now() + offset,
     dryRun: false,
+    // For controller methods called directly; runtime attempts record into their own recorder.
+    status: createStatusRecorder(),
   }
 
-  const writeStatus = (a: AppManifest, r: Result | undefined, err: Error | undefined): void => {
-    const key = `App/${a.metadata.name}`
-    const prev = store.getStatus(key)
-    const now = new Date().toISOString()
-    const ready = r ? r.ready : false
-    const reason = r ? r.reason : ((err as { reason?: string }).reason ?? 'Failed')
-    store.putStatus({
-      key,
-      kind: 'App',
-      name: a.metadata.name,
-      generation: 1,
-      observedGeneration: 1,
-      specHash: a.specHash,
-      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason, message: r?.message ?? err?.message ?? '', lastTransitionTime: now, observedGeneration: 1 }],
-      inventory: { ...prev?.inventory, ...r?.inventory },
-      history: [],
-      createdAt: prev?.createdAt ?? now,
-      updatedAt: now,
-      extra: { ...prev?.extra, ...r?.extra },
-    })
+  // Audit entries written by the runtime's per-key contexts land in the store; mirror them here.
+  const auditing = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'appendAudit') {
+        return (e: Parameters<StateStore['appendAudit']>[0]) => {
+          audit.push({ ...e, time: e.time ?? new Date().toISOString() })
+          target.appendAudit(e)
+        }
+      }
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
+    },
+  }) as StateStore
+  let current: AppManifest | undefined
+  const attempter = createAttempter({
+    registry: new Map([['App', appController]]),
+    store: auditing,
+    // The set the runtime looks keys up in: the apps set with setApps, plus the one being reconciled.
+    manifests: () => (current ? { ...set, apps: [current, ...set.apps.filter((x) => x.metadata.name !== current?.metadata.name)] } : set),
+    clock: { now: () => ctx.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (t) => clearTimeout(t as ReturnType<typeof setTimeout>) },
+    logger: { error: () => {}, warn: () => {}, info: () => {} },
+  })
+
+  const attempt = async (a: AppManifest): Promise<Outcome> => {
+    current = a
+    // force: a Stalled status does not short-cut the attempt (tests look at what apply does again).
+    const r = await attempter.attempt(`App/${a.metadata.name}`, { ctx, orphans: new Map(), prune: false, force: true })
+    if (r.outcome === 'bug' || r.outcome === 'skipped') throw r.error instanceof Error ? r.error : new Error(`${r.reason}: ${r.message}`)
+    return { actions: r.actions ?? [], result: r.result, ...(r.outcome === 'success' ? {} : { error: r.error as Error }) }
   }
 
   const reconcile = async (a: AppManifest): Promise<Outcome> => {
-    ctx.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
-    const observed = await appController.observe(ctx, a)
-    const actions = appController.plan(a, observed, ctx)
-    try {
-      const result = await appController.apply(ctx, a, actions)
-      writeStatus(a, result, undefined)
-      return { actions, result }
-    } catch (e) {
-      const error = e as Error
-      if (!(error instanceof WaitingError || error instanceof StalledError || error instanceof TransientError)) throw error
-      writeStatus(a, undefined, error)
-      return { actions, error }
-    }
+    await ctx.refreshSnapshot()
+    return attempt(a)
   }
 
   return {
@@ -183,6 +196,25 @@ export async function startHarness(opts: { nodes?: number; cluster?: Partial<Clu
       generated.clear()
     },
     reconcile,
+    reconciler() {
+      return createReconciler({
+        controllers: [appController],
+        store: auditing,
+        manifests: () => set,
+        context: async () => {
+          await ctx.refreshSnapshot()
+          return ctx
+        },
+        logger: { error: () => {}, warn: () => {}, info: () => {} },
+        options: { workers: 2, backoff: { baseMs: 10, maxMs: 50 } },
+      })
+    },
+    async pass(apps) {
+      await ctx.refreshSnapshot()
+      const out: Outcome[] = []
+      for (const a of apps) out.push(await attempt(a))
+      return out
+    },
     async applyUntilReady(a, maxPasses = 40) {
       let last: Outcome | undefined
       for (let i = 0; i < maxPasses; i++) {

@@ -61,7 +61,7 @@ export async function startSim(opts: SimulatorOptions = {}): Promise<RunningSimu
 export async function writeClusterManifest(
   dir: string,
   sim: RunningSimulator,
-  extra: { owner?: string; deleteThreshold?: number; vmidRange?: { min: number; max: number }; perNode?: number } = {},
+  extra: { owner?: string; deleteThreshold?: number; vmidRange?: { min: number; max: number }; perNode?: number; hostKey?: string } = {},
 ): Promise<string> {
   const folder = join(dir, 'cluster')
   await mkdir(folder, { recursive: true })
@@ -84,7 +84,7 @@ export async function writeClusterManifest(
     `    port: ${sim.ssh.port}`,
     `    user: ${JSON.stringify(sim.ssh.user)}`,
     '    privateKey: {file: ssh-key}',
-    `    hostKey: ${JSON.stringify(sim.ssh.hostKey)}`,
+    `    hostKey: ${JSON.stringify(extra.hostKey ?? sim.ssh.hostKey)}`,
   ]
   if (extra.owner) lines.push(`  owner: ${extra.owner}`)
   if (extra.deleteThreshold !== undefined) lines.push(`  deleteThreshold: ${extra.deleteThreshold}`)

@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppManifest, AppSpec, ManifestSet } from '../../src/model/types.js'
-import type { Controller, ControllerContext, OrphanRecord } from '../../src/runtime/controller.js'
+import type { Controller, OrphanRecord, PassContext, Wait } from '../../src/runtime/controller.js'
 import { createSemaphores } from '../../src/runtime/semaphore.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { StateStore } from '../../src/store/types.js'
@@ -17,6 +17,10 @@ export interface FarEnd {
   faults: Map<string, Error[]>
   calls: { observe: number; apply: number; finalize: number }
   orphans: OrphanRecord[]
+  /** Per app name: plan says "wait" (a noop with Action.wait) instead of acting. */
+  waits: Map<string, Wait>
+  /** Progress phases apply reports, in order (the controller declares `resizing`). */
+  phases: string[]
 }
 
 export const app = (name: string, memory = 512, dependsOn: string[] = []): AppManifest => ({
@@ -32,6 +36,7 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
   let nextVmid = 100
   return {
     kind: 'App',
+    phases: ['resizing'],
     async observe(ctx, obj) {
       far.calls.observe++
       for (const dep of obj.spec.dependsOn) {
@@ -40,6 +45,8 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
       return { memory: far.guests.get(obj.metadata.name)?.memory }
     },
     plan(obj, observed) {
+      const wait = far.waits.get(obj.metadata.name)
+      if (wait) return [{ type: 'noop', key: `App/${obj.metadata.name}`, kind: 'App', name: obj.metadata.name, changes: [], summary: wait.message, wait }]
       if (observed.memory === obj.spec.resources.memory) return []
       return [{
         type: observed.memory === undefined ? 'create' : 'update', key: `App/${obj.metadata.name}`, kind: 'App', name: obj.metadata.name,
@@ -48,6 +55,9 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
     },
     async apply(ctx, obj, actions) {
       far.calls.apply++
+      // Memory recorded before anything can fail: the runtime keeps it on every exit path.
+      ctx.status.remember({ applyCalls: far.calls.apply })
+      for (const p of far.phases) ctx.progress(`App/${obj.metadata.name}`, p)
       const fault = far.faults.get(obj.metadata.name)?.shift()
       if (fault) throw fault
       const changed: string[] = []
@@ -65,24 +75,25 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
     async finalize(_ctx, record) {
       far.calls.finalize++
       far.guests.delete(record.name)
-      return { ready: true, reason: 'Deleted', message: `deleted guest ${record.vmid}` }
+      return { ready: true, reason: 'Deleted', message: `deleted ${record.target}` }
     },
   }
 }
 
-export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, vmid, node: 'pve', deletionPolicy: 'Delete' })
+export const orphan = (name: string, vmid: number): OrphanRecord => ({ key: `App/${name}`, kind: 'App', name, destroys: true, target: `guest ${vmid} on pve`, detail: { vmid } })
 
-export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<ControllerContext> }> {
-  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [] }
+export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: ManifestSet; context: () => Promise<PassContext>; setRevision: (r: string) => void }> {
+  const far: FarEnd = { guests: new Map(), faults: new Map(), calls: { observe: 0, apply: 0, finalize: 0 }, orphans: [], waits: new Map(), phases: [] }
   const store = await openStateStore(join(await mkdtemp(join(tmpdir(), 'proximity-rec-')), 'state'), { batchMs: 1 })
   const set: ManifestSet = { apps: [], appliances: [], backupPolicies: [], restores: [], roots: ['.'] }
-  const context = async (): Promise<ControllerContext> => ({
+  let revision = 'local@sha256:1'
+  const context = async (): Promise<PassContext> => ({
     pve: undefined as never,
     shells: undefined as never,
     store,
     set,
     cluster: { spec: { concurrency: { perNode: 2, perStorage: 1 } } as never, origin: 'test' },
-    revision: 'local@sha256:1',
+    revision,
     secrets: { resolve: async () => '', digest: (v) => v },
     semaphores: createSemaphores({ perNode: 2, perStorage: 1 }),
     snapshot: { takenAt: 0, guests: [] },
@@ -93,5 +104,5 @@ export async function fixture(): Promise<{ far: FarEnd; store: StateStore; set: 
     now: () => Date.now(),
     dryRun: false,
   })
-  return { far, store, set, context }
+  return { far, store, set, context, setRevision: (r) => (revision = r) }
 }

@@ -10,9 +10,10 @@ const fast: ReconcilerOptions = { backoff: { baseMs: 1, maxMs: 5 }, workers: 4 }
 async function setup(options: ReconcilerOptions = fast) {
   const f = await fixture()
   const logged: { message: string; err?: unknown }[] = []
-  const logger: RuntimeLogger = { error: (message, err) => logged.push({ message, err }), warn: () => {}, info: () => {} }
+  const warned: string[] = []
+  const logger: RuntimeLogger = { error: (message, err) => logged.push({ message, err }), warn: (m) => warned.push(m), info: () => {} }
   const rec = createReconciler({ controllers: [fakeAppController(f.far)], store: f.store, manifests: () => f.set, context: f.context, logger, options })
-  return { ...f, rec, logged }
+  return { ...f, rec, logged, warned }
 }
 
 describe('reconciler runOnce', () => {
@@ -29,6 +30,50 @@ describe('reconciler runOnce', () => {
     expect(s.history.map((h) => h.result)).toEqual(['Succeeded', 'Failed'])
     expect(t.store.listEvents({ key: 'App/web' }).map((e) => `${e.type}:${e.reason}`)).toEqual(['Warning:ProgressingWithRetry', 'Normal:Applied', 'Normal:Succeeded'])
     expect((await t.store.readAudit()).map((a) => [a.action, a.key, a.revision])).toEqual([['POST /nodes/{node}/lxc', 'App/web', 'local@sha256:1']])
+  })
+
+  it('keeps controller memory recorded before a failure, on transient and stalled exits alike', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'), app('db'))
+    t.far.faults.set('web', [new TransientError('proxmox answered 503'), new TransientError('proxmox answered 503')])
+    t.far.faults.set('db', [new StalledError('InvalidConfig', 'bad memory value')])
+    await t.rec.runOnce(['App/web'], { maxAttempts: 1 })
+    expect(t.store.getStatus('App/web')?.extra).toEqual({ applyCalls: 1 })
+    await t.rec.runOnce(['App/db'])
+    expect(t.store.getStatus('App/db')).toMatchObject({ extra: { applyCalls: 2 }, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Stalled', reason: 'InvalidConfig' })]) })
+  })
+
+  it('honours a wait stated by plan: Waiting with its reason, apply never called', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'))
+    t.far.waits.set('web', { reason: 'DependencyNotReady', message: 'appliance edge is not available yet', requeueAfterMs: 60_000 })
+    const out = await t.rec.runOnce(['App/web'], { deadlineMs: 0 })
+    expect(out.get('App/web')).toMatchObject({ result: 'Waiting', reason: 'DependencyNotReady' })
+    expect(t.far.calls.apply).toBe(0)
+    expect(t.store.getStatus('App/web')?.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Ready=False:DependencyNotReady', 'Reconciling=True:DependencyNotReady'])
+  })
+
+  it('warns once about a progress phase the controller did not declare, and still shows it', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'), app('db'))
+    t.far.phases = ['resizing', 'frobbing']
+    await t.rec.runOnce(['App/web', 'App/db'])
+    expect(t.warned).toEqual(['controller App reported progress phase "frobbing", which it does not declare in its phases'])
+  })
+
+  it('gives a Stalled key one new attempt when the manifest set changes (a fix outside its own spec)', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web'))
+    t.far.faults.set('web', [new StalledError('SshHostKeyMismatch', 'expected SHA256:a, offered SHA256:b'), new StalledError('SshHostKeyMismatch', 'expected SHA256:a, offered SHA256:b')])
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect(t.far.calls.apply).toBe(1) // same spec, same revision: not tried again
+    t.setRevision('local@sha256:2') // e.g. the Cluster manifest got the right host key, but still fails
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Stalled')
+    expect(t.far.calls.apply).toBe(2) // one attempt per new revision, no loop
+    t.setRevision('local@sha256:3')
+    expect((await t.rec.runOnce(['App/web'])).get('App/web')?.result).toBe('Ready')
   })
 
   it('gives up after maxAttempts with Failed and Ready=False ProgressingWithRetry', async () => {
@@ -141,7 +186,7 @@ describe('reconciler prune and guard', () => {
     t.far.orphans = Array.from({ length: 7 }, (_, i) => orphan(`old${i}`, 200 + i))
     const err = await t.rec.runOnce(['App/keep'], { prune: true }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(MassDeleteRefusedError)
-    expect((err as Error).message).toMatch(/^refusing to delete 7 guests \(App\/old0, .* and 2 more\): more than the limit of 5/)
+    expect((err as Error).message).toMatch(/^refusing to delete 7 Apps \(App\/old0, .* and 2 more\): more than the limit of 5/)
     expect(t.far.calls).toEqual({ observe: 0, apply: 0, finalize: 0 })
     expect(t.store.listStatus()).toEqual([])
   })
@@ -160,7 +205,7 @@ describe('reconciler prune and guard', () => {
     t.far.guests.set('old', { memory: 1, vmid: 120 })
     t.store.putStatus({ key: 'App/old', kind: 'App', name: 'old', generation: 1, observedGeneration: 1, conditions: [], history: [], createdAt: 'x', updatedAt: 'x' })
     const out = await t.rec.runOnce(['App/keep'], { prune: true })
-    expect(out.get('App/old')).toMatchObject({ result: 'Deleted', message: 'deleted guest 120' })
+    expect(out.get('App/old')).toMatchObject({ result: 'Deleted', message: 'deleted guest 120 on pve' })
     expect(out.get('App/older')?.result).toBe('Deleted')
     expect(t.far.guests.has('old')).toBe(false)
     expect(t.store.getStatus('App/old')).toBeUndefined()
@@ -176,8 +221,8 @@ describe('reconciler plan', () => {
     const report = await t.rec.plan(['App/web', 'App/db'], { prune: true })
     expect(report.entries.find((e) => e.key === 'App/web')?.actions.map((a) => a.type)).toEqual(['create'])
     expect(report.entries.find((e) => e.key === 'App/db')?.error).toMatchObject({ kind: 'waiting', reason: 'DependencyNotReady' })
-    expect(report.deletions.map((d) => d.actions[0].summary)).toContain('delete guest 1 on pve (deletionPolicy Delete)')
-    expect(report.refusal).toMatch(/^refusing to delete 6 guests/)
+    expect(report.deletions.map((d) => d.actions[0].summary)).toContain('delete guest 1 on pve')
+    expect(report.refusal).toMatch(/^refusing to delete 6 Apps/)
     expect(t.far.calls.apply).toBe(0)
     expect(t.store.listStatus()).toEqual([])
   })

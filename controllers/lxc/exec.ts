@@ -1,10 +1,11 @@
 /**
- * Audited node commands for one guest (`pct exec`, `pct push`, `pct set`) with failures mapped to
- * typed errors. Arguments are argv arrays (the ssh provider quotes them); nothing is shell text.
+ * Audited node commands for one guest (`pct exec`, `pct push`, `pct set`) over SSH, with failures
+ * mapped to typed errors (host-key and auth failures stall, connection failures are transient).
+ * Arguments are argv arrays (the ssh provider quotes them); nothing is shell text.
  */
 import type { ControllerContext } from '../../src/runtime/controller.js'
 import type { ExecResult, NodeShell } from '../../src/providers/ssh/types.js'
-import { audited } from './call.js'
+import { audited } from '../shared/call.js'
 
 /** A guest on a node plus the key of the object acting on it. */
 export interface GuestRef {
@@ -41,9 +42,12 @@ export function push(g: GuestRef, path: string, content: string, perms: string):
   )
 }
 
-/** `pct set <vmid> --features …` as root@pam. */
-export function setFeatures(g: GuestRef, features: Record<string, number>): Promise<void> {
-  return audited(g.ctx, { action: 'ssh pct set', target: `lxc/${g.vmid}`, reason: 'features for docker (keyctl needs root@pam)', what: `set features of guest ${g.vmid}` }, () =>
+/**
+ * `pct set <vmid> --features …` as root@pam (Proxmox lets only root@pam set `keyctl`, so an API
+ * token cannot). `why` is the audit reason. @default 'features for docker (keyctl needs root@pam)'
+ */
+export function setFeatures(g: GuestRef, features: Record<string, number>, why = 'features for docker (keyctl needs root@pam)'): Promise<void> {
+  return audited(g.ctx, { action: 'ssh pct set', target: `lxc/${g.vmid}`, reason: why, what: `set features of guest ${g.vmid}` }, () =>
     g.shell.setFeatures(g.vmid, features),
   )
 }

@@ -5,7 +5,7 @@
  */
 import type { ControllerContext } from '../../src/runtime/controller.js'
 import { StalledError } from '../../src/runtime/errors.js'
-import { audited, read, waitTask } from './call.js'
+import { audited, read, waitTask } from '../shared/call.js'
 
 /** Sorts template file names newest last (date stamps and versions compare as text). */
 const newest = (names: string[]): string | undefined => [...names].sort()[names.length - 1]
@@ -13,8 +13,9 @@ const newest = (names: string[]): string | undefined => [...names].sort()[names.
 const fileOf = (volid: string): string => volid.slice(volid.lastIndexOf('/') + 1)
 
 /**
- * Returns a vztmpl volid present on `node`, downloading from aplinfo when needed. Idempotent.
- * Throws StalledError `TemplateNotFound` when nothing matches.
+ * Returns a vztmpl volid present on `node`, downloading from aplinfo when needed (progress is
+ * reported as `creating` on `key`). Idempotent. Throws StalledError `TemplateNotFound` when
+ * nothing matches.
  */
 export async function resolveTemplate(ctx: ControllerContext, node: string, spec: string, key: string): Promise<string> {
   const storage = spec.includes(':') ? spec.slice(0, spec.indexOf(':')) : ctx.cluster.spec.defaults.templateStorage

@@ -1,0 +1,111 @@
+/**
+ * Creating an object's guest (DESIGN §3, §5): place it, resolve the template, allocate a vmid,
+ * record the pending create BEFORE the POST, create under the per-node `create` semaphore, wait
+ * for the task. A retry after a crash or a lost response finds the guest instead of creating a
+ * duplicate (find-before-create).
+ */
+import type { ControllerContext } from '../../src/runtime/controller.js'
+import { TransientError } from '../../src/runtime/errors.js'
+import { audited, isAlreadyExists, isTaskFailed, mapProviderError, read, TASK_POLL_MS } from '../shared/call.js'
+import { isOwnGuest } from './find.js'
+import type { GuestIdentity } from './identity.js'
+import { resolveTemplate } from './template.js'
+import { allocateVmid } from './vmid.js'
+
+/** Semaphore resource of guest creates (per node). */
+export const CREATE_RESOURCE = 'create'
+
+/** Where a guest may go: a fixed node, or a placement over nodes. */
+export interface Placement {
+  node?: string
+  placement?: { nodes: string[]; strategy: 'spread' | 'pack' }
+}
+
+/** What to create. */
+export interface CreateGuestRequest {
+  id: GuestIdentity
+  where: Placement
+  /** The template as written in the spec or the Cluster defaults (volid or aplinfo prefix). */
+  templateSpec: string
+  /**
+   * `POST /nodes/{node}/lxc` parameters without `vmid` and `ostemplate` (added here). The
+   * description must already carry the marker (with an empty specHash), so the guest is
+   * recognisably ours from its first moment.
+   */
+  params: Record<string, string | number>
+  /** vmid recorded by an earlier, interrupted create (reused when still free). */
+  pendingVmid?: number
+}
+
+/** The guest createGuest made (or found: our own earlier create). It is stopped. */
+export interface CreatedGuest {
+  vmid: number
+  node: string
+  /** The volid the guest was created from. */
+  template: string
+}
+
+/** Picks the node: `node`, else `placement` (spread: fewest guests; pack: first listed), else the default, else the first online node. */
+export async function pickNode(ctx: ControllerContext, where: Placement): Promise<string> {
+  if (where.node) return where.node
+  const p = where.placement
+  if (p && p.nodes.length > 0) {
+    if (p.strategy === 'pack') return p.nodes[0]
+    const count = (n: string): number => ctx.snapshot.guests.filter((g) => g.node === n).length
+    return [...p.nodes].sort((a, b) => count(a) - count(b) || (a < b ? -1 : 1))[0]
+  }
+  if (ctx.cluster.spec.defaults.node) return ctx.cluster.spec.defaults.node
+  const nodes = await read('list nodes', () => ctx.pve.nodes())
+  const online = nodes.filter((n) => n.status === 'online').map((n) => n.node).sort()
+  if (online.length === 0) throw new TransientError('no proxmox node is online; waiting for one', { failure: 'network' })
+  return online[0]
+}
+
+/**
+ * Creates the guest (stopped). Idempotent across retries via the pending record: an `already
+ * exists` answer for a vmid that carries our marker is our own earlier create. A failed create
+ * task (Proxmox rolled it back, the vmid is free again) is retried later with backoff.
+ */
+export async function createGuest(ctx: ControllerContext, req: CreateGuestRequest): Promise<CreatedGuest> {
+  const { id } = req
+  const node = await pickNode(ctx, req.where)
+  ctx.progress(id.key, 'creating', `on ${node}`)
+  const template = await resolveTemplate(ctx, node, req.templateSpec, id.key)
+  const taken = new Set<number>(ctx.snapshot.guests.map((g) => g.vmid))
+  for (const p of ctx.store.listPendingCreates()) if (p.key !== id.key) taken.add(p.vmid)
+  const range = ctx.cluster.spec.vmidRange
+  let vmid = req.pendingVmid !== undefined && !taken.has(req.pendingVmid) ? req.pendingVmid : allocateVmid(range, taken)
+  const what = `create guest for ${id.label}`
+
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await ctx.store.putPendingCreate({ key: id.key, vmid, node, startedAt: new Date(ctx.now()).toISOString() })
+    let upid: string
+    try {
+      upid = await ctx.semaphores.node(node, CREATE_RESOURCE, () =>
+        audited(ctx, { action: 'POST /nodes/{node}/lxc', target: `lxc/${vmid}`, reason: `create ${id.key}`, what }, () =>
+          ctx.pve.createLxc(node, { ...req.params, vmid, ostemplate: template }),
+        ),
+      )
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err
+      // A retried POST or someone else's guest: look before doing anything else.
+      if (await isOwnGuest(ctx, id, node, vmid)) return { vmid, node, template }
+      taken.add(vmid)
+      vmid = allocateVmid(range, taken)
+      continue
+    }
+    ctx.progress(id.key, 'creating', `vmid ${vmid} on ${node}, task ${upid}`)
+    try {
+      await ctx.pve.waitTask(node, upid, { pollMs: TASK_POLL_MS })
+    } catch (err) {
+      await ctx.store.clearPendingCreate(id.key)
+      const mapped = mapProviderError(err, what)
+      // Proxmox rolled the create back; the vmid is free again. Retry later with backoff.
+      if (isTaskFailed(mapped)) throw new TransientError(mapped.message, { cause: err, failure: 'task-failed' })
+      throw mapped
+    }
+    await ctx.refreshSnapshot()
+    return { vmid, node, template }
+  }
+  throw new TransientError(`cannot ${what}: every vmid tried was taken; retrying`)
+}
