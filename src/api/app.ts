@@ -1,0 +1,241 @@
+/**
+ * The read-only status API (DESIGN §6) as a Hono app: JSON objects in the Kubernetes shape,
+ * health and readiness, Prometheus metrics, a server-sent event stream and the dashboard.
+ * Every error has one body shape, `{error: {code, message}}`; unknown routes are 404, known routes
+ * with another method 405, and no stack trace ever reaches a client.
+ */
+import { createHash } from 'node:crypto'
+import { Hono, type Context } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { TokenAuthority } from './tokens.js'
+import { authenticate, createFailureLimiter, SESSION_COOKIE, type FailureLimiter } from './auth.js'
+import { API_KINDS, matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, toApiObject, type ApiObject } from './objects.js'
+import type { ChangeFeed, FeedEntry, StatusSource } from './status-source.js'
+import { dashboardRoutes } from './dashboard/routes.js'
+
+export interface MetricsPort {
+  contentType: string
+  text(): Promise<string>
+}
+
+export interface ApiAppOptions {
+  source: StatusSource
+  feed: ChangeFeed
+  tokens: TokenAuthority
+  metrics?: MetricsPort
+  /** Serve `/metrics` without a token. @default false */
+  metricsPublic?: boolean
+  /** Set `Secure` on the session cookie (TLS). @default false */
+  secureCookies?: boolean
+  /** Heartbeat interval of the stream. @default 15_000 */
+  heartbeatMs?: number
+  limiter?: FailureLimiter
+  log?: { warn(message: string): void; error(message: string, err?: unknown): void }
+}
+
+/** Routes and the methods they accept, for 405 answers. */
+const KNOWN_ROUTES: { pattern: RegExp; methods: string[] }[] = [
+  { pattern: /^\/$/, methods: ['GET', 'HEAD'] },
+  { pattern: /^\/(healthz|readyz|metrics)$/, methods: ['GET', 'HEAD'] },
+  { pattern: /^\/api\/v1\/session$/, methods: ['POST', 'DELETE'] },
+  { pattern: /^\/api\/v1\/(apps|appliances|backuppolicies|restores)(\/[^/]+)?$/, methods: ['GET', 'HEAD'] },
+  { pattern: /^\/api\/v1\/(events|revision|deliveries|backups|stream|summary)$/, methods: ['GET', 'HEAD'] },
+  { pattern: /^\/assets\/[^/]+$/, methods: ['GET', 'HEAD'] },
+]
+
+export function apiError(c: Context, status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return c.json({ error: { code, message } }, status as 400, headers)
+}
+
+/** Sends JSON with a strong ETag; answers 304 to a matching If-None-Match. */
+function jsonWithEtag(c: Context, body: unknown): Response {
+  const text = JSON.stringify(body)
+  const etag = `"${createHash('sha1').update(text).digest('base64url')}"`
+  const inm = c.req.header('if-none-match')
+  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+    return c.body(null, 304, { ETag: etag, 'Cache-Control': 'no-cache' })
+  }
+  return c.body(text, 200, { 'Content-Type': 'application/json; charset=utf-8', ETag: etag, 'Cache-Control': 'no-cache' })
+}
+
+function clientOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** Builds the API. The caller owns the HTTP server (see server.ts). */
+export function createApiApp(opts: ApiAppOptions): Hono {
+  const app = new Hono()
+  const limiter = opts.limiter ?? createFailureLimiter()
+  const log = opts.log ?? { warn: () => {}, error: () => {} }
+  const heartbeatMs = opts.heartbeatMs ?? 15_000
+
+  app.onError((e, c) => {
+    log.error(`api: ${c.req.method} ${c.req.path} failed`, e)
+    return apiError(c, 500, 'Internal', 'internal error; see the serve log')
+  })
+
+  app.notFound((c) => {
+    const known = KNOWN_ROUTES.find((r) => r.pattern.test(c.req.path))
+    if (known && !known.methods.includes(c.req.method)) {
+      return apiError(c, 405, 'MethodNotAllowed', `${c.req.method} is not allowed on ${c.req.path}; use ${known.methods.join(' or ')}`, { Allow: known.methods.join(', ') })
+    }
+    return apiError(c, 404, 'NotFound', `no route ${c.req.path}`)
+  })
+
+  // Security headers on every answer: nothing is framed, sniffed or sent to other origins.
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('X-Content-Type-Options', 'nosniff')
+    c.header('Referrer-Policy', 'no-referrer')
+    c.header('X-Frame-Options', 'DENY')
+  })
+
+  const guard = (group: 'api' | 'metrics') => async (c: Context, next: () => Promise<void>) => {
+    if (group === 'metrics' && opts.metricsPublic) return next()
+    const outcome = await authenticate(opts.tokens, limiter, clientOf(c), group, { authorization: c.req.header('authorization'), cookie: c.req.header('cookie') }, (m) => log.warn(m))
+    if (!outcome.ok) {
+      const headers: Record<string, string> = outcome.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="proximity"' } : {}
+      if (outcome.retryAfter) headers['Retry-After'] = String(outcome.retryAfter)
+      return apiError(c, outcome.status, outcome.code, outcome.message, headers)
+    }
+    await next()
+  }
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/readyz', async (c) => {
+    const r = await opts.source.readiness()
+    return c.json({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }, r.ready ? 200 : 503)
+  })
+  app.get('/metrics', guard('metrics'), async (c) => {
+    if (!opts.metrics) return apiError(c, 404, 'NotFound', 'metrics are not enabled')
+    return c.body(await opts.metrics.text(), 200, { 'Content-Type': opts.metrics.contentType })
+  })
+
+  // The dashboard trades a bearer token for an HttpOnly cookie, so the token never travels in a URL.
+  app.post('/api/v1/session', async (c) => {
+    if (!c.req.header('authorization')) return apiError(c, 401, 'Unauthorized', 'send the token as Authorization: Bearer …')
+    const outcome = await authenticate(opts.tokens, limiter, clientOf(c), 'api', { authorization: c.req.header('authorization') }, (m) => log.warn(m))
+    if (!outcome.ok) return apiError(c, outcome.status, outcome.code, outcome.message)
+    const token = /^Bearer (\S+)$/i.exec(c.req.header('authorization')!.trim())![1]!
+    const maxAge = Math.max(0, Math.floor((Date.parse(outcome.claims.expiresAt) - Date.now()) / 1000))
+    const cookie = `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${opts.secureCookies ? '; Secure' : ''}`
+    return c.json({ role: outcome.claims.role, expiresAt: outcome.claims.expiresAt }, 200, { 'Set-Cookie': cookie, 'Cache-Control': 'no-store' })
+  })
+  app.delete('/api/v1/session', (c) => c.json({ loggedOut: true }, 200, { 'Set-Cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` }))
+
+  app.use('/api/v1/*', guard('api'))
+
+  const listOf = (kind: (typeof API_KINDS)[number]['kind']): ApiObject[] =>
+    [...opts.source.objects(kind)].map(([name, view]) => toApiObject(kind, name, view)).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+
+  for (const { kind, plural } of API_KINDS) {
+    app.get(`/api/v1/${plural}`, (c) => {
+      let items = listOf(kind)
+      try {
+        const ls = c.req.query('labelSelector')
+        if (ls !== undefined) {
+          const reqs = parseLabelSelector(ls)
+          items = items.filter((o) => matchLabels(reqs, o.metadata.labels))
+        }
+        const fs = c.req.query('fieldSelector')
+        if (fs !== undefined) {
+          const reqs = parseFieldSelector(fs)
+          items = items.filter((o) => matchFields(reqs, o))
+        }
+      } catch (e) {
+        if (e instanceof SelectorError) return apiError(c, 400, 'BadRequest', e.message)
+        throw e
+      }
+      return jsonWithEtag(c, { apiVersion: 'proximity/v1alpha1', kind: `${kind}List`, items })
+    })
+    app.get(`/api/v1/${plural}/:name`, (c) => {
+      const name = c.req.param('name')
+      const view = opts.source.objects(kind).get(name)
+      if (!view) return apiError(c, 404, 'NotFound', `${kind} "${name}" not found`)
+      return jsonWithEtag(c, toApiObject(kind, name, view))
+    })
+  }
+
+  app.get('/api/v1/events', (c) => {
+    const limitText = c.req.query('limit')
+    const limit = limitText === undefined ? 100 : Number(limitText)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return apiError(c, 400, 'BadRequest', 'limit must be an integer from 1 to 1000')
+    const key = c.req.query('key')
+    return jsonWithEtag(c, { items: opts.source.events({ limit, ...(key ? { key } : {}) }) })
+  })
+  app.get('/api/v1/revision', (c) => jsonWithEtag(c, opts.source.revision()))
+  app.get('/api/v1/deliveries', (c) => jsonWithEtag(c, { items: opts.source.deliveries() }))
+  app.get('/api/v1/backups', (c) => jsonWithEtag(c, { items: opts.source.backups() }))
+  app.get('/api/v1/summary', (c) => {
+    const counts = { ready: 0, progressing: 0, stalled: 0, notManaged: 0, total: 0 }
+    for (const { kind } of API_KINDS) {
+      for (const o of listOf(kind)) {
+        counts.total++
+        if (o.status.phase === 'Ready') counts.ready++
+        else if (o.status.phase === 'Stalled') counts.stalled++
+        else if (o.status.phase === 'NotManaged') counts.notManaged++
+        else counts.progressing++
+      }
+    }
+    return jsonWithEtag(c, { counts, revision: opts.source.revision(), ...opts.source.summary() })
+  })
+
+  /** A status change carries the object as the API shows it now (masked), never raw data. */
+  const streamData = (e: FeedEntry): unknown => {
+    if (e.type !== 'status' || !e.key) return e.data
+    const [kind, name] = e.key.split('/') as [string, string]
+    const known = API_KINDS.find((k) => k.kind === kind)
+    const view = known ? opts.source.objects(known.kind).get(name) : undefined
+    return view ? toApiObject(kind, name, view) : { deleted: true }
+  }
+
+  app.get('/api/v1/stream', (c) => {
+    const header = c.req.header('last-event-id')
+    const lastId = header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : undefined
+    return streamSSE(c, async (stream) => {
+      const queue: FeedEntry[] = []
+      let wake: (() => void) | undefined
+      const unsubscribe = opts.feed.subscribe((e) => {
+        queue.push(e)
+        wake?.()
+      })
+      const { entries, gap } = opts.feed.since(lastId)
+      if (gap) await stream.writeSSE({ event: 'reset', data: JSON.stringify({ reason: 'missed changes; reload the lists' }), id: String(opts.feed.lastId()) })
+      else queue.unshift(...entries.filter((e) => !queue.some((q) => q.id === e.id)))
+      if (lastId === undefined) await stream.writeSSE({ event: 'hello', data: JSON.stringify({ lastId: opts.feed.lastId() }), id: String(opts.feed.lastId()) })
+      let open = true
+      stream.onAbort(() => {
+        open = false
+        wake?.()
+      })
+      const beat = setInterval(() => {
+        void stream.write(': heartbeat\n\n').catch(() => {
+          open = false
+          wake?.()
+        })
+      }, heartbeatMs)
+      try {
+        while (open) {
+          while (queue.length > 0 && open) {
+            const e = queue.shift()!
+            await stream.writeSSE({ event: e.type, id: String(e.id), data: JSON.stringify({ key: e.key, time: e.time, data: streamData(e) }) })
+          }
+          if (!open) break
+          await new Promise<void>((r) => (wake = r))
+          wake = undefined
+        }
+      } finally {
+        clearInterval(beat)
+        unsubscribe()
+      }
+    })
+  })
+
+  app.route('/', dashboardRoutes())
+  return app
+}
