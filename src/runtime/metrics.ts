@@ -24,7 +24,11 @@ export interface EngineMetrics {
 
 export function createEngineMetrics(opts: { processMetrics?: boolean } = {}): EngineMetrics {
   const registry = new Registry()
-  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry })
+  if (opts.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry })
+    // Gauges named *_total break the exposition conventions (promtool check metrics refuses them).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
+  }
   const reconcileTotal = new Counter({ name: 'controller_runtime_reconcile_total', help: 'Total number of reconciliations per controller', labelNames: ['controller', 'result'], registers: [registry] })
   const reconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Total number of reconciliation errors per controller', labelNames: ['controller'], registers: [registry] })
   const reconcileTime = new Histogram({

@@ -20,6 +20,11 @@ function el(tag, attrs, ...children) {
   return node
 }
 
+// A scrollable table region must be reachable by keyboard (axe: scrollable-region-focusable).
+function tableWrap(label, table) {
+  return el('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': label }, table)
+}
+
 function badge(phase) {
   return el('span', { class: `badge b-${phase}` }, phase === 'NotManaged' ? 'not managed' : phase)
 }
@@ -113,7 +118,7 @@ function renderOverview() {
 }
 
 function appsTable(items) {
-  return el('div', { class: 'table-wrap' }, el('table', { id: 'apps-table' },
+  return tableWrap('Apps', el('table', { id: 'apps-table' },
     el('caption', { class: 'muted', style: undefined }, `${items.length} apps`),
     el('thead', {}, el('tr', {},
       el('th', { scope: 'col' }, 'Name'), el('th', { scope: 'col' }, 'Ready'), el('th', { scope: 'col', class: 'hide-narrow' }, 'Reason'),
@@ -159,7 +164,7 @@ function renderApps() {
 }
 
 function conditionsTable(conditions) {
-  return el('div', { class: 'table-wrap' }, el('table', {},
+  return tableWrap('Conditions', el('table', {},
     el('thead', {}, el('tr', {}, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, conditions.map((c) => el('tr', {}, el('td', {}, c.type), el('td', {}, c.status), el('td', {}, c.reason), el('td', {}, c.message), el('td', {}, age(c.lastTransitionTime))))),
   ))
@@ -184,7 +189,7 @@ function renderApp(name) {
     )),
     el('h2', {}, 'Conditions'), conditionsTable(o.status.conditions),
     el('h2', {}, 'History'),
-    el('div', { class: 'table-wrap' }, el('table', {},
+    tableWrap('History', el('table', {},
       el('thead', {}, el('tr', {}, ['Result', 'Revision', 'When', 'Message'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, o.status.history.map((h) => el('tr', {}, el('td', {}, h.result), el('td', {}, h.revision || ''), el('td', {}, age(h.lastReconciled)), el('td', {}, h.message || '')))),
     )),
