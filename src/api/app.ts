@@ -4,13 +4,13 @@
  * Every error has one body shape, `{error: {code, message}}`; unknown routes are 404, known routes
  * with another method 405, and no stack trace ever reaches a client.
  */
-import { createHash } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { TokenAuthority } from './tokens.js'
 import { authenticate, createFailureLimiter, SESSION_COOKIE, type FailureLimiter } from './auth.js'
-import { API_KINDS, matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, toApiObject, type ApiObject } from './objects.js'
+import { API_KINDS, matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type ApiObject } from './objects.js'
+import { createObjectCache, render, type Rendered } from './object-cache.js'
 import type { ChangeFeed, FeedEntry, StatusSource } from './status-source.js'
 import { dashboardRoutes } from './dashboard/routes.js'
 
@@ -48,16 +48,21 @@ export function apiError(c: Context, status: number, code: string, message: stri
   return c.json({ error: { code, message } }, status as 400, headers)
 }
 
-/** Sends JSON with a strong ETag; answers 304 to a matching If-None-Match. */
-function jsonWithEtag(c: Context, body: unknown): Response {
-  const text = JSON.stringify(body)
-  const etag = `"${createHash('sha1').update(text).digest('base64url')}"`
+/** Sends rendered JSON with its strong ETag; answers 304 to a matching If-None-Match. */
+function sendRendered(c: Context, r: Rendered<unknown>): Response {
   const inm = c.req.header('if-none-match')
-  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
-    return c.body(null, 304, { ETag: etag, 'Cache-Control': 'no-cache' })
+  if (inm && inm.split(',').some((t) => t.trim() === r.etag || t.trim() === `W/${r.etag}`)) {
+    return c.body(null, 304, { ETag: r.etag, 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' })
   }
-  return c.body(text, 200, { 'Content-Type': 'application/json; charset=utf-8', ETag: etag, 'Cache-Control': 'no-cache' })
+  const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ETag: r.etag, 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' }
+  // Compressing pays only for larger bodies; the compressed copy is made once per change.
+  if (r.body.length > 4096 && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+    return c.body(r.gzip() as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'gzip' })
+  }
+  return c.body(r.body as unknown as ArrayBuffer, 200, headers)
 }
+
+const jsonWithEtag = (c: Context, body: unknown): Response => sendRendered(c, render(body))
 
 function clientOf(c: Context): string {
   try {
@@ -73,6 +78,8 @@ export function createApiApp(opts: ApiAppOptions): Hono {
   const limiter = opts.limiter ?? createFailureLimiter()
   const log = opts.log ?? { warn: () => {}, error: () => {} }
   const heartbeatMs = opts.heartbeatMs ?? 15_000
+  // Created before any stream subscribes, so a change invalidates it before clients read it.
+  const cache = createObjectCache(opts.source, opts.feed)
 
   app.onError((e, c) => {
     log.error(`api: ${c.req.method} ${c.req.path} failed`, e)
@@ -130,11 +137,11 @@ export function createApiApp(opts: ApiAppOptions): Hono {
 
   app.use('/api/v1/*', guard('api'))
 
-  const listOf = (kind: (typeof API_KINDS)[number]['kind']): ApiObject[] =>
-    [...opts.source.objects(kind)].map(([name, view]) => toApiObject(kind, name, view)).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+  const listOf = (kind: (typeof API_KINDS)[number]['kind']): ApiObject[] => cache.list(kind).value
 
   for (const { kind, plural } of API_KINDS) {
     app.get(`/api/v1/${plural}`, (c) => {
+      if (c.req.query('labelSelector') === undefined && c.req.query('fieldSelector') === undefined) return sendRendered(c, cache.list(kind))
       let items = listOf(kind)
       try {
         const ls = c.req.query('labelSelector')
@@ -155,9 +162,9 @@ export function createApiApp(opts: ApiAppOptions): Hono {
     })
     app.get(`/api/v1/${plural}/:name`, (c) => {
       const name = c.req.param('name')
-      const view = opts.source.objects(kind).get(name)
-      if (!view) return apiError(c, 404, 'NotFound', `${kind} "${name}" not found`)
-      return jsonWithEtag(c, toApiObject(kind, name, view))
+      const r = cache.get(kind, name)
+      if (!r) return apiError(c, 404, 'NotFound', `${kind} "${name}" not found`)
+      return sendRendered(c, r)
     })
   }
 
@@ -185,13 +192,23 @@ export function createApiApp(opts: ApiAppOptions): Hono {
     return jsonWithEtag(c, { counts, revision: opts.source.revision(), ...opts.source.summary() })
   })
 
-  /** A status change carries the object as the API shows it now (masked), never raw data. */
-  const streamData = (e: FeedEntry): unknown => {
-    if (e.type !== 'status' || !e.key) return e.data
-    const [kind, name] = e.key.split('/') as [string, string]
-    const known = API_KINDS.find((k) => k.kind === kind)
-    const view = known ? opts.source.objects(known.kind).get(name) : undefined
-    return view ? toApiObject(kind, name, view) : { deleted: true }
+  /**
+   * The SSE data of an entry, rendered once however many clients stream it. A status change
+   * carries the object as the API shows it now (masked), never raw data.
+   */
+  const payloads = new WeakMap<FeedEntry, string>()
+  const streamPayload = (e: FeedEntry): string => {
+    let text = payloads.get(e)
+    if (text !== undefined) return text
+    let data: unknown = e.data
+    if (e.type === 'status' && e.key) {
+      const slash = e.key.indexOf('/')
+      const known = API_KINDS.find((k) => k.kind === e.key!.slice(0, slash))
+      data = (known ? cache.get(known.kind, e.key.slice(slash + 1))?.value : undefined) ?? { deleted: true }
+    }
+    text = JSON.stringify({ key: e.key, time: e.time, data })
+    payloads.set(e, text)
+    return text
   }
 
   app.get('/api/v1/stream', (c) => {
@@ -223,7 +240,7 @@ export function createApiApp(opts: ApiAppOptions): Hono {
         while (open) {
           while (queue.length > 0 && open) {
             const e = queue.shift()!
-            await stream.writeSSE({ event: e.type, id: String(e.id), data: JSON.stringify({ key: e.key, time: e.time, data: streamData(e) }) })
+            await stream.writeSSE({ event: e.type, id: String(e.id), data: streamPayload(e) })
           }
           if (!open) break
           await new Promise<void>((r) => (wake = r))

@@ -23,6 +23,8 @@ export interface Readiness {
 export interface StatusSource {
   /** Every object of a kind, by name (declared, or still known to the store). */
   objects(kind: Exclude<Kind, 'Cluster'>): Map<string, ObjectView>
+  /** One object (cheap: no listing). */
+  object(kind: Exclude<Kind, 'Cluster'>, name: string): ObjectView | undefined
   events(opts: { key?: string; limit?: number }): StoredEvent[]
   /** The revision being reconciled and the source it came from. */
   revision(): Record<string, unknown>

@@ -46,6 +46,14 @@ export function createStoreStatusSource(o: StoreStatusSourceOptions): StatusSour
       }
       return out
     },
+    object(kind, name) {
+      const set = o.manifests()
+      const m = ((set?.[SET_FIELD[kind]] ?? []) as Manifest[]).find((x) => x.metadata.name === name)
+      const status = o.store.getStatus(`${kind}/${name}`)
+      if (!m && !status) return undefined
+      const managed = o.managedKinds.has(kind)
+      return { ...(m ? { manifest: m } : {}), ...(status ? { status } : {}), ...(m && !managed ? { notManaged: notManagedReason(kind) } : {}) }
+    },
     events: (opts) => o.store.listEvents(opts),
     revision: o.revision,
     deliveries: () => o.deliveries?.() ?? [],

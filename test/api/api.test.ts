@@ -181,3 +181,14 @@ describe('live stream', () => {
     resumed.close()
   })
 })
+
+describe('compression', () => {
+  it('sends large lists gzip-compressed to clients that ask, with the same ETag and content', async () => {
+    const plain = await fetch(`${h.url}/api/v1/apps`, { headers: { Authorization: `Bearer ${viewer}`, 'Accept-Encoding': 'identity' } })
+    const zipped = await fetch(`${h.url}/api/v1/apps`, { headers: { Authorization: `Bearer ${viewer}`, 'Accept-Encoding': 'gzip' } })
+    expect(zipped.headers.get('content-encoding')).toBe('gzip')
+    expect(plain.headers.get('content-encoding')).toBeNull()
+    expect(zipped.headers.get('etag')).toBe(plain.headers.get('etag'))
+    expect(await zipped.json()).toEqual(await plain.json())
+  })
+})
