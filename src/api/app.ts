@@ -13,6 +13,7 @@ import { API_KINDS, matchFields, matchLabels, parseFieldSelector, parseLabelSele
 import { createObjectCache, render, type Rendered } from './object-cache.js'
 import type { ChangeFeed, FeedEntry, StatusSource } from './status-source.js'
 import { dashboardRoutes } from './dashboard/routes.js'
+import { webhookRoutes, type WebhookOptions } from './webhooks.js'
 
 export interface MetricsPort {
   contentType: string
@@ -31,6 +32,8 @@ export interface ApiAppOptions {
   /** Heartbeat interval of the stream. @default 15_000 */
   heartbeatMs?: number
   limiter?: FailureLimiter
+  /** Inbound webhooks (GitOps); without them `/hooks/*` answers 404. */
+  webhooks?: WebhookOptions
   log?: { warn(message: string): void; error(message: string, err?: unknown): void }
 }
 
@@ -42,6 +45,7 @@ const KNOWN_ROUTES: { pattern: RegExp; methods: string[] }[] = [
   { pattern: /^\/api\/v1\/(apps|appliances|backuppolicies|restores)(\/[^/]+)?$/, methods: ['GET', 'HEAD'] },
   { pattern: /^\/api\/v1\/(events|revision|deliveries|backups|stream|summary)$/, methods: ['GET', 'HEAD'] },
   { pattern: /^\/assets\/[^/]+$/, methods: ['GET', 'HEAD'] },
+  { pattern: /^\/hooks\/[^/]+$/, methods: ['POST'] },
 ]
 
 export function apiError(c: Context, status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
@@ -253,6 +257,7 @@ export function createApiApp(opts: ApiAppOptions): Hono {
     })
   })
 
+  if (opts.webhooks) app.route('/hooks', webhookRoutes(opts.webhooks))
   app.route('/', dashboardRoutes())
   return app
 }
