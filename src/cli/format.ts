@@ -83,16 +83,16 @@ export function indent(text: string, n: number): string {
     .join('\n')
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/
 
 /**
- * Parses a CLI duration (`500ms`, `30s`, `15m`, `1h`) to milliseconds; throws an Error naming
+ * Parses a CLI duration (`500ms`, `30s`, `15m`, `1h`, `7d`, or plain seconds `90`) to milliseconds; throws an Error naming
  * the option on anything else.
  */
 export function parseDurationOption(value: string, option: string): number {
   const m = DURATION.exec(value.trim())
-  if (!m) throw new Error(`${option} must be a duration such as 30s, 15m or 1h, got "${value}"`)
+  if (!m) throw new Error(`${option} must be a duration such as 30s, 15m, 1h, 7d or plain seconds, got "${value}"`)
   const n = Number(m[1])
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd']
   return Math.round(n * unit)
 }

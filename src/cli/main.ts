@@ -9,6 +9,7 @@ import { registerApply } from './commands/apply.js'
 import { registerGet } from './commands/get.js'
 import { registerDescribe } from './commands/describe.js'
 import { registerEvents } from './commands/events.js'
+import { registerToken } from './commands/token.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -35,6 +36,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)
+  registerToken(program, ctx)
   for (const cmd of program.commands) inheritSettings(cmd, ctx)
   return program
 }

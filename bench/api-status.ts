@@ -1,0 +1,257 @@
+/**
+ * Status API bench (DESIGN §8). A child process serves the API over a real store holding 1,000
+ * Ready apps (statuses written with the runtime's own nextStatus); this process is the client:
+ * - `GET /api/v1/apps` (the whole list, ~1,000 objects) under autocannon at 50 connections:
+ *   requests per second and latency percentiles (budget: p99 under 20 ms);
+ * - 200 concurrent stream clients: time from one status change to its arrival at every client
+ *   (budget: 100 ms);
+ * - the serving process's RSS (budget for `serve` with 1,000 apps: 200 MB).
+ * Writes bench/results/api-status.{json,md}. Run the child alone with
+ * `node dist/bench/api-status.js --serve N`.
+ */
+import { spawn } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { packageRoot } from '../src/model/paths.js'
+
+const APPS = 1000
+const STREAM_CLIENTS = 200
+
+/** The serving side: builds the fixture, starts the API on 127.0.0.1:0, prints one JSON line. */
+async function serveFixture(n: number): Promise<void> {
+  const { loadManifests } = await import('../src/manifest/index.js')
+  const { openStateStore } = await import('../src/store/state-store.js')
+  const { nextStatus } = await import('../src/runtime/status.js')
+  const { createApiApp } = await import('../src/api/app.js')
+  const { createFailureLimiter } = await import('../src/api/auth.js')
+  const { createChangeFeed } = await import('../src/api/status-source.js')
+  const { createStoreStatusSource } = await import('../src/api/store-status-source.js')
+  const { startApiServer } = await import('../src/api/server.js')
+  const { createTokenAuthority } = await import('../src/api/tokens.js')
+  const { createEngineMetrics } = await import('../src/runtime/metrics.js')
+
+  const dir = await mkdtemp(join(tmpdir(), 'proximity-bench-api-'))
+  const mdir = join(dir, 'manifests')
+  await mkdir(mdir)
+  const docs: string[] = []
+  for (let i = 0; i < n; i++) {
+    docs.push(
+      [
+        'apiVersion: proximity/v1alpha1',
+        'kind: App',
+        'metadata:',
+        `  name: app-${i}`,
+        `  labels: {tier: ${i % 2 ? 'web' : 'db'}}`,
+        'spec:',
+        '  source:',
+        '    compose:',
+        '      services:',
+        `        web: {image: "nginx:1.27", ports: ["${8000 + (i % 1000)}:80"]}`,
+        '  expose: [{port: 80}]',
+      ].join('\n'),
+    )
+  }
+  await writeFile(join(mdir, 'apps.yaml'), docs.join('\n---\n'))
+  const loaded = await loadManifests([mdir], { cwd: dir })
+  if (!loaded.ok) throw new Error(`bench manifests invalid: ${loaded.errors[0]?.message}`)
+  const set = loaded.set
+  const store = await openStateStore(join(dir, 'state'))
+  const t0 = Date.now()
+  for (const [i, m] of set.apps.entries()) {
+    const key = `App/${m.metadata.name}`
+    const { status } = nextStatus(undefined, {
+      key,
+      kind: 'App',
+      name: m.metadata.name,
+      specHash: m.specHash,
+      revision: 'bench@sha256:0',
+      outcome: 'success',
+      result: { ready: true, reason: 'Succeeded', message: 'running', inventory: { vmid: 1000 + i, node: 'pve' }, extra: { ip: `10.44.${Math.floor(i / 250)}.${(i % 250) + 2}` } },
+      startedAt: t0,
+      finishedAt: t0 + 10,
+    })
+    store.putStatus(status)
+  }
+  await store.flush()
+  const bus = new EventEmitter()
+  bus.setMaxListeners(0)
+  const tokens = createTokenAuthority({ configDir: join(dir, 'config') })
+  const source = createStoreStatusSource({
+    store,
+    manifests: () => set,
+    managedKinds: new Set(['App']),
+    revision: () => ({ revision: 'bench@sha256:0' }),
+    readiness: async () => ({ ready: true, checks: [] }),
+    lastResync: () => new Date().toISOString(),
+    onChange: (l) => {
+      bus.on('change', l)
+      return () => bus.off('change', l)
+    },
+  })
+  const feed = createChangeFeed(source)
+  const app = createApiApp({ source, feed, tokens, metrics: createEngineMetrics(), limiter: createFailureLimiter({ max: 1_000_000 }) })
+  const server = await startApiServer({ app, listen: { host: '127.0.0.1', port: 0 } })
+  const { token } = await tokens.issue({ role: 'viewer', ttlMs: 3600_000 })
+  // Commands from the parent: `change` flips one app's state and announces it.
+  const rl = createInterface({ input: process.stdin })
+  let flip = 0
+  rl.on('line', (line) => {
+    if (line.trim() === 'change') {
+      flip++
+      const m = set.apps[0]!
+      const key = `App/${m.metadata.name}`
+      const { status } = nextStatus(store.getStatus(key), {
+        key,
+        kind: 'App',
+        name: m.metadata.name,
+        specHash: m.specHash,
+        revision: 'bench@sha256:0',
+        outcome: flip % 2 ? 'waiting' : 'success',
+        ...(flip % 2 ? { reason: 'DependencyNotReady', message: 'waiting' } : { result: { ready: true, reason: 'Succeeded', message: 'running' } }),
+        startedAt: Date.now(),
+        finishedAt: Date.now(),
+      } as Parameters<typeof nextStatus>[1])
+      store.putStatus(status)
+      bus.emit('change', { type: 'status', key })
+    }
+  })
+  rl.on('close', async () => {
+    await server.close()
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+    process.exit(0)
+  })
+  process.stdout.write(`${JSON.stringify({ url: server.url, token })}\n`)
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return Math.round((kb / 1024) * 10) / 10
+}
+
+/** Opens one stream client; resolves its "first status event arrived" waiter factory. */
+async function streamClient(url: string, token: string): Promise<{ waitStatus: () => Promise<number>; close: () => void }> {
+  const ac = new AbortController()
+  const r = await fetch(`${url}/api/v1/stream`, { headers: { Authorization: `Bearer ${token}` }, signal: ac.signal })
+  const reader = r.body!.getReader()
+  const decoder = new TextDecoder()
+  let buf = ''
+  let waiter: ((t: number) => void) | undefined
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) return
+        buf += decoder.decode(value, { stream: true })
+        let idx
+        while ((idx = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, idx)
+          buf = buf.slice(idx + 2)
+          if (block.includes('event: status') && waiter) {
+            const w = waiter
+            waiter = undefined
+            w(performance.now())
+          }
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })()
+  return {
+    waitStatus: () => new Promise<number>((r) => (waiter = r)),
+    close: () => ac.abort(),
+  }
+}
+
+/** Runs the bench and returns its figures. */
+export async function run(): Promise<Record<string, number>> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', String(APPS)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout! })
+      rl.once('line', resolve)
+      child.once('exit', (c) => reject(new Error(`api fixture exited ${c}`)))
+    })
+    const { url, token } = JSON.parse(first) as { url: string; token: string }
+    const headers = { Authorization: `Bearer ${token}` }
+    const sample = await fetch(`${url}/api/v1/apps`, { headers })
+    const bodyBytes = (await sample.text()).length
+    await autocannon({ url: `${url}/api/v1/apps`, connections: 10, duration: 2, headers })
+    const list = await autocannon({ url: `${url}/api/v1/apps`, connections: 50, duration: 10, headers })
+    // Browsers and curl --compressed ask for gzip: the compressed list is made once per change.
+    const listGzip = await autocannon({ url: `${url}/api/v1/apps`, connections: 50, duration: 10, headers: { ...headers, 'Accept-Encoding': 'gzip' } })
+    const one = await autocannon({ url: `${url}/api/v1/apps/app-7`, connections: 50, duration: 5, headers })
+    const rssAfterLoad = await rssMiB(child.pid!)
+
+    const clients = await Promise.all(Array.from({ length: STREAM_CLIENTS }, () => streamClient(url, token)))
+    await new Promise((r) => setTimeout(r, 500))
+    const rounds: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const waits = clients.map((c) => c.waitStatus())
+      const t = performance.now()
+      child.stdin!.write('change\n')
+      const arrivals = await Promise.all(waits)
+      rounds.push(Math.max(...arrivals) - t)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    const rssWithStreams = await rssMiB(child.pid!)
+    for (const c of clients) c.close()
+    rounds.sort((a, b) => a - b)
+    const figures = {
+      apps: APPS,
+      listBodyKiB: Math.round(bodyBytes / 1024),
+      listRequestsPerSec: Math.round(list.requests.average),
+      listLatencyP50Ms: list.latency.p50,
+      listLatencyP99Ms: list.latency.p99,
+      listNon2xx: list.non2xx,
+      listGzipRequestsPerSec: Math.round(listGzip.requests.average),
+      listGzipLatencyP50Ms: listGzip.latency.p50,
+      listGzipLatencyP99Ms: listGzip.latency.p99,
+      oneRequestsPerSec: Math.round(one.requests.average),
+      oneLatencyP99Ms: one.latency.p99,
+      streamClients: STREAM_CLIENTS,
+      streamFanoutMedianMs: Number(rounds[2]!.toFixed(1)),
+      streamFanoutMaxMs: Number(rounds[rounds.length - 1]!.toFixed(1)),
+      serverRssMiB: rssAfterLoad,
+      serverRssWithStreamsMiB: rssWithStreams,
+    }
+    const dir = join(packageRoot(), 'bench', 'results')
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'api-status.json'), `${JSON.stringify(figures, null, 2)}\n`)
+    await writeFile(
+      join(dir, 'api-status.md'),
+      [
+        '# Status API',
+        '',
+        `Run at ${new Date().toISOString()}; server in a child process, clients in the bench process, loopback.`,
+        '',
+        '| What | Result | Budget |',
+        '|---|---|---|',
+        `| GET /api/v1/apps, ${APPS} apps (${figures.listBodyKiB} KiB), 50 connections, 10 s | ${figures.listRequestsPerSec} req/s, p50 ${figures.listLatencyP50Ms} ms, p99 **${figures.listLatencyP99Ms} ms** | p99 < 20 ms |`,
+        `| same, with Accept-Encoding: gzip | ${figures.listGzipRequestsPerSec} req/s, p50 ${figures.listGzipLatencyP50Ms} ms, p99 **${figures.listGzipLatencyP99Ms} ms** | p99 < 20 ms |`,
+        `| GET /api/v1/apps/NAME, 50 connections, 5 s | ${figures.oneRequestsPerSec} req/s, p99 ${figures.oneLatencyP99Ms} ms | |`,
+        `| One status change → all ${STREAM_CLIENTS} stream clients (5 rounds) | median ${figures.streamFanoutMedianMs} ms, max **${figures.streamFanoutMaxMs} ms** | < 100 ms |`,
+        `| Serving process RSS with ${APPS} apps / plus ${STREAM_CLIENTS} streams | ${figures.serverRssMiB} MiB / ${figures.serverRssWithStreamsMiB} MiB | < 200 MB |`,
+        '',
+      ].join('\n'),
+    )
+    return figures
+  } finally {
+    child.stdin?.end()
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--serve') {
+  serveFixture(Number(process.argv[3] ?? APPS)).catch((e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`)
+    process.exit(1)
+  })
+}
