@@ -24,6 +24,8 @@ export interface MethodSchema {
   name: string
   parameters?: { additionalProperties?: number; properties?: Record<string, ParamSchema> }
   allowtoken?: number
+  /** What `data` holds on success (see shape-check.ts for the dialect). */
+  returns?: import('./shape-check.js').ReturnSchema
 }
 
 interface PathNode {
