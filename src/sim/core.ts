@@ -167,6 +167,12 @@ export interface RouteDef {
   handler: Handler
   /** Served without authentication (only `POST /access/ticket`). */
   noAuth?: boolean
+  /**
+   * The last path parameter takes the rest of the path, `/` included (PVE's
+   * `fragmentDelimiter => ''`, used for `{storage}/content/{volume}`: a volume id may carry its
+   * `/` raw or as `%2F`).
+   */
+  restParam?: boolean
 }
 
 /** String parameter accessor. */

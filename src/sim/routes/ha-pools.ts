@@ -7,20 +7,34 @@ import { lxcListItem } from './shapes.js'
 
 const HA_KEYS = ['state', 'max_restart', 'max_relocate', 'failback', 'comment']
 
-function haSid(core: SimCore, raw: string): string {
-  if (/^(ct|vm):\d+$/.test(raw)) return raw
+/** HA/Config.pm `parse_sid`: `type:name`, or a bare vmid resolved through the vmlist. */
+function parseSid(core: SimCore, raw: string): { sid: string; type: string; name: string } {
   if (/^\d+$/.test(raw)) {
     const g = core.guest(Number(raw))
     if (!g) throw fail(`unable to detect SID from VMID - VM/CT ${raw} does not exist`)
-    return `${g.type === 'lxc' ? 'ct' : 'vm'}:${raw}`
+    const type = g.type === 'lxc' ? 'ct' : 'vm'
+    return { sid: `${type}:${raw}`, type, name: raw }
   }
-  throw fail(`unable to parse service id '${raw}'`)
+  const m = /^(\S+):(\S+)$/.exec(raw)
+  if (!m) throw fail(`unable to parse service id '${raw}'`)
+  return { sid: raw, type: m[1] as string, name: m[2] as string }
 }
 
-const haItem = (r: Record<string, unknown>): Record<string, unknown> => {
-  const digest = createHash('sha1').update(JSON.stringify(r)).digest('hex')
-  return { max_restart: 1, max_relocate: 1, state: 'started', ...r, digest }
+/** The resource plugin checks of a create (PVECT/PVEVM `verify_name` and `exists`). */
+function checkResource(core: SimCore, type: string, name: string): void {
+  if (type !== 'ct' && type !== 'vm') throw fail(`unknown section type '${type}'`)
+  if (!/^[1-9][0-9]+$/.test(name)) throw fail('invalid VMID')
+  const g = core.guest(Number(name))
+  if (!g) throw fail(`resource '${type}:${name}' does not exist in cluster`)
+  const want = type === 'ct' ? 'lxc' : 'qemu'
+  if (g.type !== want) throw fail(`resource '${type}:${name}' - guest with ID ${name} is not a ${type === 'ct' ? 'container' : 'virtual machine'}`)
 }
+
+/** The config file digest (one for the whole resources.cfg, as every item carries it). */
+const haDigest = (core: SimCore): string => createHash('sha1').update(JSON.stringify(core.state.ha)).digest('hex')
+
+/** An HA resource as GET shows it: the stored options, `sid` and the file digest (no defaults). */
+const haItem = (core: SimCore, r: Record<string, unknown>): Record<string, unknown> => ({ ...r, digest: haDigest(core) })
 
 function members(ctx: RouteContext, ids: number[]): Record<string, unknown>[] {
   return ids.flatMap((id) => {
@@ -73,16 +87,19 @@ export const haPoolRoutes: RouteDef[] = [
     handler: ({ core, params }) =>
       Object.values(core.state.ha)
         .filter((r) => !params.type || r.type === params.type)
-        .map(haItem),
+        .map((r) => haItem(core, r)),
   },
   {
     method: 'POST',
     path: '/cluster/ha/resources',
     handler: ({ core, params }) => {
+      // pve-ha-manager API2/HA/Resources.pm create
+      const { sid, type, name } = parseSid(core, String(params.sid))
+      if (params.type !== undefined && params.type !== type) throw fail('types does not match')
       if (params.group !== undefined) throw fail("invalid parameter 'group': ha groups have been migrated to rules")
-      const sid = haSid(core, String(params.sid))
+      checkResource(core, type, name)
       if (core.state.ha[sid]) throw fail(`resource ID '${sid}' already defined`)
-      const r: Record<string, string | number> = { sid, type: sid.slice(0, 2) }
+      const r: Record<string, string | number> = { sid, type }
       for (const k of HA_KEYS) if (params[k] !== undefined) r[k] = params[k] as string | number
       core.state.ha[sid] = r
       core.markDirty()
@@ -93,20 +110,23 @@ export const haPoolRoutes: RouteDef[] = [
     method: 'GET',
     path: '/cluster/ha/resources/{sid}',
     handler: ({ core, params }) => {
-      const sid = haSid(core, String(params.sid))
+      const { sid } = parseSid(core, String(params.sid))
       const r = core.state.ha[sid]
       if (!r) throw fail(`no such resource '${sid}'`)
-      return haItem(r)
+      return haItem(core, r)
     },
   },
   {
     method: 'PUT',
     path: '/cluster/ha/resources/{sid}',
     handler: ({ core, params }) => {
-      const sid = haSid(core, String(params.sid))
+      const { sid, type } = parseSid(core, String(params.sid))
+      if (params.type !== undefined && params.type !== type) throw fail('types does not match')
+      if (params.group !== undefined) throw fail("invalid parameter 'group': ha groups have been migrated to rules")
       const r = core.state.ha[sid]
+      if (r?.state === 'error' && params.state !== 'disabled') throw fail(`service '${sid}' in error state, must be disabled and fixed first`)
+      if (params.digest !== undefined && params.digest !== haDigest(core)) throw fail('detected modified configuration - file changed by other user? Try again.')
       if (!r) throw fail(`no such resource '${sid}'`)
-      if (params.digest !== undefined && params.digest !== haItem(r).digest) throw fail('detected modified configuration - file changed by other user? Try again.')
       for (const k of splitList(str(params, 'delete') ?? '')) delete r[k]
       for (const k of HA_KEYS) if (params[k] !== undefined) r[k] = params[k] as string | number
       core.markDirty()
@@ -117,8 +137,8 @@ export const haPoolRoutes: RouteDef[] = [
     method: 'DELETE',
     path: '/cluster/ha/resources/{sid}',
     handler: ({ core, params }) => {
-      const sid = haSid(core, String(params.sid))
-      if (!core.state.ha[sid]) throw fail(`no such resource '${sid}'`)
+      const { sid } = parseSid(core, String(params.sid))
+      if (!core.state.ha[sid]) throw fail(`cannot delete service '${sid}', not HA managed!`)
       delete core.state.ha[sid]
       core.markDirty()
       return null

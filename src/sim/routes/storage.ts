@@ -104,6 +104,7 @@ export const storageRoutes: RouteDef[] = [
   {
     method: 'GET',
     path: '/nodes/{node}/storage/{storage}/content/{volume}',
+    restParam: true,
     handler: ({ core, params }) => {
       const volid = resolveVolid(String(params.storage), String(params.volume))
       const v = core.state.nodes[String(params.node)]?.volumes[volid]
@@ -115,6 +116,7 @@ export const storageRoutes: RouteDef[] = [
   {
     method: 'PUT',
     path: '/nodes/{node}/storage/{storage}/content/{volume}',
+    restParam: true,
     handler: ({ core, params }) => {
       const volid = resolveVolid(String(params.storage), String(params.volume))
       const v = core.state.nodes[String(params.node)]?.volumes[volid]
@@ -134,6 +136,7 @@ export const storageRoutes: RouteDef[] = [
   {
     method: 'DELETE',
     path: '/nodes/{node}/storage/{storage}/content/{volume}',
+    restParam: true,
     handler: ({ core, params, user }) => {
       const node = String(params.node)
       const storage = String(params.storage)
