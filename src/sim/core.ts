@@ -13,6 +13,8 @@ export interface CoreOptions {
   resourcesLagMs: number
   statePath?: string
   takeFailure: (type: string) => string | undefined
+  /** The API token the simulator accepts (`user@realm!name`); its user is listed in /access/users. */
+  tokenId?: string
 }
 
 /**

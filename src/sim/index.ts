@@ -41,6 +41,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     resourcesLagMs: opts.resourcesLagMs ?? 0,
     statePath: opts.statePath,
     takeFailure: (type) => faults.takeFailure(type),
+    tokenId: keys.tokenId,
   })
   const { server, closeAll } = createSimServer({
     core,

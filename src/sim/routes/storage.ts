@@ -6,7 +6,7 @@ import { fail, paramError } from '../errors.js'
 import { parseSize } from '../guest-config.js'
 import type { SimVolume } from '../state.js'
 import { rootfsBytes } from './shapes.js'
-import { contentText, STORAGES, storageDef, storageUsed } from './storage-defs.js'
+import { contentText, storageConfigItem, STORAGES, storageDef, storageUsed } from './storage-defs.js'
 
 const BACKUP_RE = /^vzdump-(lxc|qemu)-(\d+)-(\d{4})_(\d{2})_(\d{2})-(\d{2})_(\d{2})_(\d{2})\.(tar(?:\.(?:zst|gz|lzo))?|vma(?:\.(?:zst|gz|lzo))?|tgz)$/
 
@@ -60,6 +60,12 @@ export function resolveVolid(storage: string, volume: string): string {
 
 /** Storage, content and template routes (REFERENCE §4.3, §4.4). */
 export const storageRoutes: RouteDef[] = [
+  {
+    method: 'GET',
+    path: '/storage',
+    handler: ({ params }) => STORAGES.filter((s) => params.type === undefined || s.type === params.type).map(storageConfigItem),
+  },
+  { method: 'GET', path: '/storage/{storage}', handler: ({ params }) => storageConfigItem(storageDef(String(params.storage))) },
   {
     method: 'GET',
     path: '/nodes/{node}/storage',
