@@ -161,6 +161,36 @@ for (const nodeCount of [1, 3]) {
       })
     })
 
+    describe('other checks PVE makes in code (pve-manager Pool.pm, Network.pm)', () => {
+      it('pools: membership moves need allow-move, nested pools need their parent, only empty pools go', async () => {
+        await pve.createPool('web', 'front')
+        await pve.createPool('data')
+        await pve.updatePool('web', { vms: '201' })
+        const again = await rejection(pve.updatePool('web', { vms: '201' }))
+        expect(again.reason).toBe('VM 201 is already a pool member')
+        const move = await rejection(pve.updatePool('data', { vms: '201' }))
+        expect(move.reason).toBe("VM 201 belongs already to pool 'web' and 'allow-move' is not set")
+        await pve.updatePool('data', { vms: '201', 'allow-move': true })
+        expect((await rejection(pve.updatePool('web', { vms: '201', delete: true }))).reason).toBe('VM 201 is not a pool member')
+        expect((await rejection(pve.createPool('ghost/child'))).reason).toBe("parent 'ghost' of pool 'ghost/child' does not exist")
+        expect((await rejection(pve.deletePool('data'))).reason).toBe("pool 'data' is not empty (contains VM 201)")
+        await pve.updatePool('data', { vms: '201', delete: true })
+        await pve.deletePool('data')
+        await pve.deletePool('web')
+      })
+
+      it('network: one default gateway, a port on one bridge, and 400 for an unknown interface', async () => {
+        const port = await rejection(pve.createNetwork(first, { iface: 'vmbr6', type: 'bridge', bridge_ports: 'eno1' }))
+        expect(port.errors).toEqual({ bridge_ports: "eno1 is already used on interface 'vmbr0'." })
+        const gw = await rejection(pve.createNetwork(first, { iface: 'vmbr6', type: 'bridge', cidr: '10.6.0.1/24', gateway: '10.6.0.254' }))
+        expect(gw.errors).toEqual({ gateway: "Default gateway already exists on interface 'vmbr0'." })
+        const mask = await rejection(pve.createNetwork(first, { iface: 'vmbr6', type: 'bridge', cidr: '10.6.0.1/24', netmask: '255.255.255.0' }))
+        expect(mask.errors).toEqual({ netmask: 'netmask conflicts with cidr' })
+        const unknown = await rejection(pve.updateNetwork(first, 'vmbr42', { type: 'bridge', comments: 'x' }))
+        expect([unknown.status, unknown.errors]).toEqual([400, { iface: 'interface does not exist' }])
+      })
+    })
+
     describe('snapshots and volumes', () => {
       it('reads a snapshot description back with a trailing newline; rollback keeps the current description', async () => {
         await pve.waitTask(first, await pve.createSnapshot(first, 201, 'before', 'before upgrade'), { pollMs: 10 })

@@ -51,29 +51,36 @@ function poolOf(core: SimCore, id: string) {
   return p
 }
 
+/** PUT /pools[/{poolid}] (pve-manager API2/Pool.pm update_pool). */
 function updatePool(ctx: RouteContext, id: string): null {
   const { core, params } = ctx
   const p = poolOf(core, id)
   if (params.comment !== undefined) p.comment = String(params.comment)
-  const vms = splitList(str(params, 'vms') ?? '').map(Number)
-  for (const vmid of vms) {
-    if (!core.guest(vmid)) throw fail(`no such VMID '${vmid}'`)
+  for (const vmid of splitList(str(params, 'vms') ?? '').map(Number)) {
     if (flag(params, 'delete')) {
+      if (!p.members.includes(vmid)) throw fail(`VM ${vmid} is not a pool member`)
       p.members = p.members.filter((x) => x !== vmid)
       continue
     }
+    if (p.members.includes(vmid)) throw fail(`VM ${vmid} is already a pool member`)
     const other = Object.entries(core.state.pools).find(([, q]) => q.members.includes(vmid))
-    if (other && other[0] !== id && !flag(params, 'allow-move')) throw fail(`VM ${vmid} is already a pool member`)
-    if (other) other[1].members = other[1].members.filter((x) => x !== vmid)
-    if (!p.members.includes(vmid)) p.members.push(vmid)
+    if (other) {
+      if (!flag(params, 'allow-move')) throw fail(`VM ${vmid} belongs already to pool '${other[0]}' and 'allow-move' is not set`)
+      other[1].members = other[1].members.filter((x) => x !== vmid)
+    }
+    p.members.push(vmid)
   }
   core.markDirty()
   return null
 }
 
+/** DELETE /pools[/{poolid}]: only an empty pool (destroyed guests do not count). */
 function deletePool(core: SimCore, id: string): null {
   const p = poolOf(core, id)
-  if (p.members.length > 0) throw fail(`pool '${id}' is not empty`)
+  const member = [...p.members].sort((a, b) => a - b).find((vmid) => core.guest(vmid))
+  if (member !== undefined) throw fail(`pool '${id}' is not empty (contains VM ${member})`)
+  const child = Object.keys(core.state.pools).sort().find((x) => x.startsWith(`${id}/`))
+  if (child !== undefined) throw fail(`pool '${id}' is not empty (contains pool '${child}')`)
   delete core.state.pools[id]
   core.markDirty()
   return null
@@ -160,6 +167,9 @@ export const haPoolRoutes: RouteDef[] = [
     handler: ({ core, params }) => {
       const id = String(params.poolid)
       if (core.state.pools[id]) throw fail(`pool '${id}' already exists`)
+      const nested = /^(.*)\/([^/]+)$/.exec(id)
+      if (nested && !core.state.pools[nested[1] as string]) throw fail(`parent '${nested[1]}' of pool '${id}' does not exist`)
+      if (!/^[A-Za-z]/.test(nested ? (nested[2] as string) : id)) throw fail('pool name must start with a letter')
       core.state.pools[id] = { members: [], ...(params.comment !== undefined ? { comment: String(params.comment) } : {}) }
       core.markDirty()
       return null
