@@ -4,7 +4,7 @@
  * call, on one node and on three. Expected texts are PVE's own (cited per case).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PveApiError } from '../../src/providers/proxmox/errors.js'
+import { PveApiError, PveTaskError } from '../../src/providers/proxmox/errors.js'
 import type { PveHttpClient } from '../../src/providers/proxmox/client.js'
 import { startHarness, TEMPLATE, type Harness } from './sim-harness.js'
 
@@ -203,6 +203,17 @@ for (const nodeCount of [1, 3]) {
         expect((await pve.lxcConfig(first, 201))['description']).toBe('after upgrade\n')
         await pve.waitTask(first, await pve.createSnapshot(first, 201, 'plain'), { pollMs: 10 })
         expect((await pve.listSnapshots(first, 201)).find((s) => s.name === 'plain')!.description).toBe('')
+      })
+
+      it('fails a snapshot of a template inside the task, as snapshot_prepare does', async () => {
+        h.sim.seedGuest({ vmid: 203, node: first, config: { hostname: 'tpl', template: 1 } })
+        const upid = await pve.createSnapshot(first, 203, 'never')
+        const err = await pve.waitTask(first, upid, { pollMs: 10 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(err).toBeInstanceOf(PveTaskError)
+        expect((err as PveTaskError).exitstatus).toBe("you can't take a snapshot if it's a template")
       })
 
       it('takes the rest of the path as the volume id, so a raw slash works like %2F', async () => {

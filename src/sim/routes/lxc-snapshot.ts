@@ -57,6 +57,7 @@ export const lxcSnapshotRoutes: RouteDef[] = [
       if (g.snapshots.some((s) => s.name === name)) throw fail(`snapshot name '${name}' already used`)
       return core.tasks.start(node, 'vzsnapshot', String(g.vmid), user, (t) => {
         if (g.config.lock !== undefined) throw new Error(`CT is locked (${g.config.lock})`)
+        if (Number(g.config.template ?? 0) === 1) throw new Error("you can't take a snapshot if it's a template")
         if (g.snapshots.some((s) => s.name === name)) throw new Error(`snapshot name '${name}' already used`)
         takeSnapshot(g, name, str(params, 'description') ?? '', core.now())
         t.log(`snapshot '${name}' created`)
