@@ -51,6 +51,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     auth: { tokenId: keys.tokenId, tokenSecret: keys.tokenSecret, password: keys.password, ticketKey: keys.ticketKey, now },
     authFailureDelayMs: opts.authFailureDelayMs ?? 0,
     faultsEndpoint: opts.faultsEndpoint ?? false,
+    verifyResponses: opts.verifyResponses ?? false,
     tls: opts.http ? undefined : { cert: keys.tlsCert, key: keys.tlsKey },
   })
   await new Promise<void>((resolve, reject) => {

@@ -4,12 +4,13 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { authenticate, login, type AuthConfig } from './auth.js'
 import type { SimCore } from './core.js'
-import { JSON_CONTENT_TYPE, sendData, sendError } from './envelope.js'
+import { Envelope, JSON_CONTENT_TYPE, RawJson, sendData, sendError } from './envelope.js'
 import { PveError, paramError } from './errors.js'
 import type { FaultStore } from './faults.js'
 import { decodeForm, decodeJson, validateParams } from './params.js'
 import type { MemoryRequestLog } from './request-log.js'
 import type { Router } from './router.js'
+import { responseDrift } from './shape-check.js'
 import type { FaultRule } from './types.js'
 
 /** What the HTTP front needs. */
@@ -21,6 +22,8 @@ export interface ServerDeps {
   auth: AuthConfig
   authFailureDelayMs: number
   faultsEndpoint: boolean
+  /** Check each 200 body against the route's returns schema (see SimulatorOptions). */
+  verifyResponses?: boolean
   tls?: { cert: string; key: string }
 }
 
@@ -148,6 +151,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
       result = await match.route.handler({ core: deps.core, params, user: user ?? '', method, template })
       if (method !== 'GET') deps.core.touch()
     }
+    if (deps.verifyResponses) {
+      const drift = responseDrift(`${method} ${template}`, match.route.schema.returns, responseData(result))
+      if (drift.length > 0) throw new PveError(500, `simulator response drift: ${method} ${template} ${drift.join('; ')}`)
+    }
     const after = deps.faults.match(method, template, apiPath, true)
     if (await applyFaults(after, res, match.pathParams)) {
       finish(0)
@@ -159,6 +166,16 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (e instanceof PveError) respondError(e)
     else respondError(new PveError(500, (e as Error).message || 'internal simulator error'))
   }
+}
+
+/** The `data` a handler result puts on the wire (envelopes unwrapped, raw JSON parsed). */
+function responseData(result: unknown): unknown {
+  if (result instanceof Envelope) return result.data
+  if (result instanceof RawJson) {
+    const j = result.json
+    return JSON.parse(typeof j === 'string' ? j : Array.isArray(j) ? Buffer.concat(j).toString('utf8') : j.toString('utf8'))
+  }
+  return result ?? null
 }
 
 /** Applies fault actions; returns true when the connection was dropped. Errors are thrown. */

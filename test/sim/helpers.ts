@@ -10,9 +10,12 @@ export interface RawResponse {
   json: any
 }
 
-/** Starts a plain-HTTP simulator with short task latencies. */
+/**
+ * Starts a plain-HTTP simulator with short task latencies that checks every response against its
+ * schema (a drift fails the request, so every simulator test also guards the shapes).
+ */
 export function startSim(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
-  return startSimulator({ http: true, taskLatencyMs: 5, ...opts })
+  return startSimulator({ http: true, taskLatencyMs: 5, verifyResponses: true, ...opts })
 }
 
 const agents = new Map<string, Agent>()

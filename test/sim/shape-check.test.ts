@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { methodSchema } from '../../src/sim/schema.js'
-import { checkShape, type ReturnSchema } from '../../src/sim/shape-check.js'
+import { checkShape, responseDrift, type ReturnSchema } from '../../src/sim/shape-check.js'
 
 const jobs = methodSchema('GET', '/cluster/backup')!.returns
 const job = { id: 'nightly', type: 'vzdump', schedule: '03:00', enabled: 1, storage: 'local', mode: 'snapshot', compress: 'zstd', 'prune-backups': { 'keep-last': 3 } }
@@ -30,4 +30,20 @@ describe('checkShape (the pve-apidata returns dialect)', () => {
       expect(checkShape(c.schema, c.given)).toEqual(c.want)
     })
   }
+})
+
+describe('responseDrift (the schema less the deviations real PVE has too)', () => {
+  it('wants nextid as a numeric string, as PVE sends it, and refuses the integer the schema names', () => {
+    const schema = methodSchema('GET', '/cluster/nextid')!.returns
+    expect(responseDrift('GET /cluster/nextid', schema, '100')).toEqual([])
+    expect(responseDrift('GET /cluster/nextid', schema, 100)).toHaveLength(1)
+  })
+
+  it('excuses a prefix-length netmask on the network list only, and still checks the rest of the item', () => {
+    const schema = methodSchema('GET', '/nodes/{node}/network')!.returns
+    const iface = { iface: 'vmbr0', type: 'bridge', method: 'static', method6: 'manual', priority: 3, netmask: '24' }
+    expect(responseDrift('GET /nodes/{node}/network', schema, [iface])).toEqual([])
+    expect(responseDrift('GET /nodes/{node}/network', schema, [{ ...iface, autostart: 'yes' }])).toEqual(["data[0].autostart: type check ('boolean') failed - got 'yes'"])
+    expect(checkShape(schema, [iface])).toEqual(['data[0].netmask: invalid format - value does not look like a valid IP netmask'])
+  })
 })
