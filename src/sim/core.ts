@@ -157,6 +157,14 @@ export interface RouteContext {
   user: string
   method: string
   template: string
+  /** The file of a multipart upload (its name is also the `filename` parameter). */
+  upload?: UploadedFile
+}
+
+/** A file received in a `multipart/form-data` request. */
+export interface UploadedFile {
+  name: string
+  data: Uint8Array
 }
 
 /** A route handler: returns `data` (or an Envelope), throws PveError. */

@@ -211,6 +211,11 @@ export function validateParams(schema: MethodSchema, raw: Record<string, string 
     if ('error' in r) errors[k] = r.error
     else out[k] = r.value
   }
+  // check_object: a present parameter may require another one (`requires`).
+  for (const k of Object.keys(raw)) {
+    const needs = lookupParam(props, k)?.requires
+    if (typeof needs === 'string' && raw[needs] === undefined && errors[needs] === undefined) errors[needs] = `missing property required by '${k}'`
+  }
   for (const k of required(schema, props)) {
     if (raw[k] === undefined && errors[k] === undefined) errors[k] = 'property is missing and it is not optional'
   }

@@ -16,6 +16,8 @@ export interface ParamSchema {
   format?: string | Record<string, ParamSchema>
   default_key?: number
   alias?: string
+  /** Another parameter that must be present when this one is. */
+  requires?: string | ParamSchema
   items?: ParamSchema
 }
 

@@ -3,9 +3,12 @@
  * parameter formats, the checks PVE makes in code, semantics, and the read endpoints real tools
  * call, on one node and on three. Expected texts are PVE's own (cited per case).
  */
+import { createHash } from 'node:crypto'
+import { FormData } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PveApiError, PveTaskError } from '../../src/providers/proxmox/errors.js'
 import type { PveHttpClient } from '../../src/providers/proxmox/client.js'
+import { raw } from '../sim/helpers.js'
 import { startHarness, TEMPLATE, type Harness } from './sim-harness.js'
 
 async function rejection(p: Promise<unknown>): Promise<PveApiError> {
@@ -184,8 +187,11 @@ for (const nodeCount of [1, 3]) {
         expect(port.errors).toEqual({ bridge_ports: "eno1 is already used on interface 'vmbr0'." })
         const gw = await rejection(pve.createNetwork(first, { iface: 'vmbr6', type: 'bridge', cidr: '10.6.0.1/24', gateway: '10.6.0.254' }))
         expect(gw.errors).toEqual({ gateway: "Default gateway already exists on interface 'vmbr0'." })
+        // The schema's `requires` (netmask needs address) is checked before the handler runs.
         const mask = await rejection(pve.createNetwork(first, { iface: 'vmbr6', type: 'bridge', cidr: '10.6.0.1/24', netmask: '255.255.255.0' }))
-        expect(mask.errors).toEqual({ netmask: 'netmask conflicts with cidr' })
+        expect(mask.errors).toEqual({ address: "missing property required by 'netmask'" })
+        const both = await rejection(pve.createNetwork(first, { iface: 'vmbr6', type: 'bridge', cidr: '10.6.0.1/24', address: '10.6.0.1', netmask: '255.255.255.0' }))
+        expect(both.errors).toEqual({ address: 'address conflicts with cidr' })
         const unknown = await rejection(pve.updateNetwork(first, 'vmbr42', { type: 'bridge', comments: 'x' }))
         expect([unknown.status, unknown.errors]).toEqual([400, { iface: 'interface does not exist' }])
       })
@@ -225,6 +231,43 @@ for (const nodeCount of [1, 3]) {
         expect(left.map((v) => v.volid)).not.toContain(TEMPLATE)
         const gone = await rejection(volume.$get())
         expect(gone.reason).toBe(`volume '${TEMPLATE}' does not exist`)
+      })
+    })
+
+    describe('uploads (pve-storage API2/Storage/Status.pm upload; multipart, so sent with fetch)', () => {
+      const form = (fields: Record<string, string>, file: { name: string; bytes: Uint8Array }): FormData => {
+        const f = new FormData()
+        for (const [k, v] of Object.entries(fields)) f.append(k, v)
+        f.append('filename', new Blob([file.bytes]), file.name)
+        return f
+      }
+      const bytes = new Uint8Array(4096).map((_, i) => i % 251)
+
+      it('stores an uploaded ISO under its normalised name, checks its checksum, and lists it', async () => {
+        const sha = createHash('sha256').update(bytes).digest('hex')
+        const r = await raw(h.sim, 'POST', `/nodes/${last}/storage/local/upload`, { multipart: form({ content: 'iso', checksum: sha, 'checksum-algorithm': 'sha256' }, { name: 'my tools.iso', bytes }) })
+        expect(r.status).toBe(200)
+        await expect(pve.waitTask(last, r.json.data, { pollMs: 10 })).resolves.toMatchObject({ exitstatus: 'OK' })
+        const isos = await pve.storageContent(last, 'local', { content: 'iso' })
+        expect(isos).toEqual([expect.objectContaining({ volid: 'local:iso/my_tools.iso', content: 'iso', format: 'iso', size: 4096 })])
+        expect(await api.nodes.$(last).storage.$('local').content.$('local:iso').$('my_tools.iso').$get()).toMatchObject({ path: '/var/lib/vz/template/iso/my_tools.iso', size: 4096 })
+        await pve.waitTask(last, await pve.deleteVolume(last, 'local', 'local:iso/my_tools.iso'), { pollMs: 10 })
+      })
+
+      it('refuses a wrong extension, a storage without a path, a lone checksum, and fails the task on a checksum mismatch', async () => {
+        const ext = await raw(h.sim, 'POST', `/nodes/${last}/storage/local/upload`, { multipart: form({ content: 'vztmpl' }, { name: 'alpine.zip', bytes }) })
+        expect([ext.status, ext.json.errors]).toEqual([400, { filename: 'wrong file extension' }])
+        const lvm = await raw(h.sim, 'POST', `/nodes/${last}/storage/local-lvm/upload`, { multipart: form({ content: 'iso' }, { name: 'a.iso', bytes }) })
+        expect([lvm.status, lvm.reason]).toEqual([500, "can't upload to storage type 'lvmthin'"])
+        const lone = await raw(h.sim, 'POST', `/nodes/${last}/storage/local/upload`, { multipart: form({ content: 'iso', checksum: 'abc' }, { name: 'a.iso', bytes }) })
+        expect(lone.json.errors).toEqual({ 'checksum-algorithm': "missing property required by 'checksum'" })
+        const bad = await raw(h.sim, 'POST', `/nodes/${last}/storage/local/upload`, { multipart: form({ content: 'iso', checksum: 'abc', 'checksum-algorithm': 'md5' }, { name: 'a.iso', bytes }) })
+        const err = await pve.waitTask(last, bad.json.data, { pollMs: 10 }).then(
+          () => undefined,
+          (e: unknown) => e as PveTaskError,
+        )
+        expect(err?.exitstatus).toBe(`checksum mismatch: got '${createHash('md5').update(bytes).digest('hex')}' != expect 'abc'`)
+        expect(await pve.storageContent(last, 'local', { content: 'iso' })).toEqual([])
       })
     })
 

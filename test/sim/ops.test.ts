@@ -56,8 +56,9 @@ describe('vzdump and restore', () => {
   })
 
   it('rejects bad notes templates and missing selections, and waits for the node lock', async () => {
-    expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300&notes-template=%7B%7Bfoo%7D%7D' })).json.errors['notes-template']).toBe("found unknown: variable 'foo' at char 4\n") // Perl: pos() after the match minus the name length
+    expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300&storage=local&notes-template=%7B%7Bfoo%7D%7D' })).json.errors['notes-template']).toBe("found unknown: variable 'foo' at char 4\n") // Perl: pos() after the match minus the name length
     expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'storage=local' })).json.errors.vmid).toMatch(/property is missing/)
+    expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300&protected=1' })).json.errors).toEqual({ storage: "missing property required by 'protected'" })
     expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=999' })).reason).toBe("unable to find VM '999'")
     const a = (await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300' })).json.data
     const b = (await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=301&prune-backups=keep-last%3D1' })).json.data

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningSimulator } from '../../src/sim/index.js'
 import { Router } from '../../src/sim/router.js'
 import { responseDrift } from '../../src/sim/shape-check.js'
+import { FormData } from 'undici'
 import { raw, startSim, waitTask, type RawResponse } from './helpers.js'
 
 const router = new Router()
@@ -27,14 +28,14 @@ for (const nodeCount of [1, 3]) {
     afterAll(() => sim.stop())
 
     /** One request: must succeed; its data is checked against the matched route's schema. */
-    async function call(method: string, path: string, form?: string): Promise<any> {
-      if (form !== undefined && (method === 'GET' || method === 'DELETE')) return call(method, `${path}${path.includes('?') ? '&' : '?'}${form}`)
+    async function call(method: string, path: string, form?: string | FormData): Promise<any> {
+      if (typeof form === 'string' && (method === 'GET' || method === 'DELETE')) return call(method, `${path}${path.includes('?') ? '&' : '?'}${form}`)
       const q = path.indexOf('?')
       const segments = (q < 0 ? path : path.slice(0, q)).split('/').slice(1).map(decodeURIComponent)
       const match = router.match(method, segments)
       expect(match, `${method} ${path} is served`).toBeDefined()
       const key = `${method} ${match!.route.path}`
-      const r: RawResponse = await raw(sim, method, path, form === undefined ? {} : { form })
+      const r: RawResponse = await raw(sim, method, path, form === undefined ? {} : typeof form === 'string' ? { form } : { multipart: form })
       expect(r.status, `${key}: ${r.text}`).toBe(200)
       drift.push(...responseDrift(key, match!.route.schema.returns, r.json.data).map((e) => `${key} ${e}`))
       covered.add(key)
@@ -102,6 +103,11 @@ for (const nodeCount of [1, 3]) {
       await call('GET', `/nodes/${n}/storage/local/status`)
       await call('GET', `/nodes/${n}/aplinfo`)
       await task(n, await call('POST', `/nodes/${n}/aplinfo`, 'storage=local&template=debian-12-standard_12.12-1_amd64.tar.zst'))
+      const iso = new FormData()
+      iso.append('content', 'iso')
+      iso.append('filename', new Blob([new Uint8Array(2048)]), 'tools.iso')
+      await task(n, await call('POST', `/nodes/${n}/storage/local/upload`, iso))
+      await call('GET', `/nodes/${n}/storage/local/content/local:iso/tools.iso`)
       await call('GET', `/nodes/${n}/vzdump/defaults`)
       await task(n, await call('POST', `/nodes/${n}/vzdump`, 'vmid=101&storage=local&compress=zstd&notes-template=%7B%7Bguestname%7D%7D'))
       if (other !== n) expect(await call('POST', `/nodes/${other}/vzdump`, 'vmid=101&storage=local')).toBe('OK')
