@@ -160,6 +160,10 @@ for (const nodeCount of [1, 3]) {
         const items = (await api.cluster.ha.resources.$get()) as Record<string, unknown>[]
         expect(items).toHaveLength(1)
         expect(items[0]).toEqual({ sid: 'ct:202', type: 'ct', comment: 'db', digest: expect.stringMatching(/^[0-9a-f]{40}$/) })
+        const status = (await api.cluster.ha.status.current.$get()) as Record<string, unknown>[]
+        expect(status.map((e) => e['id'])).toEqual(['quorum', 'master', 'fencing', ...[...h.sim.nodes].sort().map((n) => `lrm:${n}`), 'service:ct:202'])
+        expect(status.at(-1)).toMatchObject({ type: 'service', sid: 'ct:202', node: last, state: 'started', status: `ct:202 (${last}, started)`, comment: 'db' })
+        expect(status.find((e) => e['id'] === `lrm:${last}`)!['status']).toMatch(new RegExp(`^${last} \\(active, watchdog active, \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\)$`))
         await pve.deleteHaResource('202')
       })
     })

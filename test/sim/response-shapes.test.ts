@@ -150,6 +150,7 @@ for (const nodeCount of [1, 3]) {
       await call('POST', '/cluster/ha/resources', 'sid=ct%3A101&state=started&comment=ha')
       await call('GET', '/cluster/ha/resources')
       await call('GET', '/cluster/ha/resources/ct%3A101')
+      await call('GET', '/cluster/ha/status/current')
       await call('PUT', '/cluster/ha/resources/ct%3A101', 'max_restart=2')
       await call('GET', '/cluster/resources?type=vm')
       await task(n, await call('POST', `${ct}/status/stop`))

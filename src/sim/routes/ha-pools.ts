@@ -86,8 +86,59 @@ function deletePool(core: SimCore, id: string): null {
   return null
 }
 
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+/** Perl's scalar `localtime` (`Mon Nov 30 11:20:00 2026`). */
+function perlLocaltime(ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number): string => String(n).padStart(2, '0')
+  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`
+}
+
+/** The service state the HA stack reports for a configured resource (HA/Tools.pm, simplified). */
+const serviceState = (requested: unknown): string =>
+  requested === 'stopped' ? 'stopped' : requested === 'disabled' ? 'disabled' : requested === 'ignored' ? 'ignored' : 'started'
+
+/**
+ * `GET /cluster/ha/status/current` (pve-ha-manager API2/HA/Status.pm): quorum, the CRM master
+ * (the first node), fencing, one LRM per node and one entry per configured resource, as a
+ * healthy cluster whose CRM and LRMs report every few seconds shows them.
+ */
+function haStatus(core: SimCore): Record<string, unknown>[] {
+  const now = core.now()
+  const ts = Math.floor(now / 1000)
+  const nodes = core.nodeNames()
+  const master = nodes.find((n) => !core.offline.has(n)) ?? (nodes[0] as string)
+  const sids = Object.keys(core.state.ha).sort()
+  const active = sids.length > 0
+  const out: Record<string, unknown>[] = [
+    { id: 'quorum', type: 'quorum', node: master, status: 'OK', quorate: 1 },
+    { id: 'master', type: 'master', node: master, status: `${master} (${active ? 'active' : 'idle'}, ${perlLocaltime(now)})`, timestamp: ts },
+    { id: 'fencing', type: 'fencing', node: master, status: active ? 'armed (CRM watchdog active)' : 'standby (CRM watchdog standby)', 'armed-state': active ? 'armed' : 'standby' },
+  ]
+  for (const n of [...nodes].sort()) {
+    if (core.offline.has(n)) {
+      out.push({ id: `lrm:${n}`, type: 'lrm', node: n, status: `${n} (old timestamp - dead?, watchdog standby, ${perlLocaltime(now - 60_000)})`, timestamp: ts - 60 })
+      continue
+    }
+    const mine = sids.some((sid) => core.guest(Number(sid.slice(sid.indexOf(':') + 1)))?.node === n)
+    out.push({ id: `lrm:${n}`, type: 'lrm', node: n, status: `${n} (${mine ? 'active, watchdog active' : 'idle, watchdog standby'}, ${perlLocaltime(now)})`, timestamp: ts })
+  }
+  for (const sid of sids) {
+    const sc = core.state.ha[sid] as Record<string, unknown>
+    const node = core.guest(Number(sid.slice(sid.indexOf(':') + 1)))?.node ?? '---'
+    const state = serviceState(sc.state)
+    const item: Record<string, unknown> = { id: `service:${sid}`, type: 'service', sid, node, crm_state: state, state, status: `${sid} (${node}, ${state})` }
+    if (sc.state !== undefined) item.request_state = sc.state
+    for (const k of ['max_restart', 'max_relocate', 'failback', 'comment']) if (sc[k] !== undefined) item[k] = sc[k]
+    out.push(item)
+  }
+  return out
+}
+
 /** HA resources (§4.7) and pools (§4.8). */
 export const haPoolRoutes: RouteDef[] = [
+  { method: 'GET', path: '/cluster/ha/status/current', handler: ({ core }) => haStatus(core) },
   {
     method: 'GET',
     path: '/cluster/ha/resources',
