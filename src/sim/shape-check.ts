@@ -135,6 +135,11 @@ export const WIRE_DEVIATIONS: { route: string; reason: string; whole?: (data: un
     whole: (d) => typeof d === 'string' && /^\d+$/.test(d),
   },
   {
+    route: 'GET /nodes/{node}/lxc/{vmid}/pending',
+    reason: "pve-container LXC/Config.pm check_type reads integer and boolean options as Perl numbers, so value/pending are JSON numbers for them although the schema says string",
+    field: /\.(value|pending): type check \('string'\) failed - got -?\d+$/,
+  },
+  {
     route: 'GET /nodes/{node}/network',
     reason: 'pve-common Network/Interfaces.pm splits `address a.b.c.d/24` into netmask "24" (prefix bits), not the dotted mask the format names',
     field: /\.netmask: invalid format - value does not look like a valid IP netmask$/,

@@ -39,6 +39,12 @@ describe('responseDrift (the schema less the deviations real PVE has too)', () =
     expect(responseDrift('GET /cluster/nextid', schema, 100)).toHaveLength(1)
   })
 
+  it('excuses numeric pending values (typed like GET config) but not other drift in the items', () => {
+    const schema = methodSchema('GET', '/nodes/{node}/lxc/{vmid}/pending')!.returns
+    expect(responseDrift('GET /nodes/{node}/lxc/{vmid}/pending', schema, [{ key: 'memory', value: 512, pending: 1024 }])).toEqual([])
+    expect(responseDrift('GET /nodes/{node}/lxc/{vmid}/pending', schema, [{ key: 'memory', value: { x: 1 } }])).toEqual(["data[0].value: type check ('string') failed - got an object"])
+  })
+
   it('excuses a prefix-length netmask on the network list only, and still checks the rest of the item', () => {
     const schema = methodSchema('GET', '/nodes/{node}/network')!.returns
     const iface = { iface: 'vmbr0', type: 'bridge', method: 'static', method6: 'manual', priority: 3, netmask: '24' }
