@@ -248,6 +248,12 @@ export function checkFormat(format: string, value: string): string | undefined {
   return item(value)
 }
 
+/** Whether the simulator verifies a named format (a code or hash format, or a `-list`/`-opt` of one). */
+export function isKnownFormat(format: string): boolean {
+  const base = (/^(.*?)(?:-(list|opt))?$/.exec(format) as RegExpExecArray)[1] as string
+  return one[base] !== undefined || one[format] !== undefined || HASH_FORMATS[format] !== undefined
+}
+
 /** Tag list normalisation (GuestHelpers get_unique_tags): lower-case, dedup, sorted, `;`. */
 export function normaliseTags(v: string): string {
   const set = new Set(splitList(v).map((t) => t.toLowerCase()))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { nextEvent, parseCalendarEvent, verifyCalendarEvent } from '../../src/sim/calendar-event.js'
-import { checkFormat, splitList } from '../../src/sim/formats.js'
+import { checkFormat, isKnownFormat, splitList } from '../../src/sim/formats.js'
 import { validateParams } from '../../src/sim/params.js'
 import { methodSchema } from '../../src/sim/schema.js'
 import { PveError } from '../../src/sim/errors.js'
@@ -47,6 +47,11 @@ describe('checkFormat (verifiers ported from the PVE source)', () => {
       expect(checkFormat(c.format, c.given)).toBe(c.want)
     })
   }
+
+  it('knows which formats it verifies (the conformance test relies on it to find unverified ones)', () => {
+    expect(['pve-vmid-list', 'prune-backups', 'pve-storage-content', 'mac-addr'].map(isKnownFormat)).toEqual([true, true, true, true])
+    expect(['pve-sdn-zone-id', 'pve-qm-boot'].map(isKnownFormat)).toEqual([false, false])
+  })
 
   it('splits lists like ParseUtils split_list (NUL wins over the other separators)', () => {
     expect(splitList(' a,b;c  d ')).toEqual(['a', 'b', 'c', 'd'])
