@@ -5,6 +5,7 @@ import { clusterRoutes } from './routes/cluster.js'
 import { firewallRoutes } from './routes/firewall.js'
 import { haPoolRoutes } from './routes/ha-pools.js'
 import { lxcRoutes } from './routes/lxc.js'
+import { lxcCloneRoutes } from './routes/lxc-clone.js'
 import { lxcSnapshotRoutes } from './routes/lxc-snapshot.js'
 import { lxcStatusRoutes } from './routes/lxc-status.js'
 import { networkRoutes } from './routes/network.js'
@@ -30,6 +31,7 @@ export const ALL_ROUTES: RouteDef[] = [
   ...accessRoutes,
   ...clusterRoutes,
   ...lxcRoutes,
+  ...lxcCloneRoutes,
   ...lxcStatusRoutes,
   ...lxcSnapshotRoutes,
   ...storageRoutes,

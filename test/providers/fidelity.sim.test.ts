@@ -238,6 +238,31 @@ for (const nodeCount of [1, 3]) {
       })
     })
 
+    describe('templates and clones (pve-container API2/LXC.pm template, clone_vm)', () => {
+      it('clones fully with new MACs, converts to a template, then clones linked from the base volume', async () => {
+        h.sim.seedGuest({ vmid: 210, node: first, config: { hostname: 'gold', net0: 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:AA:BB:CC,ip=dhcp,type=veth' } })
+        const ct = api.nodes.$(first).lxc
+        h.sim.seedGuest({ vmid: 215, node: first, config: {}, status: 'running' })
+        const running = await rejection(ct.$(215).clone.$post({ newid: 299 }))
+        expect([running.status, running.reason]).toEqual([500, 'Full clone of a running container is only possible from a snapshot'])
+        await pve.waitTask(first, (await ct.$(210).clone.$post({ newid: 211, hostname: 'copy', full: 1 })) as string, { pollMs: 10 })
+        const copy = await pve.lxcConfig(first, 211)
+        expect(copy).toMatchObject({ hostname: 'copy', rootfs: 'local-lvm:vm-211-disk-0,size=8G' })
+        expect(String(copy['net0'])).not.toContain('BC:24:11:AA:BB:CC')
+        expect((await rejection(ct.$(210).clone.$post({ newid: 212, full: 0 }))).reason).toBe("Linked clone feature for 'local-lvm:vm-210-disk-0' is not available")
+        expect(await ct.$(210).template.$post()).toBeNull()
+        for (let i = 0; i < 200 && (await pve.lxcConfig(first, 210))['template'] !== 1; i++) await new Promise((r) => setTimeout(r, 10))
+        expect((await pve.lxcConfig(first, 210))['rootfs']).toBe('local-lvm:base-210-disk-0,size=8G')
+        expect((await rejection(ct.$(210).template.$post())).reason).toBe("you can't convert a template to a template")
+        expect((await rejection(ct.$(210).clone.$post({ newid: 212, storage: 'local-lvm', full: 0 }))).reason).toBe("parameter 'storage' not allowed for linked clones")
+        await pve.waitTask(first, (await ct.$(210).clone.$post({ newid: 212 })) as string, { pollMs: 10 })
+        expect(await pve.lxcConfig(first, 212)).toMatchObject({ rootfs: 'local-lvm:base-210-disk-0/vm-212-disk-0,size=8G' })
+        expect((await pve.lxcConfig(first, 212))['template']).toBeUndefined()
+        expect((await rejection(ct.$(210).clone.$post({ newid: 211 }))).reason).toBe(`CT 211 already exists on node '${first}'`)
+        if (nodeCount > 1) expect((await rejection(ct.$(210).clone.$post({ newid: 213, target: last }))).reason).toBe(`can't clone CT to node '${last}' (CT uses local storage)`)
+      })
+    })
+
     describe('uploads (pve-storage API2/Storage/Status.pm upload; multipart, so sent with fetch)', () => {
       const form = (fields: Record<string, string>, file: { name: string; bytes: Uint8Array }): FormData => {
         const f = new FormData()

@@ -157,6 +157,10 @@ for (const nodeCount of [1, 3]) {
       await task(n, await call('POST', `${ct}/status/start`))
       await call('DELETE', '/cluster/ha/resources/ct%3A101')
       await task(n, await call('POST', `${ct}/status/shutdown`, 'timeout=5'))
+      await task(n, await call('POST', `${ct}/clone`, 'newid=102&hostname=copy&full=1'))
+      expect(await call('POST', `/nodes/${n}/lxc/102/template`)).toBeNull()
+      for (let i = 0; i < 200 && (await call('GET', `/nodes/${n}/lxc/102/config`)).template !== 1; i++) await new Promise((r) => setTimeout(r, 5))
+      await task(n, await call('POST', `/nodes/${n}/lxc/102/clone`, 'newid=103&hostname=linked'))
 
       await call('GET', '/cluster/tasks')
       const tasks = await call('GET', `/nodes/${n}/tasks?limit=0`)
