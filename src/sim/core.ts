@@ -15,6 +15,8 @@ export interface CoreOptions {
   takeFailure: (type: string) => string | undefined
   /** The API token the simulator accepts (`user@realm!name`); its user is listed in /access/users. */
   tokenId?: string
+  /** SHA-256 fingerprint of the node certificate (`ssl_fingerprint` in `GET /nodes`). */
+  sslFingerprint?: string
 }
 
 /**

@@ -42,6 +42,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     statePath: opts.statePath,
     takeFailure: (type) => faults.takeFailure(type),
     tokenId: keys.tokenId,
+    sslFingerprint: certFingerprint(keys.tlsCert),
   })
   const { server, closeAll } = createSimServer({
     core,

@@ -301,6 +301,12 @@ for (const nodeCount of [1, 3]) {
     })
 
     describe('read endpoints real tools call', () => {
+      it('lists nodes with the certificate fingerprint clients can pin', async () => {
+        const nodes = await pve.nodes()
+        expect(nodes.map((n) => n.node)).toEqual(h.sim.nodes)
+        for (const n of nodes) expect((n as unknown as Record<string, unknown>)['ssl_fingerprint']).toBe(h.sim.fingerprint)
+      })
+
       it('lists storages from storage.cfg and reads one', async () => {
         const storages = (await api.storage.$get()) as Record<string, unknown>[]
         expect(storages.map((s) => s['storage'])).toEqual(['local', 'local-lvm'])
