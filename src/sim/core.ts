@@ -13,6 +13,10 @@ export interface CoreOptions {
   resourcesLagMs: number
   statePath?: string
   takeFailure: (type: string) => string | undefined
+  /** The API token the simulator accepts (`user@realm!name`); its user is listed in /access/users. */
+  tokenId?: string
+  /** SHA-256 fingerprint of the node certificate (`ssl_fingerprint` in `GET /nodes`). */
+  sslFingerprint?: string
 }
 
 /**
@@ -155,6 +159,14 @@ export interface RouteContext {
   user: string
   method: string
   template: string
+  /** The file of a multipart upload (its name is also the `filename` parameter). */
+  upload?: UploadedFile
+}
+
+/** A file received in a `multipart/form-data` request. */
+export interface UploadedFile {
+  name: string
+  data: Uint8Array
 }
 
 /** A route handler: returns `data` (or an Envelope), throws PveError. */
@@ -167,6 +179,12 @@ export interface RouteDef {
   handler: Handler
   /** Served without authentication (only `POST /access/ticket`). */
   noAuth?: boolean
+  /**
+   * The last path parameter takes the rest of the path, `/` included (PVE's
+   * `fragmentDelimiter => ''`, used for `{storage}/content/{volume}`: a volume id may carry its
+   * `/` raw or as `%2F`).
+   */
+  restParam?: boolean
 }
 
 /** String parameter accessor. */

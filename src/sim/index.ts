@@ -41,6 +41,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     resourcesLagMs: opts.resourcesLagMs ?? 0,
     statePath: opts.statePath,
     takeFailure: (type) => faults.takeFailure(type),
+    tokenId: keys.tokenId,
+    sslFingerprint: certFingerprint(keys.tlsCert),
   })
   const { server, closeAll } = createSimServer({
     core,
@@ -50,6 +52,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     auth: { tokenId: keys.tokenId, tokenSecret: keys.tokenSecret, password: keys.password, ticketKey: keys.ticketKey, now },
     authFailureDelayMs: opts.authFailureDelayMs ?? 0,
     faultsEndpoint: opts.faultsEndpoint ?? false,
+    verifyResponses: opts.verifyResponses ?? false,
     tls: opts.http ? undefined : { cert: keys.tlsCert, key: keys.tlsKey },
   })
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { paramError, PveError } from './errors.js'
-import { checkFormat } from './formats.js'
+import { checkFormat, HASH_FORMATS, validateHashFormat } from './formats.js'
 import { lookupParam, schemaRegex, type MethodSchema, type ParamSchema } from './schema.js'
 
 /** Validated request parameters: integers, numbers and booleans as numbers, the rest strings. */
@@ -49,41 +49,57 @@ export function decodeJson(text: string): Record<string, string | string[]> {
 }
 
 const INT_RE = /^[+-]?\d+$/
-const NUM_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+const NUM_RE = /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/
 
-/** Checks one scalar against its schema; returns the error text or the typed value. */
-function checkValue(s: ParamSchema, v: string): { error: string } | { value: string | number } {
+/**
+ * Checks one scalar against its schema in the order of pve-common `check_prop`: type, format,
+ * pattern, maxLength, minLength, maximum, minimum, enum. Returns the error text or the typed value.
+ */
+function checkValue(s: ParamSchema, v: string, path: string): { error: string } | { value: string | number } {
   const type = s.type ?? 'string'
+  let value: string | number = v
   if (type === 'boolean') {
-    if (v === '1' || v === '0') return { value: Number(v) }
-    return { error: `type check ('boolean') failed - got '${v}'` }
-  }
-  if (type === 'integer' || type === 'number') {
+    if (v !== '1' && v !== '0') return { error: `type check ('boolean') failed - got '${v}'` }
+    value = Number(v)
+  } else if (type === 'integer' || type === 'number') {
     if (!(type === 'integer' ? INT_RE : NUM_RE).test(v)) return { error: `type check ('${type}') failed - got '${v}'` }
-    const n = Number(v)
-    if (s.minimum !== undefined && n < s.minimum) return { error: `value must have a minimum value of ${s.minimum}` }
-    if (s.maximum !== undefined && n > s.maximum) return { error: `value must have a maximum value of ${s.maximum}` }
-    if (typeof s.format === 'string') {
-      const fe = checkFormat(s.format, v)
-      if (fe) return { error: `invalid format - ${fe}\n` }
-    }
-    return { value: n }
+    value = Number(v)
   }
-  if (s.maxLength !== undefined && v.length > s.maxLength) return { error: `value may only be ${s.maxLength} characters long` }
-  if (s.minLength !== undefined && v.length < s.minLength) return { error: `value must be at least ${s.minLength} characters long` }
-  if (s.enum && !s.enum.includes(v)) return { error: `value '${v}' does not have a value in the enumeration '${s.enum.join(', ')}'` }
+  const fe = checkAnyFormat(s.format, v, path)
+  if (fe) return { error: `invalid format - ${fe}` }
   if (s.pattern) {
     const re = schemaRegex(s.pattern)
     if (re && !re.test(v)) return { error: 'value does not match the regex pattern' }
   }
-  if (typeof s.format === 'string') {
-    const fe = checkFormat(s.format, v)
-    if (fe) return { error: `invalid format - ${fe}\n` }
-  } else if (s.format && typeof s.format === 'object') {
-    const fe = checkPropertyString(s.format, v)
-    if (fe) return { error: `invalid format - format error\n${fe}\n` }
+  if (s.maxLength !== undefined && v.length > s.maxLength) return { error: `value may only be ${s.maxLength} characters long` }
+  if (s.minLength !== undefined && v.length < s.minLength) return { error: `value must be at least ${s.minLength} characters long` }
+  if (NUM_RE.test(v)) {
+    if (s.maximum !== undefined && Number(v) > Number(s.maximum)) return { error: `value must have a maximum value of ${s.maximum}` }
+    if (s.minimum !== undefined && Number(v) < Number(s.minimum)) return { error: `value must have a minimum value of ${s.minimum}` }
   }
-  return { value: v }
+  if (s.enum && !s.enum.includes(v)) return { error: `value '${v}' does not have a value in the enumeration '${s.enum.join(', ')}'` }
+  return { value }
+}
+
+/**
+ * Checks a value against a `format` (a named code format, a named hash format, or an inline
+ * property-string format). Returns the text after `invalid format - ` (newline-terminated, as
+ * PVE's `die` leaves it) or undefined.
+ */
+function checkAnyFormat(format: ParamSchema['format'], v: string, path: string): string | undefined {
+  if (format === undefined) return undefined
+  if (typeof format === 'string') {
+    const hash = HASH_FORMATS[format]
+    if (!hash) {
+      const e = checkFormat(format, v)
+      return e === undefined ? undefined : `${e}\n`
+    }
+    const e = checkPropertyString(hash, v, path)
+    if (e) return e
+    const extra = validateHashFormat(format, parsePropertyString(v, defaultKeyOf(hash)) ?? {})
+    return extra === undefined ? undefined : `${extra}\n`
+  }
+  return checkPropertyString(format, v, path)
 }
 
 /** Parses `k=v,k=v` with the default key; returns undefined for syntax errors. */
@@ -100,29 +116,57 @@ export function parsePropertyString(v: string, defaultKey?: string): Record<stri
   return out
 }
 
-/** Validates a property string against its format description; returns `key: message` or undefined. */
-export function checkPropertyString(format: Record<string, ParamSchema>, v: string): string | undefined {
-  let defaultKey = defaultKeys.get(format)
-  if (defaultKey === undefined) {
-    defaultKey = Object.keys(format).find((k) => format[k]?.default_key) ?? ''
-    defaultKeys.set(format, defaultKey)
-  }
-  const parsed = parsePropertyString(v, defaultKey || undefined)
-  if (!parsed) return `value without key, but schema does not define a default key`
-  for (const [k, val] of Object.entries(parsed)) {
+const BOOL_WORDS: Record<string, string> = { '1': '1', on: '1', yes: '1', true: '1', '0': '0', off: '0', no: '0', false: '0' }
+
+/**
+ * Validates a property string against its format description (pve-common
+ * `parse_property_string`). `path` is the parameter name, prefixed to each key in the error.
+ * Returns PVE's message (newline-terminated) or undefined: a syntax error is one line, key errors
+ * are `format error` followed by one `path.key: message` line each.
+ */
+export function checkPropertyString(format: Record<string, ParamSchema>, v: string, path = ''): string | undefined {
+  const defaultKey = defaultKeyOf(format)
+  const parsed: Record<string, string> = {}
+  for (const part of v.split(',')) {
+    if (/^\s*$/.test(part)) continue
+    const i = part.indexOf('=')
+    if (i === 0 || i === part.length - 1) return 'missing key in comma-separated list property\n'
+    let [k, val] = i < 0 ? [defaultKey, part] : [part.slice(0, i), part.slice(i + 1)]
+    if (k === undefined || k === '') return 'value without key, but schema does not define a default key\n'
+    if (parsed[k] !== undefined) return `duplicate key in comma-separated list property: ${k}\n`
     const sub = format[k]
-    if (!sub) return `${k}: property is not defined in schema and the schema does not allow additional properties`
-    const r = checkValue(sub.alias ? (format[sub.alias] ?? sub) : sub, val)
-    if ('error' in r) return `${k}: ${r.error.replace(/\n$/, '')}`
+    if (sub?.alias) k = sub.alias
+    const schema = format[k]
+    if (!schema) return `invalid key in comma-separated list property: ${k}\n`
+    if (schema.type === 'boolean') val = BOOL_WORDS[val.toLowerCase()] ?? val
+    parsed[k] = val
   }
+  const lines: string[] = []
+  const at = (k: string): string => (path ? `${path}.${k}` : k)
   for (const [k, sub] of Object.entries(format)) {
-    if (!sub.optional && !sub.alias && parsed[k] === undefined) return `${k}: property is missing and it is not optional`
+    if (sub.alias) continue
+    const val = parsed[k]
+    if (val === undefined) {
+      if (!sub.optional) lines.push(`${at(k)}: property is missing and it is not optional`)
+      continue
+    }
+    const r = checkValue(sub, val, at(k))
+    if ('error' in r) lines.push(`${at(k)}: ${r.error}`)
   }
-  return undefined
+  return lines.length === 0 ? undefined : `format error\n${lines.map((l) => `${l}\n`).join('')}`
 }
 
 /** Default key of a property-string format ('' when none), per (immutable) schema object. */
 const defaultKeys = new WeakMap<Record<string, ParamSchema>, string>()
+
+function defaultKeyOf(format: Record<string, ParamSchema>): string | undefined {
+  let key = defaultKeys.get(format)
+  if (key === undefined) {
+    key = Object.keys(format).find((k) => format[k]?.default_key) ?? ''
+    defaultKeys.set(format, key)
+  }
+  return key || undefined
+}
 /** Mandatory parameter names of a method schema, computed once per schema. */
 const requiredParams = new WeakMap<MethodSchema, string[]>()
 
@@ -154,7 +198,7 @@ export function validateParams(schema: MethodSchema, raw: Record<string, string 
     if (s.type === 'array') {
       const list = Array.isArray(v) ? v : [v]
       const item = s.items ?? { type: 'string' }
-      const bad = list.map((x) => checkValue(item, x)).find((r) => 'error' in r)
+      const bad = list.map((x) => checkValue(item, x, k)).find((r) => 'error' in r)
       if (bad && 'error' in bad) errors[k] = bad.error
       else out[k] = list
       continue
@@ -163,9 +207,14 @@ export function validateParams(schema: MethodSchema, raw: Record<string, string 
       errors[k] = 'duplicate parameter'
       continue
     }
-    const r = checkValue(s, v)
+    const r = checkValue(s, v, k)
     if ('error' in r) errors[k] = r.error
     else out[k] = r.value
+  }
+  // check_object: a present parameter may require another one (`requires`).
+  for (const k of Object.keys(raw)) {
+    const needs = lookupParam(props, k)?.requires
+    if (typeof needs === 'string' && raw[needs] === undefined && errors[needs] === undefined) errors[needs] = `missing property required by '${k}'`
   }
   for (const k of required(schema, props)) {
     if (raw[k] === undefined && errors[k] === undefined) errors[k] = 'property is missing and it is not optional'

@@ -5,6 +5,7 @@ import { clusterRoutes } from './routes/cluster.js'
 import { firewallRoutes } from './routes/firewall.js'
 import { haPoolRoutes } from './routes/ha-pools.js'
 import { lxcRoutes } from './routes/lxc.js'
+import { lxcCloneRoutes } from './routes/lxc-clone.js'
 import { lxcSnapshotRoutes } from './routes/lxc-snapshot.js'
 import { lxcStatusRoutes } from './routes/lxc-status.js'
 import { networkRoutes } from './routes/network.js'
@@ -30,6 +31,7 @@ export const ALL_ROUTES: RouteDef[] = [
   ...accessRoutes,
   ...clusterRoutes,
   ...lxcRoutes,
+  ...lxcCloneRoutes,
   ...lxcStatusRoutes,
   ...lxcSnapshotRoutes,
   ...storageRoutes,
@@ -48,6 +50,8 @@ export class Router {
   readonly routes: CompiledRoute[]
   /** Routes by `METHOD segment-count` (a request only ever matches routes of its own shape). */
   private readonly byShape = new Map<string, CompiledRoute[]>()
+  /** Routes whose last parameter swallows the rest of the path, by method. */
+  private readonly rest = new Map<string, CompiledRoute[]>()
 
   constructor(defs: RouteDef[] = ALL_ROUTES) {
     this.routes = defs.map((d) => {
@@ -57,6 +61,7 @@ export class Router {
       return { ...d, segments, schema, literalCount: segments.filter((s) => !s.startsWith('{')).length }
     })
     for (const r of this.routes) {
+      if (r.restParam) this.rest.set(r.method, [...(this.rest.get(r.method) ?? []), r])
       const key = `${r.method} ${r.segments.length}`
       const list = this.byShape.get(key)
       if (list) list.push(r)
@@ -66,11 +71,24 @@ export class Router {
 
   /**
    * Matches a method and already-split, decoded path segments (below `/api2/json`). Literal
-   * segments win over parameters. Undefined when nothing matches.
+   * segments win over parameters; a `restParam` route takes any longer path, its last parameter
+   * being the remaining segments joined with `/`. Undefined when nothing matches.
    */
   match(method: string, segments: string[]): RouteMatch | undefined {
+    const exact = this.matchShape(segments, this.byShape.get(`${method} ${segments.length}`) ?? [])
+    if (exact) return exact
+    for (const r of this.rest.get(method) ?? []) {
+      const n = r.segments.length
+      if (segments.length <= n) continue
+      const m = this.matchShape([...segments.slice(0, n - 1), segments.slice(n - 1).join('/')], [r])
+      if (m) return m
+    }
+    return undefined
+  }
+
+  private matchShape(segments: string[], candidates: CompiledRoute[]): RouteMatch | undefined {
     let best: RouteMatch | undefined
-    for (const r of this.byShape.get(`${method} ${segments.length}`) ?? []) {
+    for (const r of candidates) {
       const pathParams: Record<string, string> = {}
       let ok = true
       for (let i = 0; i < segments.length; i++) {

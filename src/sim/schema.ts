@@ -16,6 +16,8 @@ export interface ParamSchema {
   format?: string | Record<string, ParamSchema>
   default_key?: number
   alias?: string
+  /** Another parameter that must be present when this one is. */
+  requires?: string | ParamSchema
   items?: ParamSchema
 }
 
@@ -24,6 +26,8 @@ export interface MethodSchema {
   name: string
   parameters?: { additionalProperties?: number; properties?: Record<string, ParamSchema> }
   allowtoken?: number
+  /** What `data` holds on success (see shape-check.ts for the dialect). */
+  returns?: import('./shape-check.js').ReturnSchema
 }
 
 interface PathNode {

@@ -3,13 +3,14 @@ import { createServer as createHttps } from 'node:https'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { authenticate, login, type AuthConfig } from './auth.js'
-import type { SimCore } from './core.js'
-import { JSON_CONTENT_TYPE, sendData, sendError } from './envelope.js'
+import type { SimCore, UploadedFile } from './core.js'
+import { Envelope, JSON_CONTENT_TYPE, RawJson, sendData, sendError } from './envelope.js'
 import { PveError, paramError } from './errors.js'
 import type { FaultStore } from './faults.js'
 import { decodeForm, decodeJson, validateParams } from './params.js'
 import type { MemoryRequestLog } from './request-log.js'
 import type { Router } from './router.js'
+import { responseDrift } from './shape-check.js'
 import type { FaultRule } from './types.js'
 
 /** What the HTTP front needs. */
@@ -21,11 +22,12 @@ export interface ServerDeps {
   auth: AuthConfig
   authFailureDelayMs: number
   faultsEndpoint: boolean
+  /** Check each 200 body against the route's returns schema (see SimulatorOptions). */
+  verifyResponses?: boolean
   tls?: { cert: string; key: string }
 }
 
 const API = '/api2/json'
-const MAX_BODY = 4 * 1024 * 1024
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** True for loopback peers. */
@@ -33,18 +35,51 @@ function isLoopback(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1'
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+/** Request bodies above this are refused (413), except uploads. */
+const MAX_BODY = 4 * 1024 * 1024
+/** Upload bodies (multipart) are held in memory to be parsed: a cap keeps that bounded. */
+const MAX_UPLOAD = 256 * 1024 * 1024
+
+async function readBytes(req: IncomingMessage, max: number): Promise<Buffer> {
   // No Content-Length and no Transfer-Encoding: HTTP/1.1 says there is no body (skip the stream).
   const cl = req.headers['content-length']
-  if ((cl === undefined || cl === '0') && req.headers['transfer-encoding'] === undefined) return ''
+  if ((cl === undefined || cl === '0') && req.headers['transfer-encoding'] === undefined) return Buffer.alloc(0)
   const chunks: Buffer[] = []
   let size = 0
   for await (const c of req) {
     size += (c as Buffer).length
-    if (size > MAX_BODY) throw new PveError(413, 'request entity too large')
+    if (size > max) throw new PveError(413, 'request entity too large')
     chunks.push(c as Buffer)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBytes(req, MAX_BODY)).toString('utf8')
+}
+
+/**
+ * A `multipart/form-data` body (what pveproxy accepts for uploads): text fields become
+ * parameters; a file field becomes a parameter holding the file's name (as pveproxy passes it)
+ * and the file itself is returned beside them.
+ */
+async function decodeMultipart(body: Buffer, contentType: string): Promise<{ raw: Record<string, string | string[]>; upload?: UploadedFile }> {
+  let form: FormData
+  try {
+    form = await new Response(body, { headers: { 'content-type': contentType } }).formData()
+  } catch {
+    throw new PveError(400, 'malformed multipart body')
+  }
+  const raw: Record<string, string | string[]> = {}
+  let upload: UploadedFile | undefined
+  for (const [k, v] of form) {
+    if (typeof v === 'string') raw[k] = v
+    else {
+      raw[k] = v.name
+      upload = { name: v.name, data: new Uint8Array(await v.arrayBuffer()) }
+    }
+  }
+  return upload ? { raw, upload } : { raw }
 }
 
 /**
@@ -108,8 +143,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     const match = segments ? deps.router.match(method, segments) : undefined
     if (!match) throw new PveError(501, `Method '${method} ${apiPath}' not implemented`)
     template = match.route.path
-    const body = await readBody(req)
-    if ((method === 'GET' || method === 'DELETE') && body.length > 0) throw new PveError(501, `Unexpected content for method '${method}'`)
+    const contentType = req.headers['content-type'] ?? ''
+    const multipart = /^multipart\/form-data\b/i.test(contentType)
+    const bytes = await readBytes(req, multipart ? MAX_UPLOAD : MAX_BODY)
+    if ((method === 'GET' || method === 'DELETE') && bytes.length > 0) throw new PveError(501, `Unexpected content for method '${method}'`)
     let auth: { user: string; ticket: boolean } | undefined
     if (!match.route.noAuth) {
       try {
@@ -127,7 +164,13 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     }
     const node = match.pathParams.node
     if (node !== undefined && deps.core.offline.has(node)) throw new PveError(595, 'Errors during connection establishment, proxy handshake: Connection refused')
-    const raw = /^application\/json\b/i.test(req.headers['content-type'] ?? '') ? decodeJson(body || '{}') : decodeForm(body)
+    let upload: UploadedFile | undefined
+    let raw: Record<string, string | string[]>
+    if (multipart) ({ raw, upload } = await decodeMultipart(bytes, contentType))
+    else {
+      const body = bytes.toString('utf8')
+      raw = /^application\/json\b/i.test(contentType) ? decodeJson(body || '{}') : decodeForm(body)
+    }
     Object.assign(raw, decodeForm(query))
     for (const [k, v] of Object.entries(match.pathParams)) {
       if (raw[k] !== undefined && raw[k] !== v) throw paramError({ [k]: 'duplicate parameter (already defined in URI) with conflicting values!' })
@@ -145,8 +188,12 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
       user = String(params.username)
     } else {
       if (typeof params.node === 'string') deps.core.requireNode(params.node)
-      result = await match.route.handler({ core: deps.core, params, user: user ?? '', method, template })
+      result = await match.route.handler({ core: deps.core, params, user: user ?? '', method, template, ...(upload ? { upload } : {}) })
       if (method !== 'GET') deps.core.touch()
+    }
+    if (deps.verifyResponses) {
+      const drift = responseDrift(`${method} ${template}`, match.route.schema.returns, responseData(result))
+      if (drift.length > 0) throw new PveError(500, `simulator response drift: ${method} ${template} ${drift.join('; ')}`)
     }
     const after = deps.faults.match(method, template, apiPath, true)
     if (await applyFaults(after, res, match.pathParams)) {
@@ -159,6 +206,16 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (e instanceof PveError) respondError(e)
     else respondError(new PveError(500, (e as Error).message || 'internal simulator error'))
   }
+}
+
+/** The `data` a handler result puts on the wire (envelopes unwrapped, raw JSON parsed). */
+function responseData(result: unknown): unknown {
+  if (result instanceof Envelope) return result.data
+  if (result instanceof RawJson) {
+    const j = result.json
+    return JSON.parse(typeof j === 'string' ? j : Array.isArray(j) ? Buffer.concat(j).toString('utf8') : j.toString('utf8'))
+  }
+  return result ?? null
 }
 
 /** Applies fault actions; returns true when the connection was dropped. Errors are thrown. */

@@ -78,6 +78,8 @@ export interface SimState {
   pools: Record<string, { comment?: string; members: number[] }>
   ha: Record<string, Record<string, ConfigValue>>
   backupJobs: Record<string, Record<string, ConfigValue>>
+  /** User groups (`/access/groups`); absent in states saved before groups existed. */
+  groups?: Record<string, { comment?: string; users: string[] }>
   /** Monotonic counter for task pids. */
   pidCounter: number
 }
@@ -130,6 +132,7 @@ export function newState(nodes: string[], now: number): SimState {
     pools: {},
     ha: {},
     backupJobs: {},
+    groups: {},
     pidCounter: 0x1a2b0,
   }
 }

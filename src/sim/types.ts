@@ -31,6 +31,11 @@ export interface SimulatorOptions {
   faultsEndpoint?: boolean
   /** Clock for timestamps and lags. @default Date.now */
   now?: () => number
+  /**
+   * Check every successful response against its route's `returns` schema (shape-check.ts) and
+   * answer 500 `simulator response drift: …` instead of a drifted body. For tests. @default false
+   */
+  verifyResponses?: boolean
 }
 
 export interface FaultRule {

@@ -204,7 +204,10 @@ describe('templates, backups and jobs', () => {
     await pve.deleteBackupJob('proximity-web')
     expect((await pve.listBackupJobs()).find((j) => j['id'] === 'proximity-web')).toBeUndefined()
     const gone = await rejection(pve.deleteBackupJob('proximity-web'), PveApiError)
-    expect(gone.status).toBe(500)
+    // Backup.pm: an unknown job id is a parameter error, 400 {id: "No such job '…'"}
+    expect(gone.status).toBe(400)
+    expect(gone.errors?.['id']).toBe("No such job 'proximity-web'")
+    expect(gone.isNotFound()).toBe(true)
     expect(h.audit.filter((e) => e.target === 'backup-job/proximity-web').map((e) => [e.action, e.result])).toEqual([
       ['POST /cluster/backup', 'ok'], ['PUT /cluster/backup/{id}', 'ok'], ['DELETE /cluster/backup/{id}', 'ok'], ['DELETE /cluster/backup/{id}', 'error'],
     ])

@@ -14,9 +14,12 @@ export interface Harness {
   close(): Promise<void>
 }
 
-/** Fast defaults: short tasks, no 401 delay, fault endpoint off (the API object is used). */
+/**
+ * Fast defaults: short tasks, no 401 delay, fault endpoint off (the API object is used), and every
+ * response checked against its schema (a drift answers 500 `simulator response drift`).
+ */
 export async function startHarness(opts: SimulatorOptions = {}): Promise<Harness> {
-  const sim = await startSimulator({ taskLatencyMs: 20, authFailureDelayMs: 0, ...opts })
+  const sim = await startSimulator({ taskLatencyMs: 20, authFailureDelayMs: 0, verifyResponses: true, ...opts })
   const clients: PveHttpClient[] = []
   const audit: PveAuditEntry[] = []
   return {

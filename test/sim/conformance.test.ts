@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { apiSchema, lookupParam } from '../../src/sim/schema.js'
 import { ALL_ROUTES, Router } from '../../src/sim/router.js'
 import { validateParams } from '../../src/sim/params.js'
+import { isKnownFormat } from '../../src/sim/formats.js'
+import type { ParamSchema } from '../../src/sim/schema.js'
 import { PveError } from '../../src/sim/errors.js'
 
 describe('conformance with pve-apidata-9.1.json', () => {
@@ -26,6 +28,18 @@ describe('conformance with pve-apidata-9.1.json', () => {
       }
       for (const seg of r.segments.filter((s) => s.startsWith('{'))) expect(lookupParam(props, seg.slice(1, -1)), `${r.method} ${r.path} ${seg}`).toBeDefined()
     }
+  })
+
+  it('verifies every named format the served routes use in their parameters', () => {
+    const unknown = new Set<string>()
+    const visit = (s: ParamSchema | undefined, where: string): void => {
+      if (!s) return
+      if (typeof s.format === 'string' && !isKnownFormat(s.format)) unknown.add(`${s.format} (${where})`)
+      else if (s.format && typeof s.format === 'object') for (const [k, sub] of Object.entries(s.format)) visit(sub, `${where}.${k}`)
+      visit(s.items, `${where}[]`)
+    }
+    for (const r of router.routes) for (const [k, s] of Object.entries(r.schema.parameters?.properties ?? {})) visit(s, `${r.method} ${r.path} ${k}`)
+    expect([...unknown]).toEqual([])
   })
 
   it('prefers literal segments over parameters when matching', () => {

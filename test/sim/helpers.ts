@@ -1,4 +1,4 @@
-import { Agent, fetch } from 'undici'
+import { Agent, fetch, FormData } from 'undici'
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/index.js'
 
 /** A raw response. */
@@ -10,9 +10,12 @@ export interface RawResponse {
   json: any
 }
 
-/** Starts a plain-HTTP simulator with short task latencies. */
+/**
+ * Starts a plain-HTTP simulator with short task latencies that checks every response against its
+ * schema (a drift fails the request, so every simulator test also guards the shapes).
+ */
 export function startSim(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
-  return startSimulator({ http: true, taskLatencyMs: 5, ...opts })
+  return startSimulator({ http: true, taskLatencyMs: 5, verifyResponses: true, ...opts })
 }
 
 const agents = new Map<string, Agent>()
@@ -22,12 +25,13 @@ export async function raw(
   sim: RunningSimulator,
   method: string,
   path: string,
-  opts: { form?: string; json?: unknown; headers?: Record<string, string>; auth?: 'token' | 'none' } = {},
+  opts: { form?: string; json?: unknown; multipart?: FormData; headers?: Record<string, string>; auth?: 'token' | 'none' } = {},
 ): Promise<RawResponse> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) }
   if ((opts.auth ?? 'token') === 'token' && !headers.authorization && !headers.cookie) headers.authorization = `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`
-  let body: string | undefined
-  if (opts.form !== undefined) {
+  let body: string | FormData | undefined
+  if (opts.multipart !== undefined) body = opts.multipart
+  else if (opts.form !== undefined) {
     body = opts.form
     headers['content-type'] = 'application/x-www-form-urlencoded'
   } else if (opts.json !== undefined) {

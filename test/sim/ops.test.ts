@@ -56,8 +56,9 @@ describe('vzdump and restore', () => {
   })
 
   it('rejects bad notes templates and missing selections, and waits for the node lock', async () => {
-    expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300&notes-template=%7B%7Bfoo%7D%7D' })).json.errors['notes-template']).toBe("found unknown: variable 'foo' at char 0")
+    expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300&storage=local&notes-template=%7B%7Bfoo%7D%7D' })).json.errors['notes-template']).toBe("found unknown: variable 'foo' at char 4\n") // Perl: pos() after the match minus the name length
     expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'storage=local' })).json.errors.vmid).toMatch(/property is missing/)
+    expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300&protected=1' })).json.errors).toEqual({ storage: "missing property required by 'protected'" })
     expect((await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=999' })).reason).toBe("unable to find VM '999'")
     const a = (await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=300' })).json.data
     const b = (await raw(sim, 'POST', '/nodes/pve/vzdump', { form: 'vmid=301&prune-backups=keep-last%3D1' })).json.data
@@ -133,12 +134,15 @@ describe('cluster objects', () => {
     expect((await raw(sim, 'POST', '/pools', { form: 'poolid=apps' })).reason).toBe("pool 'apps' already exists")
     await raw(sim, 'POST', '/pools', { form: 'poolid=other' })
     await raw(sim, 'PUT', '/pools', { form: 'poolid=apps&vms=300' })
-    expect((await raw(sim, 'PUT', '/pools', { form: 'poolid=other&vms=300' })).reason).toBe('VM 300 is already a pool member')
+    expect((await raw(sim, 'PUT', '/pools', { form: 'poolid=other&vms=300' })).reason).toBe("VM 300 belongs already to pool 'apps' and 'allow-move' is not set")
+    expect((await raw(sim, 'PUT', '/pools', { form: 'poolid=apps&vms=300' })).reason).toBe('VM 300 is already a pool member')
+    expect((await raw(sim, 'POST', '/pools', { form: 'poolid=1st' })).reason).toBe('pool name must start with a letter')
+    expect((await raw(sim, 'POST', '/pools', { form: 'poolid=ghost%2Fchild' })).reason).toBe("parent 'ghost' of pool 'ghost/child' does not exist")
     const one = (await raw(sim, 'GET', '/pools?poolid=apps')).json.data
     expect(one).toHaveLength(1)
     expect(one[0].members.map((m: any) => m.id)).toEqual(['lxc/300'])
     expect((await raw(sim, 'GET', '/cluster/resources?type=vm')).json.data.find((x: any) => x.vmid === 300).pool).toBe('apps')
-    expect((await raw(sim, 'DELETE', '/pools?poolid=apps')).reason).toBe("pool 'apps' is not empty")
+    expect((await raw(sim, 'DELETE', '/pools?poolid=apps')).reason).toBe("pool 'apps' is not empty (contains VM 300)")
     await raw(sim, 'PUT', '/pools', { form: 'poolid=apps&vms=300&delete=1' })
     expect((await raw(sim, 'DELETE', '/pools?poolid=apps')).status).toBe(200)
     expect((await raw(sim, 'GET', '/pools')).json.data).toEqual([{ poolid: 'other' }])

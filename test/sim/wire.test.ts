@@ -56,7 +56,8 @@ describe('parameter validation', () => {
     { name: 'boolean true', reason: "booleans accept only 0/1; 'true' is a type error", path: '/nodes/pve/lxc/100/config?current=true', key: 'current', msg: "type check ('boolean') failed - got 'true'" },
     { name: 'enum', reason: 'enum values are enforced with the PVE text', path: '/cluster/resources?type=foo', key: 'type', msg: "value 'foo' does not have a value in the enumeration 'vm, storage, node, sdn'" },
     { name: 'integer', reason: 'integers are checked by regex', path: '/nodes/pve/tasks?limit=abc', key: 'limit', msg: "type check ('integer') failed - got 'abc'" },
-    { name: 'minimum', reason: 'vmid has a minimum of 100', path: '/cluster/nextid?vmid=5', key: 'vmid', msg: 'value must have a minimum value of 100' },
+    { name: 'minimum', reason: 'limit has a minimum of 0', path: '/nodes/pve/tasks?limit=-1', key: 'limit', msg: 'value must have a minimum value of 0' },
+    { name: 'format before minimum', reason: 'check_prop verifies the format (pve-vmid) before the range, so vmid=5 fails its format', path: '/cluster/nextid?vmid=5', key: 'vmid', msg: 'invalid format - value does not look like a valid VM ID\n' },
   ]
   for (const c of cases) {
     it(`rejects ${c.name} with 400 and an errors map (${c.reason})`, async () => {

@@ -1,47 +1,121 @@
-import { randomBytes } from 'node:crypto'
-import { str, type RouteDef } from '../core.js'
-import { fail, paramError } from '../errors.js'
-import { splitList } from '../formats.js'
-import { guestName } from '../guest-config.js'
+import { randomUUID } from 'node:crypto'
+import { str, type RouteDef, type SimCore } from '../core.js'
+import { fail, paramError, permError } from '../errors.js'
+import { nextEvent, parseCalendarEvent } from '../calendar-event.js'
+import { HASH_FORMATS, splitList } from '../formats.js'
+import { parsePropertyString, type Params } from '../params.js'
 import type { ConfigValue } from '../state.js'
 import { checkNotesTemplate } from './vzdump.js'
 
-const DOW = '(mon|tue|wed|thu|fri|sat|sun)'
-const DOW_SPEC = `${DOW}(\\.\\.${DOW})?(,${DOW}(\\.\\.${DOW})?)*`
-const NUM = '(\\*|\\d{1,4}(\\.\\.\\d{1,4})?(\\/\\d+)?(,\\d{1,4}(\\.\\.\\d{1,4})?)*)'
-const DATE = `${NUM}-${NUM}(-${NUM})?`
-const TIME = `${NUM}(:${NUM}){1,2}|${NUM}`
-const CAL_RE = new RegExp(`^(${DOW_SPEC})?(\\s*(${DATE}))?(\\s*(${TIME}))?$`)
-const NAMED = new Set(['minutely', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'annually', 'quarterly', 'semiannually'])
+const ALL_DAYS = 'mon,tue,wed,thu,fri,sat,sun'
+/** Keys PUT may `delete` besides the vzdump options (Backup.pm `$deletable`). */
+const DELETABLE = new Set(['comment', 'repeat-missed'])
+/** vzdump options (VZDump.pm `option_exists`): what PUT may `delete`. */
+const VZDUMP_OPTIONS = new Set(['all', 'bwlimit', 'compress', 'dumpdir', 'enabled', 'exclude', 'exclude-path', 'fleecing', 'ionice', 'lockwait', 'mailnotification', 'mailto', 'maxfiles', 'mode', 'node', 'notes-template', 'notification-mode', 'pbs-change-detection-mode', 'performance', 'pigz', 'pool', 'protected', 'prune-backups', 'quiet', 'remove', 'schedule', 'script', 'stdexcludes', 'stop', 'stopwait', 'storage', 'tmpdir', 'vmid', 'zstd'])
+/** Parameters that are not stored in the job. */
+const NOT_STORED = new Set(['id', 'delete', 'digest', 'starttime', 'dow'])
+/** Property-string options stored as text and returned as objects (Backup.pm return schema). */
+const OBJECT_OPTIONS = ['prune-backups', 'fleecing', 'performance'] as const
 
-/** Checks a `pve-calendar-event` (a subset of systemd calendar events). */
-export function isCalendarEvent(s: string): boolean {
-  const v = s.trim().toLowerCase()
-  if (v === '') return false
-  return NAMED.has(v) || CAL_RE.test(v)
+/**
+ * Backup.pm `$schedule_param_check`: `schedule` xor the legacy `starttime` (+ `dow`), which is
+ * turned into a schedule. `required` on create. Mutates `params`.
+ */
+function scheduleCheck(params: Params, required: boolean): void {
+  if (params.schedule !== undefined) {
+    if (params.starttime !== undefined) throw paramError({ starttime: "'starttime' and 'schedule' cannot both be set" })
+  } else if (params.starttime === undefined) {
+    if (required) throw paramError({ schedule: "neither 'starttime' nor 'schedule' were set" })
+  } else {
+    const dow = params.dow === undefined ? '' : splitList(String(params.dow)).join(',')
+    params.schedule = dow === '' || dow === ALL_DAYS ? String(params.starttime) : `${dow} ${String(params.starttime)}`
+  }
 }
 
-const SKIP = new Set(['delete', 'digest', 'id'])
-
-function setFields(job: Record<string, ConfigValue>, params: Record<string, unknown>): void {
-  if (params.schedule !== undefined && !isCalendarEvent(String(params.schedule))) throw paramError({ schedule: 'invalid format - unable to parse calendar event\n' })
-  const tpl = params['notes-template'] !== undefined ? checkNotesTemplate(String(params['notes-template'])) : undefined
+/** VZDump.pm `verify_vzdump_parameters`: selection conflicts, notes template, missing selection. */
+function verifyJob(job: Record<string, unknown>, checkMissing: boolean): void {
+  const set = (k: string): boolean => job[k] !== undefined && job[k] !== '' && job[k] !== 0 && job[k] !== '0'
+  if (set('all') && set('vmid')) throw paramError({ all: "option conflicts with option 'vmid'" })
+  if (set('exclude') && set('vmid')) throw paramError({ exclude: "option conflicts with option 'vmid'" })
+  if (set('pool') && set('vmid')) throw paramError({ pool: "option conflicts with option 'vmid'" })
+  const tpl = job['notes-template'] !== undefined ? checkNotesTemplate(String(job['notes-template'])) : undefined
   if (tpl) throw paramError({ 'notes-template': tpl })
-  for (const [k, v] of Object.entries(params)) if (!SKIP.has(k)) job[k] = v as ConfigValue
+  if (checkMissing && !(set('all') || set('stop') || set('pool') || set('exclude')) && !set('vmid')) throw paramError({ vmid: 'property is missing' })
 }
 
-/** `/cluster/backup` jobs and `/cluster/backup-info/not-backed-up` (§4.10). */
+/** A property-string option as the object GET returns (integers and booleans as numbers). */
+function optionObject(name: (typeof OBJECT_OPTIONS)[number], text: string): Record<string, string | number> {
+  const format = HASH_FORMATS[name] ?? {}
+  const defaultKey = Object.keys(format).find((k) => format[k]?.default_key)
+  const out: Record<string, string | number> = {}
+  for (const [k, v] of Object.entries(parsePropertyString(text, defaultKey) ?? {})) {
+    const type = format[k]?.type
+    out[k] = type === 'integer' || type === 'number' ? Number(v) : type === 'boolean' ? (/^(1|on|yes|true)$/i.test(v) ? 1 : 0) : v
+  }
+  return out
+}
+
+/** A stored job as GET returns it; `next-run` only in the list (Backup.pm `index`). */
+function renderJob(core: SimCore, id: string, job: Record<string, ConfigValue>, withNextRun: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...job, id }
+  for (const k of OBJECT_OPTIONS) if (typeof job[k] === 'string') out[k] = optionObject(k, job[k] as string)
+  if (withNextRun && job.schedule !== undefined) {
+    const next = nextEvent(parseCalendarEvent(String(job.schedule)), Math.floor(core.now() / 1000))
+    if (next !== undefined) out['next-run'] = next
+  }
+  return out
+}
+
+function jobOr400(core: SimCore, id: string): Record<string, ConfigValue> {
+  const job = core.state.backupJobs[id]
+  if (!job) throw paramError({ id: `No such job '${id}'` })
+  return job
+}
+
+/** `check_pool_exist` for a job's pool (403, like every pool check). */
+function checkPool(core: SimCore, params: Params): void {
+  const pool = str(params, 'pool')
+  if (pool !== undefined && !core.state.pools[pool]) throw permError(`pool '${pool}' does not exist`)
+}
+
+/**
+ * Guests a job covers (VZDump.pm `get_included_guests`): its pool's members, its vmid list, or
+ * with `all` every guest but the excluded; a job bound to a `node` covers only guests there.
+ */
+function includedGuests(core: SimCore, job: Record<string, ConfigValue>): number[] {
+  let ids: number[]
+  if (job.pool !== undefined) ids = [...(core.state.pools[String(job.pool)]?.members ?? [])]
+  else if (job.vmid !== undefined) ids = splitList(String(job.vmid)).map(Number)
+  else if (Number(job.all ?? 0) === 1) {
+    const excluded = new Set(splitList(String(job.exclude ?? '')).map(Number))
+    ids = Object.values(core.state.guests).map((g) => g.vmid).filter((v) => !excluded.has(v))
+  } else return []
+  return ids.filter((vmid) => {
+    const g = core.guest(vmid)
+    return !g || job.node === undefined || g.node === job.node
+  })
+}
+
+/** `/cluster/backup` jobs and `/cluster/backup-info/not-backed-up` (§4.10; pve-manager Backup.pm). */
 export const backupJobRoutes: RouteDef[] = [
-  { method: 'GET', path: '/cluster/backup', handler: ({ core }) => Object.values(core.state.backupJobs).map((j) => ({ ...j })) },
+  {
+    method: 'GET',
+    path: '/cluster/backup',
+    handler: ({ core }) => Object.entries(core.state.backupJobs).map(([id, j]) => renderJob(core, id, j, true)),
+  },
   {
     method: 'POST',
     path: '/cluster/backup',
     handler: ({ core, params }) => {
-      const id = str(params, 'id') ?? `backup-${randomBytes(4).toString('hex')}-${randomBytes(2).toString('hex')}`
+      checkPool(core, params)
+      scheduleCheck(params, true)
+      const id = str(params, 'id') ?? randomUUID()
       if (core.state.backupJobs[id]) throw fail(`Job '${id}' already exists`)
-      if (params.vmid !== undefined && params.all !== undefined) throw paramError({ vmid: "option conflicts with option 'all'" })
-      const job: Record<string, ConfigValue> = { id, type: 'vzdump', enabled: 1, mode: 'snapshot', compress: '0', storage: 'local' }
-      setFields(job, params)
+      const job: Record<string, ConfigValue> = { type: 'vzdump' }
+      for (const [k, v] of Object.entries(params)) if (!NOT_STORED.has(k)) job[k] = v as ConfigValue
+      job.enabled ??= 1
+      verifyJob(job, true)
+      if (job.exclude !== undefined && job.pool === undefined) job.all = 1
       core.state.backupJobs[id] = job
       core.markDirty()
       return null
@@ -50,20 +124,42 @@ export const backupJobRoutes: RouteDef[] = [
   {
     method: 'GET',
     path: '/cluster/backup/{id}',
-    handler: ({ core, params }) => {
-      const job = core.state.backupJobs[String(params.id)]
-      if (!job) throw fail(`job '${String(params.id)}' not found`)
-      return { ...job }
-    },
+    handler: ({ core, params }) => renderJob(core, String(params.id), jobOr400(core, String(params.id)), false),
   },
   {
     method: 'PUT',
     path: '/cluster/backup/{id}',
     handler: ({ core, params }) => {
-      const job = core.state.backupJobs[String(params.id)]
-      if (!job) throw fail(`job '${String(params.id)}' not found`)
-      for (const k of splitList(str(params, 'delete') ?? '')) delete job[k]
-      setFields(job, params)
+      const id = String(params.id)
+      checkPool(core, params)
+      scheduleCheck(params, false)
+      const del = splitList(str(params, 'delete') ?? '')
+      const changes = Object.entries(params).filter(([k]) => !NOT_STORED.has(k))
+      if (changes.length === 0 && del.length === 0) throw fail('no options specified')
+      verifyJob(Object.fromEntries(changes), false)
+      const stored = core.state.backupJobs[id]
+      if (!stored) throw fail('no such vzdump job')
+      const job = { ...stored }
+      for (const k of del) {
+        if (!DELETABLE.has(k) && !VZDUMP_OPTIONS.has(k)) throw paramError({ delete: `unknown option '${k}'` })
+        delete job[k]
+      }
+      for (const [k, v] of changes) job[k] = v as ConfigValue
+      if (job.exclude !== undefined && job.pool === undefined) job.all = 1
+      if (params.vmid !== undefined) {
+        delete job.all
+        delete job.exclude
+        delete job.pool
+      } else if (Number(params.all ?? 0) === 1) {
+        delete job.vmid
+        delete job.pool
+      } else if (job.pool !== undefined) {
+        delete job.vmid
+        delete job.all
+        delete job.exclude
+      }
+      verifyJob(job, true)
+      core.state.backupJobs[id] = job
       core.markDirty()
       return null
     },
@@ -72,7 +168,7 @@ export const backupJobRoutes: RouteDef[] = [
     method: 'DELETE',
     path: '/cluster/backup/{id}',
     handler: ({ core, params }) => {
-      if (!core.state.backupJobs[String(params.id)]) throw fail(`job '${String(params.id)}' not found`)
+      jobOr400(core, String(params.id))
       delete core.state.backupJobs[String(params.id)]
       core.markDirty()
       return null
@@ -82,18 +178,13 @@ export const backupJobRoutes: RouteDef[] = [
     method: 'GET',
     path: '/cluster/backup-info/not-backed-up',
     handler: ({ core }) => {
+      // Every vzdump job counts, enabled or not (BackupInfo.pm get_included_vmids).
       const covered = new Set<number>()
-      let all = false
-      for (const j of Object.values(core.state.backupJobs)) {
-        if (Number(j.enabled ?? 1) === 0) continue
-        if (Number(j.all ?? 0) === 1) all = true
-        for (const v of splitList(String(j.vmid ?? ''))) covered.add(Number(v))
-        if (j.pool !== undefined) for (const m of core.state.pools[String(j.pool)]?.members ?? []) covered.add(m)
-      }
-      if (all) return []
+      for (const j of Object.values(core.state.backupJobs)) for (const v of includedGuests(core, j)) covered.add(v)
       return Object.values(core.state.guests)
         .filter((g) => !covered.has(g.vmid))
-        .map((g) => ({ vmid: g.vmid, name: guestName(g), type: g.type }))
+        .sort((a, b) => a.vmid - b.vmid)
+        .map((g) => ({ vmid: g.vmid, type: g.type, ...(g.config.hostname !== undefined ? { name: String(g.config.hostname) } : {}) }))
     },
   },
 ]

@@ -67,6 +67,7 @@ export const clusterRoutes: RouteDef[] = [
           id: `node/${n}`,
           type: 'node',
           level: '',
+          ...(core.opts.sslFingerprint ? { ssl_fingerprint: core.opts.sslFingerprint } : {}),
           ...(online ? { cpu: 0.02, maxcpu: 8, mem: 4 * GiB, maxmem: 32 * GiB, uptime: 86_400, disk: 10 * GiB, maxdisk: 100 * GiB } : {}),
         }
       }),

@@ -1,7 +1,7 @@
 import { flag, str, type RouteDef } from '../core.js'
 import { fail } from '../errors.js'
-import { configDigest } from '../guest-config.js'
-import type { SimGuest } from '../state.js'
+import { configDigest, normaliseValue } from '../guest-config.js'
+import type { ConfigValue, SimGuest } from '../state.js'
 
 function snapshotOf(g: SimGuest, name: string) {
   const s = g.snapshots.find((x) => x.name === name)
@@ -9,11 +9,19 @@ function snapshotOf(g: SimGuest, name: string) {
   return s
 }
 
+/** A config without the keys a snapshot never copies (lock, description, unusedN). */
+function copyConfig(cfg: Record<string, ConfigValue>): Record<string, ConfigValue> {
+  return Object.fromEntries(Object.entries(cfg).filter(([k]) => k !== 'lock' && k !== 'description' && !/^unused\d+$/.test(k)))
+}
+
 /** Adds a snapshot of the current config/runtime (also used by vzdump for `vzdump`). */
 export function takeSnapshot(g: SimGuest, name: string, description: string, now: number): void {
-  const config = { ...g.config }
-  delete config.lock
-  g.snapshots.push({ name, snaptime: Math.floor(now / 1000), description, ...(g.parent ? { parent: g.parent } : {}), config, runtime: structuredClone(g.runtime) })
+  // AbstractConfig __snapshot_copy_config: everything but lock, description and unusedN; the
+  // comment becomes the section's description, stored as `#` lines, so it reads back with a
+  // trailing newline like a config description.
+  const config = copyConfig(g.config)
+  if (description !== '') config.description = normaliseValue('description', description)
+  g.snapshots.push({ name, snaptime: Math.floor(now / 1000), description: String(config.description ?? ''), ...(g.parent ? { parent: g.parent } : {}), config, runtime: structuredClone(g.runtime) })
   g.parent = name
 }
 
@@ -49,6 +57,7 @@ export const lxcSnapshotRoutes: RouteDef[] = [
       if (g.snapshots.some((s) => s.name === name)) throw fail(`snapshot name '${name}' already used`)
       return core.tasks.start(node, 'vzsnapshot', String(g.vmid), user, (t) => {
         if (g.config.lock !== undefined) throw new Error(`CT is locked (${g.config.lock})`)
+        if (Number(g.config.template ?? 0) === 1) throw new Error("you can't take a snapshot if it's a template")
         if (g.snapshots.some((s) => s.name === name)) throw new Error(`snapshot name '${name}' already used`)
         takeSnapshot(g, name, str(params, 'description') ?? '', core.now())
         t.log(`snapshot '${name}' created`)
@@ -90,7 +99,9 @@ export const lxcSnapshotRoutes: RouteDef[] = [
       return core.tasks.start(node, 'vzrollback', String(g.vmid), user, (t) => {
         if (g.config.lock !== undefined) throw new Error(`CT is locked (${g.config.lock})`)
         if (g.status === 'running') core.setStatus(g, 'stopped')
-        g.config = { ...s.config }
+        // __snapshot_apply_config: keep the current description and unusedN, take the rest.
+        const kept = Object.fromEntries(Object.entries(g.config).filter(([k]) => k === 'description' || /^unused\d+$/.test(k)))
+        g.config = { ...kept, ...copyConfig(s.config) }
         g.pending = {}
         g.pendingDelete = []
         if (s.runtime) g.runtime = structuredClone(s.runtime)

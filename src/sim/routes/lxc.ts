@@ -103,6 +103,8 @@ export const lxcRoutes: RouteDef[] = [
       const g = core.guestOn(String(params.node), Number(params.vmid))
       const keys = new Set([...Object.keys(g.config), ...Object.keys(g.pending), ...g.pendingDelete])
       return [...keys].sort().map((key) => {
+        // Typed like GET config (integers and booleans as numbers): pve-container's check_type
+        // turns them into Perl numbers when it reads the file, whatever the schema's 'string' says.
         const item: Record<string, unknown> = { key }
         if (g.config[key] !== undefined) item.value = g.config[key]
         if (g.pending[key] !== undefined) item.pending = g.pending[key]

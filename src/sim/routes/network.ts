@@ -1,6 +1,6 @@
 import { str, type RouteDef } from '../core.js'
 import { Envelope } from '../envelope.js'
-import { fail, paramError } from '../errors.js'
+import { paramError } from '../errors.js'
 import { splitList } from '../formats.js'
 import type { SimIface } from '../state.js'
 
@@ -23,6 +23,29 @@ export function networkDiff(active: Record<string, SimIface>, pending: Record<st
   for (const l of a) if (!bs.has(l)) lines.push(`-${l}`)
   for (const l of b) if (!as.has(l)) lines.push(`+${l}`)
   return `${lines.join('\n')}\n`
+}
+
+const PORT_KEYS = ['bridge_ports', 'ovs_ports', 'slaves', 'ovs_bonds']
+const ports = (i: Record<string, unknown>): string[] => PORT_KEYS.flatMap((k) => (i[k] ? splitList(String(i[k])) : []))
+
+/**
+ * Network.pm `$check_duplicate_gateway(6)` and `$check_duplicate_ports`: one default gateway per
+ * family, and a port enslaved by one interface only.
+ */
+function checkDuplicates(config: Record<string, SimIface>, iface: string, params: Record<string, unknown>): void {
+  for (const [key, name] of [['gateway', 'Default gateway'], ['gateway6', 'Default ipv6 gateway']] as const) {
+    if (!params[key]) continue
+    const other = Object.keys(config).find((k) => k !== iface && config[k]?.[key])
+    if (other !== undefined) throw paramError({ [key]: `${name} already exists on interface '${other}'.` })
+  }
+  const wanted = new Set(ports(params))
+  if (wanted.size === 0) return
+  const paramName = PORT_KEYS.find((k) => params[k]) as string
+  for (const [name, other] of Object.entries(config)) {
+    if (name === iface) continue
+    const used = ports(other).find((p) => wanted.has(p))
+    if (used !== undefined) throw paramError({ [paramName]: `${used} is already used on interface '${name}'.` })
+  }
 }
 
 const SKIP = new Set(['node', 'delete', 'digest', 'regenerate-frr'])
@@ -67,7 +90,9 @@ export const networkRoutes: RouteDef[] = [
       const pending = (n.networkPending ??= structuredClone(n.network))
       const iface = String(params.iface)
       if (pending[iface]) throw paramError({ iface: 'interface already exists' })
-      if (params.address !== undefined && params.cidr !== undefined) throw paramError({ address: 'address conflicts with cidr' })
+      checkDuplicates(pending, iface, params)
+      if (params.cidr !== undefined && params.address !== undefined) throw paramError({ address: 'address conflicts with cidr' })
+      if (params.cidr !== undefined && params.netmask !== undefined) throw paramError({ netmask: 'netmask conflicts with cidr' })
       const i: SimIface = { iface, families: ['inet'], method6: 'manual', priority: Object.keys(pending).length + 3 }
       applyFields(i, params)
       pending[iface] = i
@@ -82,7 +107,10 @@ export const networkRoutes: RouteDef[] = [
       const n = core.state.nodes[String(params.node)]!
       const pending = (n.networkPending ??= structuredClone(n.network))
       const i = pending[String(params.iface)]
-      if (!i) throw fail(`interface '${String(params.iface)}' does not exist`)
+      if (!i) throw paramError({ iface: 'interface does not exist' })
+      checkDuplicates(pending, String(params.iface), params)
+      if (params.cidr !== undefined && params.address !== undefined) throw paramError({ address: 'address conflicts with cidr' })
+      if (params.cidr !== undefined && params.netmask !== undefined) throw paramError({ netmask: 'netmask conflicts with cidr' })
       for (const k of splitList(str(params, 'delete') ?? '')) delete i[k]
       if (params.address !== undefined || params.cidr !== undefined) {
         delete i.address
@@ -100,7 +128,7 @@ export const networkRoutes: RouteDef[] = [
     handler: ({ core, params }) => {
       const n = core.state.nodes[String(params.node)]!
       const i = (n.networkPending ?? n.network)[String(params.iface)]
-      if (!i) throw fail(`interface '${String(params.iface)}' does not exist`)
+      if (!i) throw paramError({ iface: 'interface does not exist' })
       return { ...i }
     },
   },
@@ -110,7 +138,7 @@ export const networkRoutes: RouteDef[] = [
     handler: ({ core, params }) => {
       const n = core.state.nodes[String(params.node)]!
       const pending = (n.networkPending ??= structuredClone(n.network))
-      if (!pending[String(params.iface)]) throw fail(`interface '${String(params.iface)}' does not exist`)
+      if (!pending[String(params.iface)]) throw paramError({ iface: 'interface does not exist' })
       delete pending[String(params.iface)]
       core.markDirty()
       return null

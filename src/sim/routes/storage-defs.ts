@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { SimCore } from '../core.js'
 import { fail } from '../errors.js'
 import { rootfsBytes } from './shapes.js'
@@ -8,14 +9,16 @@ export interface StorageDef {
   type: 'dir' | 'lvmthin'
   content: string[]
   total: number
+  /** The type-specific options `storage.cfg` holds (what `GET /storage/{storage}` shows). */
+  options: Record<string, string>
 }
 
 const GiB = 2 ** 30
 
 /** `local` (dir) and `local-lvm` (lvmthin) on every node. */
 export const STORAGES: StorageDef[] = [
-  { id: 'local', type: 'dir', content: ['vztmpl', 'iso', 'backup', 'snippets'], total: 100 * GiB },
-  { id: 'local-lvm', type: 'lvmthin', content: ['rootdir', 'images'], total: 400 * GiB },
+  { id: 'local', type: 'dir', content: ['vztmpl', 'iso', 'backup', 'snippets'], total: 100 * GiB, options: { path: '/var/lib/vz' } },
+  { id: 'local-lvm', type: 'lvmthin', content: ['rootdir', 'images'], total: 400 * GiB, options: { thinpool: 'data', vgname: 'pve' } },
 ]
 
 /** A storage by id, or the real 500. */
@@ -63,3 +66,14 @@ export function storageResource(core: SimCore, node: string, s: StorageDef, lvmU
     maxdisk: s.total,
   }
 }
+
+/**
+ * A storage as `GET /storage[/{storage}]` shows its `storage.cfg` entry (pve-storage
+ * API2/Storage/Config.pm `$api_storage_config`): type, options, content and the file digest.
+ */
+export function storageConfigItem(s: StorageDef): Record<string, unknown> {
+  return { storage: s.id, type: s.type, ...s.options, content: contentText(s), digest: STORAGE_CFG_DIGEST }
+}
+
+/** storage.cfg never changes in the simulator, so neither does its digest. */
+const STORAGE_CFG_DIGEST = createHash('sha1').update(JSON.stringify(STORAGES.map((s) => [s.id, s.type, s.options, s.content]))).digest('hex')

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { packageRoot } from '../../model/paths.js'
@@ -6,7 +7,7 @@ import { fail, paramError } from '../errors.js'
 import { parseSize } from '../guest-config.js'
 import type { SimVolume } from '../state.js'
 import { rootfsBytes } from './shapes.js'
-import { contentText, STORAGES, storageDef, storageUsed } from './storage-defs.js'
+import { contentText, storageConfigItem, STORAGES, storageDef, storageUsed } from './storage-defs.js'
 
 const BACKUP_RE = /^vzdump-(lxc|qemu)-(\d+)-(\d{4})_(\d{2})_(\d{2})-(\d{2})_(\d{2})_(\d{2})\.(tar(?:\.(?:zst|gz|lzo))?|vma(?:\.(?:zst|gz|lzo))?|tgz)$/
 
@@ -62,6 +63,12 @@ export function resolveVolid(storage: string, volume: string): string {
 export const storageRoutes: RouteDef[] = [
   {
     method: 'GET',
+    path: '/storage',
+    handler: ({ params }) => STORAGES.filter((s) => params.type === undefined || s.type === params.type).map(storageConfigItem),
+  },
+  { method: 'GET', path: '/storage/{storage}', handler: ({ params }) => storageConfigItem(storageDef(String(params.storage))) },
+  {
+    method: 'GET',
     path: '/nodes/{node}/storage',
     handler: ({ core, params }) => {
       const node = String(params.node)
@@ -104,17 +111,19 @@ export const storageRoutes: RouteDef[] = [
   {
     method: 'GET',
     path: '/nodes/{node}/storage/{storage}/content/{volume}',
+    restParam: true,
     handler: ({ core, params }) => {
       const volid = resolveVolid(String(params.storage), String(params.volume))
       const v = core.state.nodes[String(params.node)]?.volumes[volid]
       if (!v) throw fail(`volume '${volid}' does not exist`)
       const item = contentItem(v)
-      return { path: `/var/lib/vz/${volid.slice(volid.indexOf(':') + 1).replace(/^backup\//, 'dump/').replace(/^vztmpl\//, 'template/cache/')}`, size: v.size, used: v.size, format: item.format, ...(v.notes ? { notes: v.notes } : {}), ...(v.protected ? { protected: 1 } : {}) }
+      return { path: `/var/lib/vz/${volid.slice(volid.indexOf(':') + 1).replace(/^backup\//, 'dump/').replace(/^vztmpl\//, 'template/cache/').replace(/^iso\//, 'template/iso/')}`, size: v.size, used: v.size, format: item.format, ...(v.notes ? { notes: v.notes } : {}), ...(v.protected ? { protected: 1 } : {}) }
     },
   },
   {
     method: 'PUT',
     path: '/nodes/{node}/storage/{storage}/content/{volume}',
+    restParam: true,
     handler: ({ core, params }) => {
       const volid = resolveVolid(String(params.storage), String(params.volume))
       const v = core.state.nodes[String(params.node)]?.volumes[volid]
@@ -134,6 +143,7 @@ export const storageRoutes: RouteDef[] = [
   {
     method: 'DELETE',
     path: '/nodes/{node}/storage/{storage}/content/{volume}',
+    restParam: true,
     handler: ({ core, params, user }) => {
       const node = String(params.node)
       const storage = String(params.storage)
@@ -147,6 +157,45 @@ export const storageRoutes: RouteDef[] = [
         if (cur.protected) throw new Error(`cannot remove protected volume '${volid}' on '${storage}'`)
         delete vols[volid]
         t.log(`Removed volume '${volid}'`)
+        core.markDirty()
+      })
+    },
+  },
+  {
+    method: 'POST',
+    path: '/nodes/{node}/storage/{storage}/upload',
+    handler: ({ core, params, user, upload }) => {
+      // pve-storage API2/Storage/Status.pm upload
+      const node = String(params.node)
+      const storage = String(params.storage)
+      const s = storageDef(storage)
+      if (s.type !== 'dir') throw fail(`can't upload to storage type '${s.type}'`)
+      if (!upload) throw fail('missing temporary file name')
+      const content = String(params.content)
+      const filename = String(params.filename).replace(/\n$/, '').replace(/^.*[/\\]/, '').replace(/[^a-zA-Z0-9_.-]/g, '_')
+      if (content === 'iso' && !/[^/]+\.(iso|img)$/i.test(filename)) throw paramError({ filename: 'wrong file extension' })
+      if (content === 'vztmpl' && !/[^/]+\.(tar|tar\.(gz|xz|zst|bz2))$/i.test(filename)) throw paramError({ filename: 'wrong file extension' })
+      if (content === 'import' && !/[^/]+\.(ova|ovf|qcow2|raw|vmdk)$/.test(filename)) throw paramError({ filename: 'invalid filename or wrong extension' })
+      if (!s.content.includes(content)) throw fail(`storage '${storage}' does not support '${content}' content`)
+      const dir = content === 'iso' ? 'template/iso' : content === 'vztmpl' ? 'template/cache' : 'import'
+      const dest = `/var/lib/vz/${dir}/${filename}`
+      const tmp = `/var/tmp/pveupload-${createHash('md5').update(upload.data).update(String(core.now())).digest('hex')}`
+      const algorithm = str(params, 'checksum-algorithm')
+      const expected = str(params, 'checksum')
+      return core.tasks.start(node, 'imgcopy', '', user, (t) => {
+        t.log(`starting file import from: ${tmp}`)
+        if (algorithm && expected) {
+          const got = createHash(algorithm).update(upload.data).digest('hex')
+          if (got.toLowerCase() !== expected.toLowerCase()) throw new Error(`checksum mismatch: got '${got}' != expect '${expected}'`)
+          t.log('calculating checksum...OK, checksum verified')
+        }
+        t.log(`target node: ${node}`)
+        t.log(`target file: ${dest}`)
+        t.log(`file size is: ${upload.data.length}`)
+        t.log(`command: cp -- ${tmp} ${dest}`)
+        const volid = `${storage}:${content}/${filename}`
+        core.state.nodes[node]!.volumes[volid] = { volid, content: content as 'iso' | 'vztmpl', size: upload.data.length, ctime: Math.floor(core.now() / 1000) }
+        t.log('finished file import successfully')
         core.markDirty()
       })
     },

@@ -19,20 +19,20 @@ export function backupStamp(ms: number): string {
   return `${d.getFullYear()}_${pad(d.getMonth() + 1)}_${pad(d.getDate())}-${pad(d.getHours())}_${pad(d.getMinutes())}_${pad(d.getSeconds())}`
 }
 
-/** Checks a notes template: only `{{cluster|guestname|node|vmid}}` and `\n`/`\\` escapes. */
+/**
+ * VZDump.pm `$verify_notes_template`: no line feed, only `\n`/`\\` escapes and the variables
+ * `{{cluster|guestname|node|vmid}}`. Returns PVE's message (newline-terminated) or undefined.
+ */
 export function checkNotesTemplate(tpl: string): string | undefined {
-  for (let i = 0; i < tpl.length; i++) {
-    if (tpl[i] === '\\') {
-      if (tpl[i + 1] !== 'n' && tpl[i + 1] !== '\\') return `found unknown: escape '\\${tpl[i + 1] ?? ''}' at char ${i}`
-      i++
-    } else if (tpl.startsWith('{{', i)) {
-      const end = tpl.indexOf('}}', i)
-      const name = end < 0 ? tpl.slice(i + 2) : tpl.slice(i + 2, end)
-      if (!['cluster', 'guestname', 'node', 'vmid'].includes(name)) return `found unknown: variable '${name}' at char ${i}`
-      i = end + 1
-    }
+  if (tpl.includes('\n')) return 'contains a line feed\n'
+  const problems: string[] = []
+  for (const m of tpl.matchAll(/\\(.)/gs)) if (!/^[n\\]$/.test(m[1] as string)) problems.push(`escape sequence '\\${m[1]}' at char ${m.index}`)
+  for (const m of tpl.matchAll(/\{\{([^\s{}]+)\}\}/g)) {
+    const name = m[1] as string
+    // Perl reports pos() after the match minus the name's length.
+    if (!/^(cluster|guestname|node|vmid)$/.test(name)) problems.push(`variable '${name}' at char ${m.index + m[0].length - name.length}`)
   }
-  return undefined
+  return problems.length > 0 ? `found unknown: ${problems.join(', ')}\n` : undefined
 }
 
 function renderNotes(tpl: string, g: SimGuest): string {
@@ -129,10 +129,11 @@ export const vzdumpRoutes: RouteDef[] = [
     handler: ({ core, params, user }) => {
       const node = String(params.node)
       const hasVmid = params.vmid !== undefined
-      if (hasVmid && (flag(params, 'all') || params.exclude !== undefined || params.pool !== undefined)) {
-        throw paramError({ vmid: "option conflicts with option 'all', 'exclude' or 'pool'" })
-      }
-      if (!hasVmid && !flag(params, 'all') && params.pool === undefined) throw paramError({ vmid: 'property is missing and it is not optional' })
+      // VZDump.pm verify_vzdump_parameters (with check_missing)
+      if (hasVmid && flag(params, 'all')) throw paramError({ all: "option conflicts with option 'vmid'" })
+      if (hasVmid && params.exclude !== undefined) throw paramError({ exclude: "option conflicts with option 'vmid'" })
+      if (hasVmid && params.pool !== undefined) throw paramError({ pool: "option conflicts with option 'vmid'" })
+      if (!hasVmid && !flag(params, 'all') && !flag(params, 'stop') && params.pool === undefined && params.exclude === undefined) throw paramError({ vmid: 'property is missing' })
       const tpl = str(params, 'notes-template')
       const tplError = tpl !== undefined ? checkNotesTemplate(tpl) : undefined
       if (tplError) throw paramError({ 'notes-template': tplError })
