@@ -78,6 +78,23 @@ export function locate(doc: Document, lc: LineCounter, path: FieldPath, target: 
   return pos(lc, fallback)
 }
 
+/**
+ * The source text of the scalar at `path` in `doc` (aliases followed), or undefined when the
+ * path does not end on a scalar. Used to tell `022` from `22`, which parse to the same number.
+ */
+export function scalarSourceAt(doc: Document, text: string, path: FieldPath): string | undefined {
+  let node: unknown = doc.contents
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(doc)
+    if (isMap(node)) node = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg))?.value
+    else if (isSeq(node) && typeof seg === 'number') node = node.items[seg]
+    else return undefined
+  }
+  if (isAlias(node)) node = node.resolve(doc)
+  if (!isScalar(node) || !Array.isArray(node.range)) return undefined
+  return text.slice(node.range[0], node.range[1])
+}
+
 function rangeStart(n: unknown): number | undefined {
   const r = (n as Node | null | undefined)?.range
   return Array.isArray(r) ? r[0] : undefined
