@@ -135,7 +135,10 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
     const subnet = parseCidr(lan.subnet)
     if (!subnet) continue
     if (subnet.address !== subnet.network) errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet must be a network address; did you mean "${fmtNet(subnet.network, subnet.prefix)}"?`))
-    if (subnet.prefix > 30) errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet /${subnet.prefix} is too small for a LAN; use /30 or larger (e.g. /24)`))
+    if (subnet.prefix > 30) {
+      errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet /${subnet.prefix} is too small for a LAN; use /30 or larger (e.g. /24)`))
+      continue
+    }
     if (subnet.prefix < MIN_LAN_PREFIX) {
       errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet /${subnet.prefix} is too large for a LAN; use a prefix from /${MIN_LAN_PREFIX} to /30 (e.g. 10.10.0.0/24)`))
       continue

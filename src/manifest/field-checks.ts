@@ -19,6 +19,7 @@
 import type { Kind, ManifestError } from '../model/types.js'
 import { checkHostnameLength, checkMountPath } from '../model/names.js'
 import { checkTemplate, checkVolid } from '../model/volid.js'
+import { describeValue } from './ajv-messages.js'
 import { errorAt } from './located.js'
 import { scalarSourceAt, type FieldPath } from './locate.js'
 import type { ParsedDoc } from './yaml-docs.js'
@@ -104,7 +105,7 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       const hostname = typeof spec.hostname === 'string' ? spec.hostname : undefined
       if (hostname) {
         const p = checkHostnameLength(hostname, 64)
-        if (p) err(['spec', 'hostname'], `${p} (the container's own name is limited to 64 by Linux)`)
+        if (p) err(['spec', 'hostname'], p.startsWith('name is') ? `${p} (Linux limits a host name to 64)` : p)
       }
       if (Array.isArray(spec.expose)) {
         spec.expose.forEach((x, i) => {
@@ -207,7 +208,7 @@ type Err = (path: FieldPath, message: string, target?: 'value' | 'key') => void
 /** Every number in the document (outside compose content) is finite and, if whole, exact. */
 function checkNumbers(v: unknown, path: FieldPath, err: Err): void {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) err(path, `must be a finite number, got ${String(v)}`)
+    if (!Number.isFinite(v)) err(path, `must be a finite number, got ${describeValue(v, path)}`)
     else if (Number.isInteger(v) && !Number.isSafeInteger(v)) err(path, `number ${String(v)} is too large to be exact; use a smaller value`)
     return
   }

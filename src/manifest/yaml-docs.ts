@@ -4,7 +4,7 @@
  * nesting and non-mapping documents become located errors; nothing here throws.
  */
 import jsYaml from 'js-yaml'
-import { isCollection, isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml'
+import { isAlias, isCollection, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document } from 'yaml'
 import type { ManifestError } from '../model/types.js'
 import type { ManifestText } from './read-files.js'
 
@@ -197,8 +197,8 @@ function parseFully(src: ManifestText): { docs: ParsedDoc[]; errors: ManifestErr
       return
     }
     if (doc.directives?.yaml.explicit && doc.directives.yaml.version !== '1.2') {
-      const at = src.text.indexOf('%YAML')
-      err(at >= 0 ? at : doc.range[0], `YAML ${doc.directives.yaml.version} is not supported; remove the %YAML directive (manifests are read as YAML 1.2, where yes/no/on/off are text)`)
+      const at = /^%YAML/m.exec(src.text)?.index
+      err(at ?? doc.range[0], `YAML ${doc.directives.yaml.version} is not supported; remove the %YAML directive (manifests are read as YAML 1.2, where yes/no/on/off are text)`)
       return
     }
     if (doc.contents === null || doc.contents === undefined) return
@@ -260,8 +260,12 @@ function findBadKey(doc: Document.Parsed): { offset: number; message: string } |
       Pair(_key, pair) {
         const k = pair.key
         const empty = k === null || k === undefined || (isScalar(k) && k.value === null)
-        if (!empty && !isCollection(k)) return undefined
         const offset = (k as { range?: number[] } | null)?.range?.[0] ?? (pair.value as { range?: number[] } | null)?.range?.[0] ?? doc.range[0]
+        if (isScalar(k) && typeof k.value === 'symbol' && k.source === '<<' && !isMergeSource(doc, pair.value)) {
+          found = { offset, message: 'a merge key (<<) needs a mapping or an alias of one (or a list of them)' }
+          return visit.BREAK
+        }
+        if (!empty && !isCollection(k)) return undefined
         found = { offset, message: empty ? 'mapping key is empty or null; write the key as text' : 'mapping key is a list or mapping; keys must be plain text' }
         return visit.BREAK
       },
@@ -273,12 +277,19 @@ function findBadKey(doc: Document.Parsed): { offset: number; message: string } |
   return found
 }
 
+/** True when `v` can follow a merge key: a mapping, an alias of one, or a list of those. */
+function isMergeSource(doc: Document.Parsed, v: unknown): boolean {
+  const one = (n: unknown): boolean => isMap(isAlias(n) ? n.resolve(doc) : n)
+  return isSeq(v) ? v.items.every(one) : one(v)
+}
+
 function friendly(code: string, message: string, text: string, offset: number): string {
   if (code === 'DUPLICATE_KEY') {
     const m = /^\s*["']?([^"':\n]+)/.exec(text.slice(offset, offset + 100))
     return m ? `duplicate key "${m[1].trim()}"; each field may appear only once in a mapping` : FRIENDLY[code]
   }
   if (FRIENDLY[code]) return FRIENDLY[code]
+  if (/call stack|too much recursion/i.test(message)) return `YAML is nested too deeply (limit ${MAX_DEPTH} levels)`
   const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').trim()
   const lower = first.charAt(0).toLowerCase() + first.slice(1)
   return `invalid YAML: ${lower}`
