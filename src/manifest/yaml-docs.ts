@@ -279,7 +279,8 @@ function findBadKey(doc: Document.Parsed): { offset: number; message: string } |
 
 /** True when `v` can follow a merge key: a mapping, an alias of one, or a list of those. */
 function isMergeSource(doc: Document.Parsed, v: unknown): boolean {
-  const one = (n: unknown): boolean => isMap(isAlias(n) ? n.resolve(doc) : n)
+  // An alias with no anchor is reported by toJS as such; only a resolved non-mapping is wrong here.
+  const one = (n: unknown): boolean => (isAlias(n) ? (n.resolve(doc) === undefined ? true : isMap(n.resolve(doc))) : isMap(n))
   return isSeq(v) ? v.items.every(one) : one(v)
 }
 
