@@ -271,6 +271,28 @@ describe('reading files and folders', () => {
     ])
   })
 
+  it('never lets a composeFile turn another manifest file into a compose file, by name or through a symlink', async () => {
+    const d = join(dir, 'compose-is-manifest')
+    await mkdir(d, { recursive: true })
+    const viaFile = (name: string, file: string): string => `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec:\n  source: {composeFile: ${file}}\n`
+    await writeFile(join(d, 'a.yaml'), viaFile('a', 'b.yaml'))
+    await writeFile(join(d, 'b.yaml'), app('b'))
+    await writeFile(join(d, 'c.yaml'), viaFile('c', 'link.yml'))
+    await symlink(join(d, 'b.yaml'), join(d, 'link.yml'))
+    const r = await loadManifests([d], { cwd: d })
+    expect(r.ok ? [] : r.errors.map((e) => formatError(e, d))).toEqual([
+      'a.yaml:5:25: App/a: spec.source.composeFile: compose file "b.yaml" is a manifest file; a file is either a manifest or a compose file, point composeFile at a compose file',
+      'c.yaml:5:25: App/c: spec.source.composeFile: compose file "link.yml" is a manifest file; a file is either a manifest or a compose file, point composeFile at a compose file',
+    ])
+    // Fixed, the same folder loads all three Apps: b was never dropped from the set.
+    await mkdir(join(d, 'compose'))
+    await writeFile(join(d, 'compose', 'web.yml'), 'services:\n  web:\n    image: nginx:1.27\n')
+    await writeFile(join(d, 'a.yaml'), viaFile('a', 'compose/web.yml'))
+    await writeFile(join(d, 'c.yaml'), viaFile('c', 'compose/web.yml'))
+    const fixed = await loadOk([d], { cwd: d })
+    expect(fixed.apps.map((a) => a.metadata.name)).toEqual(['a', 'b', 'c'])
+  })
+
   it('refuses device files instead of reading them forever', async () => {
     const r = await loadManifests(['/dev/zero'], { cwd: dir })
     expect(r.ok ? '' : r.errors[0].message).toBe('not a regular file; pass manifest files or folders')
