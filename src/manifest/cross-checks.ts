@@ -126,7 +126,16 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
   }
   // Per appliance: the DHCP pool, so static addresses can be kept out of it.
   const pools = new Map<string, { start: number; end: number; text: string }>()
+  const lanBridgeFirst = new Map<string, ParsedDoc>()
   for (const { d, manifest } of appliances) {
+    const lanBridge = manifest.spec.lan.bridge
+    const bridgePath: FieldPath = ((d.value.spec as Record<string, Record<string, unknown>> | undefined)?.lan?.bridge !== undefined) ? ['spec', 'lan', 'bridge'] : ['spec', 'lan']
+    if (lanBridge && lanBridge === manifest.spec.wan?.bridge) {
+      errors.push(errorAt(d, bridgePath, `lan.bridge and wan.bridge are both ${lanBridge}; the appliance would serve DHCP on its uplink network, give the LAN its own bridge`))
+    }
+    const otherLan = lanBridge ? lanBridgeFirst.get(lanBridge) : undefined
+    if (otherLan) errors.push(errorAt(d, bridgePath, `bridge ${lanBridge} is already the LAN of Appliance "${identity(otherLan).name}" at ${where(otherLan)}; two appliances would both serve DHCP on it`))
+    else if (lanBridge) lanBridgeFirst.set(lanBridge, d)
     if (manifest.spec.proxy.tls === 'acme' && !manifest.spec.proxy.acmeEmail) errors.push(errorAt(d, ['spec', 'proxy', 'tls'], 'ACME certificates need an account e-mail; set proxy.acmeEmail'))
     const rawSpec = (d.value.spec ?? {}) as Record<string, unknown>
     const rawLan = (rawSpec.lan ?? {}) as Record<string, unknown>
@@ -188,9 +197,16 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
   }
   for (const { d, manifest } of apps) {
     const net = manifest.spec.network
-    if (net.ip === 'dhcp') continue
+    if (net.ip === 'dhcp') {
+      if (net.gateway) errors.push(errorAt(d, ['spec', 'network', 'gateway'], 'a gateway applies only to a static network.ip; remove it or set ip to an address such as 192.168.1.20/24'))
+      continue
+    }
     const cidr = parseCidr(net.ip)
     if (!cidr) continue
+    if (cidr.prefix < MIN_LAN_PREFIX) {
+      errors.push(errorAt(d, ['spec', 'network', 'ip'], `prefix /${cidr.prefix} makes every address local; use the prefix of the app's network (/${MIN_LAN_PREFIX} to /32, e.g. /24)`))
+      continue
+    }
     const text = net.ip.split('/')[0]
     const appliance = net.appliance ? applianceByName.get(net.appliance) : undefined
     if (appliance) {
@@ -222,9 +238,16 @@ export const MIN_LAN_PREFIX = 8
 /** WAN side of an appliance: a static address must be a host address with its gateway on the same network. */
 function checkWan(d: ParsedDoc, a: ApplianceManifest, errors: ManifestError[]): Cidr | undefined {
   const wan = a.spec.wan
-  if (!wan || wan.ip === 'dhcp' || wan.ip === undefined) return undefined
+  if (!wan || wan.ip === 'dhcp' || wan.ip === undefined) {
+    if (wan?.gateway) errors.push(errorAt(d, ['spec', 'wan', 'gateway'], 'a gateway applies only to a static wan.ip; remove it or set wan.ip to an address such as 192.168.1.50/24'))
+    return undefined
+  }
   const cidr = parseCidr(wan.ip)
   if (!cidr) return undefined
+  if (cidr.prefix < MIN_LAN_PREFIX) {
+    errors.push(errorAt(d, ['spec', 'wan', 'ip'], `prefix /${cidr.prefix} makes every address local; use the prefix of the uplink network (/${MIN_LAN_PREFIX} to /32, e.g. /24)`))
+    return undefined
+  }
   if (cidr.prefix < 31 && (cidr.address === cidr.network || cidr.address === cidr.broadcast)) {
     errors.push(errorAt(d, ['spec', 'wan', 'ip'], `${wan.ip.split('/')[0]} is the network or broadcast address of /${cidr.prefix}; pick a host address`))
   }

@@ -17,7 +17,9 @@
  * written. Every problem is a located error.
  */
 import type { Kind, ManifestError } from '../model/types.js'
-import { checkHostnameLength, checkMountPath } from '../model/names.js'
+import { parseIpv4 } from '../model/ipv4.js'
+import { checkHostnameLength, checkMountPath, HOSTNAME_PATTERN } from '../model/names.js'
+import { checkCalendarBounds } from '../model/calendar.js'
 import { checkTemplate, checkVolid } from '../model/volid.js'
 import { describeValue } from './ajv-messages.js'
 import { errorAt } from './located.js'
@@ -32,6 +34,8 @@ const own = (o: Obj, k: string): boolean => Object.prototype.hasOwnProperty.call
 export const MIN_MEMORY_MIB = 16
 /** Longest duration a Node timer holds (2^31 - 1 ms, about 24.8 days). */
 export const MAX_DURATION_MS = 2 ** 31 - 1
+/** Mount points a container can have (`mp0` to `mp255`). */
+export const MAX_VOLUMES = 256
 /** Keys that would touch an object's prototype if assigned; refused in free-form mappings. */
 export const PROTO_KEYS = new Set(['__proto__'])
 
@@ -90,7 +94,9 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       ms = 0
       for (const m of value.trim().matchAll(DURATION_PART)) ms += Number(m[1]) * MS_PER[m[2]]
     }
-    if (ms !== undefined && Number.isFinite(ms) && ms > MAX_DURATION_MS) err(path, `duration is too long; use at most 24 days (e.g. "576h"), got ${shown(value)}`)
+    if (ms === undefined || !Number.isFinite(ms)) return
+    if (ms > MAX_DURATION_MS) err(path, `duration is too long; use at most 24 days (e.g. "576h"), got ${shown(value)}`)
+    else if (ms < 1000) err(path, `timeout must be at least 1s, got ${shown(value)}`)
   }
   const template = (path: FieldPath, value: unknown): void => {
     if (typeof value !== 'string') return
@@ -114,6 +120,7 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
         })
       }
       if (Array.isArray(spec.volumes)) {
+        if (spec.volumes.length > MAX_VOLUMES) err(['spec', 'volumes', MAX_VOLUMES], `an App can have at most ${MAX_VOLUMES} volumes (Proxmox mount points mp0 to mp255)`)
         spec.volumes.forEach((vol, i) => {
           if (!isObj(vol)) return
           disk(['spec', 'volumes', i, 'size'], vol.size, 'volume size')
@@ -152,6 +159,10 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       const defaults = isObj(spec.defaults) ? spec.defaults : {}
       resources(['spec', 'defaults', 'resources'], defaults.resources)
       template(['spec', 'defaults', 'template'], defaults.template)
+      if (typeof spec.endpoint === 'string') {
+        const p = checkEndpoint(spec.endpoint)
+        if (p) err(['spec', 'endpoint'], p)
+      }
       const range = isObj(spec.vmidRange) ? spec.vmidRange : {}
       if (typeof range.min === 'number' && typeof range.max === 'number' && range.min > range.max) {
         err(['spec', 'vmidRange', own(range, 'max') ? 'max' : 'min'], `vmidRange is empty: min ${range.min} is above max ${range.max}; swap them or widen the range`)
@@ -164,6 +175,10 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       break
     }
     case 'BackupPolicy': {
+      if (typeof spec.schedule === 'string') {
+        const p = checkCalendarBounds(spec.schedule)
+        if (p) err(['spec', 'schedule'], `schedule ${p}`)
+      }
       const sel = isObj(spec.selector) ? spec.selector : {}
       if (isObj(sel.matchLabels)) protoKeys(sel.matchLabels, ['spec', 'selector', 'matchLabels'], err)
       break
@@ -201,6 +216,18 @@ export function checkComposeData(d: ParsedDoc, compose: Obj, base: FieldPath): M
     }
   }
   return errors
+}
+
+/** Explains why an endpoint URL (already `scheme://host[:port][/]`) has an unusable host or port. */
+function checkEndpoint(url: string): string | undefined {
+  const m = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/:]+)(?::([0-9]+))?\/?$/.exec(url)
+  if (!m) return undefined
+  const [, host, port] = m
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return `port ${port} is not a port; use 1 to 65535 (Proxmox listens on 8006)`
+  if (host.startsWith('[')) return undefined
+  if (/^[0-9.]+$/.test(host)) return parseIpv4(host) === undefined ? `host ${host} is not an IPv4 address` : undefined
+  if (!HOSTNAME_PATTERN.test(host)) return `host "${host}" is not a DNS name (letters, digits and "-" in labels joined by ".")`
+  return checkHostnameLength(host, 253)
 }
 
 type Err = (path: FieldPath, message: string, target?: 'value' | 'key') => void

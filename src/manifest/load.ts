@@ -13,6 +13,7 @@ import { suggest, translateErrors } from './ajv-messages.js'
 import type { CatalogPort } from './catalog-port.js'
 import { prepareComposeValidator, resolveAppCompose } from './compose-source.js'
 import { crossCheck, type CheckedDoc } from './cross-checks.js'
+import { resolveClusterCa } from './cluster-ca.js'
 import { checkFields } from './field-checks.js'
 import { errorAt } from './located.js'
 import { normalizeManifest } from './normalize.js'
@@ -100,7 +101,7 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     // Which spec fields the user wrote (ajv adds defaults in place); a shallow copy is enough.
     const raw = { ...d.value, spec: d.value.spec && typeof d.value.spec === 'object' ? { ...(d.value.spec as object) } : d.value.spec }
     const validate = kindValidator(kind)
-    const fieldErrors = validate(d.value) ? checkFields(d, kind) : undefined
+    const fieldErrors = validate(d.value) ? [...checkFields(d, kind), ...(kind === 'Cluster' ? await resolveClusterCa(d) : [])] : undefined
     if (fieldErrors?.length === 0) valid.push({ d, raw, kind })
     else if (fieldErrors) {
       errors.push(...fieldErrors)

@@ -6,6 +6,7 @@
 import { mkdtemp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generate } from 'selfsigned'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { formatError, loadManifests, type CatalogPort } from '../../src/manifest/index.js'
 import { generateSecretKey, parseSecretKey, sealValue } from '../../src/manifest/secrets.js'
@@ -291,6 +292,22 @@ describe('reading files and folders', () => {
     await writeFile(join(d, 'c.yaml'), viaFile('c', 'compose/web.yml'))
     const fixed = await loadOk([d], { cwd: d })
     expect(fixed.apps.map((a) => a.metadata.name)).toEqual(['a', 'b', 'c'])
+  })
+
+  it('reads a Cluster tls.ca path into PEM text and refuses one that holds no certificate', async () => {
+    const d = join(dir, 'cluster-ca')
+    await mkdir(join(d, 'certs'), { recursive: true })
+    const { cert } = await generate([{ name: 'commonName', value: 'pve.lan' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' })
+    await writeFile(join(d, 'certs', 'pve-root-ca.pem'), cert)
+    const cluster = (ca: string): string => `apiVersion: proximity/v1alpha1\nkind: Cluster\nmetadata: {name: home}\nspec:\n  endpoint: https://pve.lan:8006\n  auth: {tokenId: "root@pam!p", tokenSecret: {env: T}}\n  tls: {ca: ${ca}}\n`
+    await writeFile(join(d, 'cluster.yaml'), cluster('certs/pve-root-ca.pem'))
+    const set = await loadOk([d], { cwd: d })
+    expect(set.cluster?.spec.tls.ca).toBe(cert)
+    await writeFile(join(d, 'certs', 'pve-root-ca.pem'), 'just text\n')
+    const bad = await loadManifests([d], { cwd: d })
+    expect(bad.ok ? [] : bad.errors.map((e) => formatError(e, d))).toEqual([
+      'cluster.yaml:7:13: Cluster/home: spec.tls.ca: CA holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA certificate of the Proxmox API',
+    ])
   })
 
   it('refuses device files instead of reading them forever', async () => {
