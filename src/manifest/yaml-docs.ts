@@ -257,6 +257,22 @@ function findBadKey(doc: Document.Parsed): { offset: number; message: string } |
   let found: { offset: number; message: string } | undefined
   try {
     visit(doc, {
+      Map(_key, map) {
+        // `true` and "true", or 1 and "1", are different YAML keys but one JavaScript key: the
+        // second would silently replace the first.
+        const seen = new Set<string>()
+        for (const pair of map.items) {
+          const k = pair.key
+          if (!isScalar(k) || typeof k.value === 'symbol' || k.value === null) continue
+          const text = String(k.value)
+          if (seen.has(text)) {
+            found = { offset: k.range?.[0] ?? doc.range[0], message: `duplicate key "${text.slice(0, 40)}" (written twice in different forms); each field may appear only once in a mapping` }
+            return visit.BREAK
+          }
+          seen.add(text)
+        }
+        return undefined
+      },
       Pair(_key, pair) {
         const k = pair.key
         const empty = k === null || k === undefined || (isScalar(k) && k.value === null)
