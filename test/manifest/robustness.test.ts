@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadManifests } from '../../src/manifest/index.js'
+import { parseManifestText } from '../../src/manifest/yaml-docs.js'
 import type { LoadResult, ManifestSet } from '../../src/model/types.js'
 
 /** mulberry32: a tiny seeded PRNG so failures reproduce. */
@@ -273,6 +274,27 @@ describe('loader robustness', () => {
       const r = await check(`good-${i}.yaml`, text)
       expect(r.ok, `${g.field} refused:\n${text}\n${r.ok ? '' : JSON.stringify(r.errors)}`).toBe(true)
       if (r.ok) verify(r.set)
+    }
+  })
+
+  it('reads tricky scalars and keys the same on the fast path and the full parser', () => {
+    // YAML 1.1 words, signed and prefixed numbers, special floats, nulls and quoted look-alikes,
+    // as keys and values, in block and flow style. A `&` in a comment forces the full parser.
+    const SCALARS = ['0b11', '0o17', '017', '0x1F', '-0x1', '+0o7', '1_000', '.inf', '-.inf', '.NaN', '~', 'null', 'Null', 'yes', 'no', 'on', 'True', 'TRUE', 'tRue', '2001-12-14', '1e3', '1.10', '+12', '-0', '022', '9007199254740993', '1.', '.5', '+.5', '0.', '12:30', 'a b', '"q"', "'s'", '"1"', '""', 'x#y', '1.0', 'true', '[]', '{}', '[1, 2]', '{a: 1}', '+.inf', '.nan', '0x', '1e', '...x']
+    const rand = rng(5)
+    const shown = (r: { docs: { value: unknown }[]; errors: { message: string }[] }): string =>
+      JSON.stringify({ d: r.docs.map((d) => d.value), e: r.errors.map((e) => e.message) }, (_k, v: unknown) => (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `#${String(Object.is(v, -0) ? '-0' : v)}` : v))
+    for (let i = 0; i < 3000; i++) {
+      const lines: string[] = []
+      for (let j = 0, n = 1 + Math.floor(rand() * 4); j < n; j++) {
+        const k = pick(rand, SCALARS)
+        const v = pick(rand, SCALARS)
+        lines.push([`${k}: ${v}`, `k${j}: {${k}: ${v}}`, `k${j}: [${v}, ${k}]`, `k${j}:\n  - ${v}\n  - ${k}: ${v}`][Math.floor(rand() * 4)])
+      }
+      const text = lines.join('\n') + '\n'
+      const fast = parseManifestText({ file: join(dir, 'x.yaml'), root: dir, text })
+      const full = parseManifestText({ file: join(dir, 'x.yaml'), root: dir, text: `${text}# &\n` })
+      expect(shown(fast), text).toBe(shown(full))
     }
   })
 
