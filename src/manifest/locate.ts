@@ -86,13 +86,29 @@ export function scalarSourceAt(doc: Document, text: string, path: FieldPath): st
   let node: unknown = doc.contents
   for (const seg of path) {
     if (isAlias(node)) node = node.resolve(doc)
-    if (isMap(node)) node = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg))?.value
+    if (isMap(node)) node = mapValue(doc, node, String(seg), 0)
     else if (isSeq(node) && typeof seg === 'number') node = node.items[seg]
     else return undefined
   }
   if (isAlias(node)) node = node.resolve(doc)
   if (!isScalar(node) || !Array.isArray(node.range)) return undefined
   return text.slice(node.range[0], node.range[1])
+}
+
+/** The value of `key` in a mapping node, looking into `<<` merge sources as YAML merges them. */
+function mapValue(doc: Document, map: unknown, key: string, depth: number): unknown {
+  if (isAlias(map)) map = map.resolve(doc)
+  if (!isMap(map) || depth > 16) return undefined
+  const own = map.items.find((p) => isPair(p) && typeof (p.key as { value?: unknown })?.value !== 'symbol' && keyText(p.key) === key)
+  if (own) return own.value
+  for (const p of map.items) {
+    if (!isPair(p) || typeof (p.key as { value?: unknown })?.value !== 'symbol') continue
+    for (const src of isSeq(p.value) ? p.value.items : [p.value]) {
+      const v = mapValue(doc, src, key, depth + 1)
+      if (v !== undefined) return v
+    }
+  }
+  return undefined
 }
 
 function rangeStart(n: unknown): number | undefined {
