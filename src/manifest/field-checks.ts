@@ -66,19 +66,29 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
   const meta = isObj(v.metadata) ? v.metadata : {}
   for (const m of ['labels', 'annotations']) if (isObj(meta[m])) protoKeys(meta[m], ['metadata', m], err)
 
+  /** A size in MiB when it is a finite, exact size; reports one that is too large to be exact. */
+  const sizeOf = (path: FieldPath, value: unknown, unitMiB: number): number | undefined => {
+    const mib = toMiB(value, unitMiB)
+    if (mib === undefined || !Number.isFinite(mib)) return undefined
+    if (mib > Number.MAX_SAFE_INTEGER) {
+      if (typeof value === 'string') err(path, `size ${shown(value)} is too large to be exact; no storage or host has that much`)
+      return undefined
+    }
+    return mib
+  }
   const memory = (path: FieldPath, value: unknown): void => {
-    const mib = toMiB(value, 1)
-    if (mib === undefined || !Number.isFinite(mib)) return
+    const mib = sizeOf(path, value, 1)
+    if (mib === undefined) return
     if (mib < MIN_MEMORY_MIB) err(path, `memory must be at least ${MIN_MEMORY_MIB}Mi (Proxmox's minimum), got ${shown(value)}`)
     else if (!Number.isInteger(mib)) err(path, `memory must be a whole number of MiB, got ${shown(value)}`)
   }
   const swap = (path: FieldPath, value: unknown): void => {
-    const mib = toMiB(value, 1)
-    if (mib !== undefined && Number.isFinite(mib) && !Number.isInteger(mib)) err(path, `swap must be a whole number of MiB, got ${shown(value)}`)
+    const mib = sizeOf(path, value, 1)
+    if (mib !== undefined && !Number.isInteger(mib)) err(path, `swap must be a whole number of MiB, got ${shown(value)}`)
   }
   const disk = (path: FieldPath, value: unknown, what: string): void => {
-    const mib = toMiB(value, 1024)
-    if (mib === undefined || !Number.isFinite(mib)) return
+    const mib = sizeOf(path, value, 1024)
+    if (mib === undefined) return
     if (mib < 1) err(path, `${what} must be at least 1Mi, got ${shown(value)}; Proxmox cannot allocate ${mib === 0 ? 'an empty' : 'a sub-MiB'} volume`)
   }
   const resources = (base: FieldPath, r: unknown): void => {
