@@ -31,6 +31,7 @@ export function describeValue(data: unknown, path: FieldPath): string {
   if (data === null || data === undefined) return 'nothing'
   if (Array.isArray(data)) return 'a list'
   if (typeof data === 'object') return 'a mapping'
+  if (typeof data === 'number' && !Number.isFinite(data)) return Number.isNaN(data) ? '.nan (not a number)' : data > 0 ? '.inf (infinity)' : '-.inf (minus infinity)'
   if (typeof data === 'string') {
     if (path.some((s) => typeof s === 'string' && SECRET_SEGMENTS.has(s))) return 'a string'
     const shown = data.length > 40 ? `${data.slice(0, 37)}...` : data

@@ -10,11 +10,12 @@ import type { ManifestError } from '../model/types.js'
 import { isValidImage, isValidImageTag } from '../model/names.js'
 import { translateErrors, suggest } from './ajv-messages.js'
 import type { CatalogEntryLike, CatalogPort } from './catalog-port.js'
+import { checkComposeData } from './field-checks.js'
 import { errorAt, identity } from './located.js'
 import { formatPath, locate, type FieldPath } from './locate.js'
 import { readSchema } from './schemas.js'
 import { loadValidators } from './validator-cache.js'
-import { MAX_FILE_BYTES } from './read-files.js'
+import { decodeYamlBytes, MAX_FILE_BYTES } from './read-files.js'
 import { parseManifestText, type ParsedDoc } from './yaml-docs.js'
 
 let composeValidator: ValidateFunction | undefined
@@ -62,8 +63,12 @@ export function isInside(parent: string, child: string): boolean {
   return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel))
 }
 
-/** Resolves and validates the compose of App document `d` (already schema-valid). */
-export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | undefined): Promise<AppComposeResult> {
+/**
+ * Resolves and validates the compose of App document `d` (already schema-valid).
+ * `manifestFiles` holds the real paths of the files loaded as manifests: a composeFile naming
+ * one of them (or the App's own file) is refused, since a file is a manifest or a compose file.
+ */
+export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | undefined, manifestFiles: ReadonlySet<string> = new Set()): Promise<AppComposeResult> {
   const spec = d.value.spec as Record<string, unknown>
   const src = spec.source as Record<string, unknown>
   const errors: ManifestError[] = []
@@ -118,27 +123,49 @@ export async function resolveAppCompose(d: ParsedDoc, catalog: CatalogPort | und
     errors.push(errorAt(d, where, `compose file "${rel}" is outside the manifest folder; move it inside the folder given to -f`))
     return { errors }
   }
+  if (manifestFiles.has(real)) {
+    const self = real === (await realpath(d.file).catch(() => d.file))
+    errors.push(errorAt(d, where, self ? `compose file "${rel}" is this manifest file itself; point composeFile at a separate compose file` : `compose file "${rel}" is a manifest file; a file is either a manifest or a compose file, point composeFile at a compose file`))
+    return { errors }
+  }
   let text: string
   try {
     const st = await stat(real)
+    if (st.isDirectory()) {
+      errors.push(errorAt(d, where, `compose file "${rel}" is a folder; name the compose file inside it`))
+      return { errors }
+    }
     if (!st.isFile()) throw new Error('not a file')
     if (st.size > MAX_FILE_BYTES) {
       errors.push(errorAt(d, where, `compose file "${rel}" is larger than 5 MiB`))
       return { errors }
     }
-    text = (await readFile(real)).toString('utf8')
+    const decoded = decodeYamlBytes(await readFile(real))
+    if (typeof decoded !== 'string') {
+      errors.push({ file: full, line: decoded.line, column: decoded.column, path: formatPath(where), message: `compose ${decoded.message}`, ...ident(d) })
+      return { errors }
+    }
+    text = decoded
   } catch {
     errors.push(errorAt(d, where, `compose file "${rel}" cannot be read`))
     return { errors }
   }
   const parsed = parseManifestText({ file: full, root: d.root, text })
   if (parsed.errors.length > 0 || parsed.docs.length !== 1) {
-    for (const e of parsed.errors) errors.push({ ...e, message: e.message.replace('document must be a mapping with apiVersion, kind, metadata and spec', 'compose file must be a mapping'), ...ident(d) })
+    for (const e of parsed.errors) errors.push({ ...e, message: e.message.replace('document must be a mapping with apiVersion, kind, metadata and spec', 'compose file must be a mapping').replace('file contains no manifest; add one or delete the file', 'compose file is empty; add a services: mapping'), ...ident(d) })
     if (parsed.errors.length === 0) errors.push(errorAt(d, where, `compose file "${rel}" must hold exactly one YAML document`))
+    return { errors }
+  }
+  if (parsed.docs[0].value.apiVersion !== undefined && parsed.docs[0].value.kind !== undefined) {
+    errors.push(errorAt(d, where, `compose file "${rel}" holds a Proximity manifest, not a compose file; point composeFile at a compose file`))
     return { errors }
   }
   const cd = parsed.docs[0]
   const compose = cd.value
+  for (const e of checkComposeData(cd, compose, [])) {
+    const tail = e.path === '' ? '' : e.path.startsWith('[') ? e.path : `.${e.path}`
+    errors.push({ ...e, path: `spec.source.composeFile${tail}`, ...ident(d) })
+  }
   errors.push(
     ...checkCompose(compose, (path, message, target, at) => {
       const p = locate(cd.doc, cd.lc, at ?? path, target)

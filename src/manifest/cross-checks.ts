@@ -5,7 +5,7 @@
  */
 import { relative } from 'node:path'
 import type { AppManifest, ApplianceManifest, BackupPolicyManifest, Manifest, ManifestError, RestoreManifest } from '../model/types.js'
-import { cidrContains, parseCidr, parseIpv4 } from '../model/ipv4.js'
+import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../model/ipv4.js'
 import { suggest } from './ajv-messages.js'
 import { errorAt, identity } from './located.js'
 import type { FieldPath } from './locate.js'
@@ -104,6 +104,19 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
     })
   }
 
+  // An explicit expose host must not take another App's default name <app>.<domain>.
+  const defaultHost = new Map<string, string>()
+  for (const { manifest } of apps) {
+    const a = manifest.spec.network.appliance ? applianceByName.get(manifest.spec.network.appliance) : undefined
+    if (a) defaultHost.set(`${manifest.metadata.name}.${a.spec.dns.domain}`.toLowerCase(), manifest.metadata.name)
+  }
+  for (const { d, manifest } of apps) {
+    manifest.spec.expose.forEach((x, i) => {
+      const owner = x.host ? defaultHost.get(x.host.toLowerCase()) : undefined
+      if (owner && owner !== manifest.metadata.name) errors.push(errorAt(d, ['spec', 'expose', i, 'host'], `expose host "${x.host}" is the default name of App "${owner}"; pick another host name`))
+    })
+  }
+
   // Appliance LANs and static IPs.
   const ipFirst = new Map<number, { d: ParsedDoc; what: string }>()
   const claimIp = (d: ParsedDoc, path: FieldPath, ip: number, text: string, what: string): void => {
@@ -111,13 +124,37 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
     if (f) errors.push(errorAt(d, path, `IP ${text} is already used by ${f.what} at ${where(f.d)}; pick another address`))
     else ipFirst.set(ip, { d, what })
   }
+  // Per appliance: the DHCP pool, so static addresses can be kept out of it.
+  const pools = new Map<string, { start: number; end: number; text: string }>()
+  const lanBridgeFirst = new Map<string, ParsedDoc>()
   for (const { d, manifest } of appliances) {
+    const lanBridge = manifest.spec.lan.bridge
+    const bridgePath: FieldPath = ((d.value.spec as Record<string, Record<string, unknown>> | undefined)?.lan?.bridge !== undefined) ? ['spec', 'lan', 'bridge'] : ['spec', 'lan']
+    if (lanBridge && lanBridge === manifest.spec.wan?.bridge) {
+      errors.push(errorAt(d, bridgePath, `lan.bridge and wan.bridge are both ${lanBridge}; the appliance would serve DHCP on its uplink network, give the LAN its own bridge`))
+    }
+    const otherLan = lanBridge ? lanBridgeFirst.get(lanBridge) : undefined
+    if (otherLan) errors.push(errorAt(d, bridgePath, `bridge ${lanBridge} is already the LAN of Appliance "${identity(otherLan).name}" at ${where(otherLan)}; two appliances would both serve DHCP on it`))
+    else if (lanBridge) lanBridgeFirst.set(lanBridge, d)
     if (manifest.spec.proxy.tls === 'acme' && !manifest.spec.proxy.acmeEmail) errors.push(errorAt(d, ['spec', 'proxy', 'tls'], 'ACME certificates need an account e-mail; set proxy.acmeEmail'))
+    const rawSpec = (d.value.spec ?? {}) as Record<string, unknown>
+    const rawLan = (rawSpec.lan ?? {}) as Record<string, unknown>
+    const wanNet = checkWan(d, manifest, errors)
     const lan = manifest.spec.lan
     const subnet = parseCidr(lan.subnet)
     if (!subnet) continue
     if (subnet.address !== subnet.network) errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet must be a network address; did you mean "${fmtNet(subnet.network, subnet.prefix)}"?`))
-    if (subnet.prefix > 30) errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet /${subnet.prefix} is too small for a LAN; use /30 or larger (e.g. /24)`))
+    if (subnet.prefix > 30) {
+      errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet /${subnet.prefix} is too small for a LAN; use /30 or larger (e.g. /24)`))
+      continue
+    }
+    if (subnet.prefix < MIN_LAN_PREFIX) {
+      errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `subnet /${subnet.prefix} is too large for a LAN; use a prefix from /${MIN_LAN_PREFIX} to /30 (e.g. 10.10.0.0/24)`))
+      continue
+    }
+    if (wanNet && wanNet.network <= subnet.broadcast && subnet.network <= wanNet.broadcast) {
+      errors.push(errorAt(d, ['spec', 'lan', 'subnet'], `LAN ${lan.subnet} overlaps the WAN network ${fmtNet(wanNet.network, wanNet.prefix)}; pick a separate private range`))
+    }
     const inside = (path: FieldPath, text: string): number | undefined => {
       const ip = parseIpv4(text)
       if (ip === undefined) return undefined
@@ -127,17 +164,49 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
       }
       return ip
     }
-    const gw = inside(['spec', 'lan', 'gateway'], lan.gateway)
-    if (gw !== undefined) claimIp(d, ['spec', 'lan', 'gateway'], gw, lan.gateway, `Appliance "${manifest.metadata.name}"`)
-    const start = inside(['spec', 'lan', 'dhcpRange', 'start'], lan.dhcpRange.start)
-    const end = inside(['spec', 'lan', 'dhcpRange', 'end'], lan.dhcpRange.end)
+    const gwPath: FieldPath = rawLan.gateway !== undefined ? ['spec', 'lan', 'gateway'] : ['spec', 'lan', 'subnet']
+    const gw = inside(gwPath, lan.gateway)
+    if (gw !== undefined) claimIp(d, gwPath, gw, lan.gateway, `Appliance "${manifest.metadata.name}"`)
+    const rangePath: FieldPath = rawLan.dhcpRange !== undefined ? ['spec', 'lan', 'dhcpRange'] : ['spec', 'lan', 'subnet']
+    const start = inside(rawLan.dhcpRange !== undefined ? ['spec', 'lan', 'dhcpRange', 'start'] : rangePath, lan.dhcpRange.start)
+    const end = inside(rawLan.dhcpRange !== undefined ? ['spec', 'lan', 'dhcpRange', 'end'] : rangePath, lan.dhcpRange.end)
     if (start !== undefined && end !== undefined && start > end) errors.push(errorAt(d, ['spec', 'lan', 'dhcpRange', 'end'], 'dhcpRange end is before start; swap them'))
+    else if (start !== undefined && end !== undefined) {
+      const pool = { start, end, text: `${lan.dhcpRange.start}-${lan.dhcpRange.end}` }
+      pools.set(manifest.metadata.name, pool)
+      if (gw !== undefined && gw >= start && gw <= end) {
+        const where2: FieldPath = rawLan.gateway !== undefined ? gwPath : rangePath
+        errors.push(errorAt(d, where2, `the appliance's LAN address ${lan.gateway} is inside the DHCP range ${pool.text}; move one of them so DHCP never hands it out`))
+      }
+    }
+    const forwarded = new Map<string, number>()
+    manifest.spec.nat.portForwards.forEach((f, i) => {
+      const path: FieldPath = ['spec', 'nat', 'portForwards', i, 'to']
+      const [ipText, portText] = f.to.split(':')
+      const port = Number(portText)
+      if (!Number.isInteger(port) || port < 1 || port > 65535) errors.push(errorAt(d, path, `target port ${portText} is not a port; use 1 to 65535`))
+      const ip = parseIpv4(ipText)
+      if (ip !== undefined && (!cidrContains(subnet, ip) || ip === subnet.network || ip === subnet.broadcast)) {
+        errors.push(errorAt(d, path, `target ${ipText} is not on the LAN ${lan.subnet}; port forwards reach apps on the appliance LAN`))
+      }
+      const key = `${f.protocol ?? 'tcp'}/${f.port}`
+      const first = forwarded.get(key)
+      if (first !== undefined) errors.push(errorAt(d, ['spec', 'nat', 'portForwards', i, 'port'], `${key} is already forwarded by portForwards[${first}]; each port can go to one target`))
+      else forwarded.set(key, i)
+    })
   }
   for (const { d, manifest } of apps) {
     const net = manifest.spec.network
-    if (net.ip === 'dhcp') continue
+    if (net.ip === 'dhcp') {
+      if (net.gateway) errors.push(errorAt(d, ['spec', 'network', 'gateway'], 'a gateway applies only to a static network.ip; remove it or set ip to an address such as 192.168.1.20/24'))
+      continue
+    }
     const cidr = parseCidr(net.ip)
     if (!cidr) continue
+    if (cidr.prefix < MIN_LAN_PREFIX) {
+      errors.push(errorAt(d, ['spec', 'network', 'ip'], `prefix /${cidr.prefix} makes every address local; use the prefix of the app's network (/${MIN_LAN_PREFIX} to /32, e.g. /24)`))
+      continue
+    }
     const text = net.ip.split('/')[0]
     const appliance = net.appliance ? applianceByName.get(net.appliance) : undefined
     if (appliance) {
@@ -147,6 +216,10 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
         continue
       }
       if (subnet && cidr.prefix !== subnet.prefix) errors.push(errorAt(d, ['spec', 'network', 'ip'], `prefix /${cidr.prefix} does not match the LAN ${appliance.spec.lan.subnet}; use /${subnet.prefix}`))
+      const pool = pools.get(appliance.metadata.name)
+      if (pool && cidr.address >= pool.start && cidr.address <= pool.end) {
+        errors.push(errorAt(d, ['spec', 'network', 'ip'], `${text} is inside the DHCP range ${pool.text} of Appliance "${net.appliance}"; pick a static address outside it`))
+      }
     } else if (cidr.address === cidr.network || cidr.address === cidr.broadcast) {
       if (cidr.prefix < 31) errors.push(errorAt(d, ['spec', 'network', 'ip'], `${text} is the network or broadcast address of /${cidr.prefix}; pick a host address`))
     }
@@ -157,6 +230,34 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
     claimIp(d, ['spec', 'network', 'ip'], cidr.address, text, `App "${manifest.metadata.name}"`)
   }
   return errors
+}
+
+/** Shortest LAN prefix accepted: anything larger than a /8 is a typo, not a LAN. */
+export const MIN_LAN_PREFIX = 8
+
+/** WAN side of an appliance: a static address must be a host address with its gateway on the same network. */
+function checkWan(d: ParsedDoc, a: ApplianceManifest, errors: ManifestError[]): Cidr | undefined {
+  const wan = a.spec.wan
+  if (!wan || wan.ip === 'dhcp' || wan.ip === undefined) {
+    if (wan?.gateway) errors.push(errorAt(d, ['spec', 'wan', 'gateway'], 'a gateway applies only to a static wan.ip; remove it or set wan.ip to an address such as 192.168.1.50/24'))
+    return undefined
+  }
+  const cidr = parseCidr(wan.ip)
+  if (!cidr) return undefined
+  if (cidr.prefix < MIN_LAN_PREFIX) {
+    errors.push(errorAt(d, ['spec', 'wan', 'ip'], `prefix /${cidr.prefix} makes every address local; use the prefix of the uplink network (/${MIN_LAN_PREFIX} to /32, e.g. /24)`))
+    return undefined
+  }
+  if (cidr.prefix < 31 && (cidr.address === cidr.network || cidr.address === cidr.broadcast)) {
+    errors.push(errorAt(d, ['spec', 'wan', 'ip'], `${wan.ip.split('/')[0]} is the network or broadcast address of /${cidr.prefix}; pick a host address`))
+  }
+  if (wan.gateway) {
+    const gw = parseIpv4(wan.gateway)
+    if (gw !== undefined && (!cidrContains(cidr, gw) || (cidr.prefix < 31 && (gw === cidr.network || gw === cidr.broadcast)))) {
+      errors.push(errorAt(d, ['spec', 'wan', 'gateway'], `gateway ${wan.gateway} is outside the WAN network ${fmtNet(cidr.network, cidr.prefix)}; it must be on the same network as wan.ip`))
+    } else if (gw === cidr.address) errors.push(errorAt(d, ['spec', 'wan', 'gateway'], `gateway ${wan.gateway} is the appliance's own WAN address; use the router's address`))
+  }
+  return cidr
 }
 
 function fmtNet(n: number, prefix: number): string {

@@ -1,9 +1,10 @@
 /**
- * Loads manifests: read files → parse YAML documents → validate each against its kind's schema →
- * resolve App compose sources → normalise → cross-object checks → secret checks. All-or-nothing:
+ * Loads manifests: read files → parse YAML documents → validate each against its kind's schema
+ * and the field rules of field-checks.ts → resolve App compose sources → normalise → cross-object checks → secret checks. All-or-nothing:
  * any error gives `{ ok: false, errors }` with every error found, sorted by file and line.
  * Reads files only; never throws for bad input.
  */
+import { realpath } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { AppManifest, ApplianceManifest, BackupPolicyManifest, ClusterManifest, Kind, LoadResult, Manifest, ManifestError, ManifestSet, RestoreManifest } from '../model/types.js'
 import { API_VERSION } from '../model/types.js'
@@ -12,6 +13,8 @@ import { suggest, translateErrors } from './ajv-messages.js'
 import type { CatalogPort } from './catalog-port.js'
 import { prepareComposeValidator, resolveAppCompose } from './compose-source.js'
 import { crossCheck, type CheckedDoc } from './cross-checks.js'
+import { resolveClusterCa } from './cluster-ca.js'
+import { checkFields } from './field-checks.js'
 import { errorAt } from './located.js'
 import { normalizeManifest } from './normalize.js'
 import { readManifestFiles } from './read-files.js'
@@ -50,19 +53,28 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
   const { files, errors: readErrors } = await readManifestFiles(paths, { cwd, maxFileBytes: opts.maxFileBytes })
   errors.push(...readErrors)
 
-  // Files referenced by an App's composeFile are compose documents, not manifests: skip them
-  // here (compose-source.ts validates them in the context of their App).
+  // A file is a manifest file or a compose file, never both. A loaded file named by an App's
+  // composeFile is a compose file only when none of its documents looks like a manifest; then it
+  // is left to compose-source.ts, which validates it in the context of its App. A file holding
+  // manifests stays in the set whoever names it (the App naming it gets a located error), so no
+  // manifest can vanish because some composeFile points at it.
   const parsedFiles = files.map((f) => ({ f, parsed: parseManifestText(f) }))
-  const composeFiles = new Set<string>()
+  const loadedByReal = new Map(files.map((f) => [f.real ?? f.file, f]))
+  const named = new Set<string>()
   for (const { parsed } of parsedFiles) {
     for (const d of parsed.docs) {
       const cf = sourceOf(d)?.composeFile
-      if (typeof cf === 'string' && d.value.kind === 'App') composeFiles.add(resolve(dirname(d.file), cf))
+      if (typeof cf !== 'string' || d.value.kind !== 'App' || cf.includes('\0')) continue
+      const real = await realpath(resolve(dirname(d.file), cf)).catch(() => undefined)
+      if (real && loadedByReal.has(real)) named.add(real)
     }
   }
   const docs: ParsedDoc[] = []
+  const manifestFiles = new Set<string>()
   for (const { f, parsed } of parsedFiles) {
-    if (composeFiles.has(f.file)) continue
+    const real = f.real ?? f.file
+    if (named.has(real) && !parsed.docs.some(looksLikeManifest)) continue
+    manifestFiles.add(real)
     errors.push(...parsed.errors)
     docs.push(...parsed.docs)
   }
@@ -89,11 +101,15 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     // Which spec fields the user wrote (ajv adds defaults in place); a shallow copy is enough.
     const raw = { ...d.value, spec: d.value.spec && typeof d.value.spec === 'object' ? { ...(d.value.spec as object) } : d.value.spec }
     const validate = kindValidator(kind)
-    if (validate(d.value)) valid.push({ d, raw, kind })
-    else {
+    const fieldErrors = validate(d.value) ? [...checkFields(d, kind), ...(kind === 'Cluster' ? await resolveClusterCa(d) : [])] : undefined
+    if (fieldErrors?.length === 0) valid.push({ d, raw, kind })
+    else if (fieldErrors) {
+      errors.push(...fieldErrors)
+      if (kind === 'App') errors.push(...(await resolveAppCompose(d, catalog, manifestFiles)).errors)
+    } else {
       for (const p of translateErrors(validate.errors ?? [])) errors.push(errorAt(d, p.path, p.message, p.target, p.at))
       // Report compose problems of an otherwise invalid App too, so one run shows everything.
-      if (kind === 'App' && hasUsableSource(d)) errors.push(...(await resolveAppCompose(d, catalog)).errors)
+      if (kind === 'App' && hasUsableSource(d)) errors.push(...(await resolveAppCompose(d, catalog, manifestFiles)).errors)
     }
   }
 
@@ -107,7 +123,7 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     let compose: Record<string, unknown> | undefined
     let catalogEntry
     if (v.kind === 'App') {
-      const r = await resolveAppCompose(v.d, catalog)
+      const r = await resolveAppCompose(v.d, catalog, manifestFiles)
       errors.push(...r.errors)
       if (r.errors.length > 0) continue
       compose = r.compose
@@ -143,6 +159,11 @@ function sourceOf(d: ParsedDoc): Record<string, unknown> | undefined {
   const spec = d.value.spec
   const src = spec && typeof spec === 'object' ? (spec as Record<string, unknown>).source : undefined
   return src && typeof src === 'object' && !Array.isArray(src) ? (src as Record<string, unknown>) : undefined
+}
+
+/** True when a document has the header of a Proximity manifest (compose files never do). */
+function looksLikeManifest(d: ParsedDoc): boolean {
+  return Object.prototype.hasOwnProperty.call(d.value, 'apiVersion') || Object.prototype.hasOwnProperty.call(d.value, 'kind')
 }
 
 function hasUsableSource(d: ParsedDoc): boolean {

@@ -78,6 +78,39 @@ export function locate(doc: Document, lc: LineCounter, path: FieldPath, target: 
   return pos(lc, fallback)
 }
 
+/**
+ * The source text of the scalar at `path` in `doc` (aliases followed), or undefined when the
+ * path does not end on a scalar. Used to tell `022` from `22`, which parse to the same number.
+ */
+export function scalarSourceAt(doc: Document, text: string, path: FieldPath): string | undefined {
+  let node: unknown = doc.contents
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(doc)
+    if (isMap(node)) node = mapValue(doc, node, String(seg), 0)
+    else if (isSeq(node) && typeof seg === 'number') node = node.items[seg]
+    else return undefined
+  }
+  if (isAlias(node)) node = node.resolve(doc)
+  if (!isScalar(node) || !Array.isArray(node.range)) return undefined
+  return text.slice(node.range[0], node.range[1])
+}
+
+/** The value of `key` in a mapping node, looking into `<<` merge sources as YAML merges them. */
+function mapValue(doc: Document, map: unknown, key: string, depth: number): unknown {
+  if (isAlias(map)) map = map.resolve(doc)
+  if (!isMap(map) || depth > 16) return undefined
+  const own = map.items.find((p) => isPair(p) && typeof (p.key as { value?: unknown })?.value !== 'symbol' && keyText(p.key) === key)
+  if (own) return own.value
+  for (const p of map.items) {
+    if (!isPair(p) || typeof (p.key as { value?: unknown })?.value !== 'symbol') continue
+    for (const src of isSeq(p.value) ? p.value.items : [p.value]) {
+      const v = mapValue(doc, src, key, depth + 1)
+      if (v !== undefined) return v
+    }
+  }
+  return undefined
+}
+
 function rangeStart(n: unknown): number | undefined {
   const r = (n as Node | null | undefined)?.range
   return Array.isArray(r) ? r[0] : undefined

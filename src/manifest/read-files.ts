@@ -14,6 +14,8 @@ export interface ManifestText {
   /** The folder the file was found under (the `-f` folder, or the file's own folder). */
   root: string
   text: string
+  /** The file's real path (symbolic links resolved), to recognise it when named another way. */
+  real?: string
 }
 
 /** Options for {@link readManifestFiles}. */
@@ -66,12 +68,12 @@ export async function readManifestFiles(paths: string[], opts: ReadFilesOptions)
         errors.push(at(file, `file is larger than ${(max / 1048576).toFixed(0)} MiB; split it into smaller files`))
         return
       }
-      const decoded = decodeText(buf)
+      const decoded = decodeYamlBytes(buf)
       if (typeof decoded !== 'string') {
         errors.push(at(file, decoded.message, decoded.line, decoded.column))
         return
       }
-      files.push({ file, root, text: decoded })
+      files.push({ file, root, text: decoded, real })
     } catch (e) {
       errors.push(at(file, describeIoError(e, 'read')))
     }
@@ -154,18 +156,48 @@ function describeIoError(e: unknown, verb: string): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-/** Decodes UTF-8 text, rejecting binary data and invalid sequences with a location. */
-function decodeText(buf: Buffer): string | { message: string; line: number; column: number } {
-  const nul = buf.indexOf(0)
-  if (nul >= 0) return { message: 'file is binary data, not YAML text', ...position(buf, nul) }
+/**
+ * Decodes the bytes of a YAML file (a manifest, or a compose file read through composeFile) as
+ * UTF-8 text. A byte-order mark is dropped at the very start only; UTF-16/UTF-32 text, NUL
+ * bytes, invalid UTF-8 and a byte-order mark anywhere else are refused with a position, so a
+ * file never means something else than it shows in an editor. Pure.
+ */
+export function decodeYamlBytes(buf: Uint8Array): string | { message: string; line: number; column: number } {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  const wide = utfWidth(b)
+  if (wide) return { message: `file is ${wide} text; save it as UTF-8`, line: 1, column: 1 }
+  const nul = b.indexOf(0)
+  if (nul >= 0) return { message: 'file is binary data, not YAML text', ...position(b, nul) }
+  let text: string
   try {
-    let text = utf8.decode(buf)
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
-    return text
+    text = utf8.decode(b)
   } catch {
-    const bad = firstInvalidUtf8(buf)
-    return { message: 'file is not valid UTF-8 text; save it as UTF-8', ...position(buf, bad) }
+    const bad = firstInvalidUtf8(b)
+    return { message: 'file is not valid UTF-8 text; save it as UTF-8', ...position(b, bad) }
   }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  const bom = text.indexOf('\uFEFF')
+  if (bom >= 0) {
+    const before = text.slice(0, bom)
+    const line = before.split('\n').length
+    return { message: 'byte-order mark (U+FEFF) inside the file; only the very start may carry one, remove it', line, column: bom - before.lastIndexOf('\n') }
+  }
+  return text
+}
+
+/** Names UTF-16/UTF-32 input, told by its byte-order mark or by the NUL bytes of ASCII text. */
+function utfWidth(b: Buffer): string | undefined {
+  if (b.length >= 4 && ((b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) || (b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff))) return 'UTF-32'
+  if (b.length >= 2 && ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff))) return 'UTF-16'
+  // Without a mark: ASCII text in UTF-16 has a NUL in every other byte.
+  if (b.length >= 4 && b.length % 2 === 0) {
+    const n = Math.min(b.length, 64)
+    let even = 0
+    let odd = 0
+    for (let i = 0; i < n; i++) if (b[i] === 0) (i % 2 ? odd++ : even++)
+    if ((even === 0 && odd === n / 2) || (odd === 0 && even === n / 2)) return 'UTF-16'
+  }
+  return undefined
 }
 
 function position(buf: Buffer, offset: number): { line: number; column: number } {

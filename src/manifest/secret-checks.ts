@@ -5,7 +5,7 @@
  * the manifest folder in every case.
  */
 import { existsSync } from 'node:fs'
-import { realpath } from 'node:fs/promises'
+import { realpath, stat } from 'node:fs/promises'
 import { dirname, isAbsolute, relative, resolve } from 'node:path'
 import type { Manifest, ManifestError, SecretRef } from '../model/types.js'
 import { isInside } from './compose-source.js'
@@ -67,6 +67,10 @@ export async function checkSecrets(docs: { d: ParsedDoc; manifest: Manifest }[],
           // keep as given
         }
         if (isAbsolute(ref.file) || !isInside(root, real)) errors.push(errorAt(d, [...at, 'file'], `secret file "${ref.file}" is outside the manifest folder; keep it inside the folder given to -f`))
+        else {
+          const st = await stat(real).catch(() => undefined)
+          if (st && !st.isFile()) errors.push(errorAt(d, [...at, 'file'], `secret file "${ref.file}" is ${st.isDirectory() ? 'a folder' : 'not a regular file'}; name the file that holds the value`))
+        }
       }
     }
   }

@@ -56,3 +56,41 @@ export function checkHostname(v: unknown): string | undefined {
   if (!HOSTNAME_PATTERN.test(v)) return 'hostname must be letters, digits and "-" in labels joined by "."'
   return undefined
 }
+
+/**
+ * Explains why DNS name `v` breaks the length rules, or undefined: each label at most 63
+ * octets (RFC 1035; Proxmox does not check it, resolvers and Linux do) and the whole name at
+ * most `max` characters.
+ */
+export function checkHostnameLength(v: string, max: number): string | undefined {
+  const long = v.split('.').find((l) => Buffer.byteLength(l) > 63)
+  if (long) return `label "${long.slice(0, 20)}..." is ${Buffer.byteLength(long)} characters; DNS labels are at most 63`
+  if (v.length > max) return `name is ${v.length} characters; use at most ${max}`
+  return undefined
+}
+
+/** Kernel file systems a mount point must never cover. */
+const RESERVED_MOUNTS = ['/proc', '/sys', '/dev']
+
+/**
+ * Normalises an absolute mount path (`//` and `/./` collapsed, `..` applied, no trailing `/`).
+ * Pure; `/` stays `/`.
+ */
+export function normalizeMountPath(p: string): string {
+  const out: string[] = []
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue
+    if (seg === '..') out.pop()
+    else out.push(seg)
+  }
+  return '/' + out.join('/')
+}
+
+/** Explains why `p` may not be a container mount point (`/`, `/proc`, `/sys`, `/dev` or below), or undefined. */
+export function checkMountPath(p: string): string | undefined {
+  const n = normalizeMountPath(p)
+  if (n === '/') return 'a volume cannot be mounted on "/" (the root disk is resources.disk); pick a folder such as /data'
+  const hit = RESERVED_MOUNTS.find((r) => n === r || n.startsWith(r + '/'))
+  if (hit) return `a volume cannot be mounted on ${hit} or below (kernel file system); pick a folder such as /data`
+  return undefined
+}

@@ -6,6 +6,7 @@
 import { mkdtemp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generate } from 'selfsigned'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { formatError, loadManifests, type CatalogPort } from '../../src/manifest/index.js'
 import { generateSecretKey, parseSecretKey, sealValue } from '../../src/manifest/secrets.js'
@@ -268,6 +269,44 @@ describe('reading files and folders', () => {
     expect(r.errors.map((e) => formatError(e, d))).toEqual([
       'apps.yaml:5:25: App/a: spec.source.composeFile: compose file "sub/linked.yaml" is outside the manifest folder; move it inside the folder given to -f',
       'sub/broken.yaml:5:5: App/b: spec.source.composeFile.services.s.prots: unknown field "prots"; did you mean "ports"?',
+    ])
+  })
+
+  it('never lets a composeFile turn another manifest file into a compose file, by name or through a symlink', async () => {
+    const d = join(dir, 'compose-is-manifest')
+    await mkdir(d, { recursive: true })
+    const viaFile = (name: string, file: string): string => `apiVersion: proximity/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec:\n  source: {composeFile: ${file}}\n`
+    await writeFile(join(d, 'a.yaml'), viaFile('a', 'b.yaml'))
+    await writeFile(join(d, 'b.yaml'), app('b'))
+    await writeFile(join(d, 'c.yaml'), viaFile('c', 'link.yml'))
+    await symlink(join(d, 'b.yaml'), join(d, 'link.yml'))
+    const r = await loadManifests([d], { cwd: d })
+    expect(r.ok ? [] : r.errors.map((e) => formatError(e, d))).toEqual([
+      'a.yaml:5:25: App/a: spec.source.composeFile: compose file "b.yaml" is a manifest file; a file is either a manifest or a compose file, point composeFile at a compose file',
+      'c.yaml:5:25: App/c: spec.source.composeFile: compose file "link.yml" is a manifest file; a file is either a manifest or a compose file, point composeFile at a compose file',
+    ])
+    // Fixed, the same folder loads all three Apps: b was never dropped from the set.
+    await mkdir(join(d, 'compose'))
+    await writeFile(join(d, 'compose', 'web.yml'), 'services:\n  web:\n    image: nginx:1.27\n')
+    await writeFile(join(d, 'a.yaml'), viaFile('a', 'compose/web.yml'))
+    await writeFile(join(d, 'c.yaml'), viaFile('c', 'compose/web.yml'))
+    const fixed = await loadOk([d], { cwd: d })
+    expect(fixed.apps.map((a) => a.metadata.name)).toEqual(['a', 'b', 'c'])
+  })
+
+  it('reads a Cluster tls.ca path into PEM text and refuses one that holds no certificate', async () => {
+    const d = join(dir, 'cluster-ca')
+    await mkdir(join(d, 'certs'), { recursive: true })
+    const { cert } = await generate([{ name: 'commonName', value: 'pve.lan' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' })
+    await writeFile(join(d, 'certs', 'pve-root-ca.pem'), cert)
+    const cluster = (ca: string): string => `apiVersion: proximity/v1alpha1\nkind: Cluster\nmetadata: {name: home}\nspec:\n  endpoint: https://pve.lan:8006\n  auth: {tokenId: "root@pam!p", tokenSecret: {env: T}}\n  tls: {ca: ${ca}}\n`
+    await writeFile(join(d, 'cluster.yaml'), cluster('certs/pve-root-ca.pem'))
+    const set = await loadOk([d], { cwd: d })
+    expect(set.cluster?.spec.tls.ca).toBe(cert)
+    await writeFile(join(d, 'certs', 'pve-root-ca.pem'), 'just text\n')
+    const bad = await loadManifests([d], { cwd: d })
+    expect(bad.ok ? [] : bad.errors.map((e) => formatError(e, d))).toEqual([
+      'cluster.yaml:7:13: Cluster/home: spec.tls.ca: CA holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA certificate of the Proxmox API',
     ])
   })
 
