@@ -223,7 +223,7 @@ async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: strin
   }
   const timeout = app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS
   if (ctx.now() - startedAt >= timeout) {
-    throw new StalledError('HealthCheckFailed', `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check the app's logs or its health settings`)
+    throw new StalledError('HealthCheckFailed', `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check its logs with proximity logs ${app.metadata.name}, or its health settings`)
   }
   run.extra = { ...run.extra, deployStartedAt: startedAt, healthy: false }
   return { ready: false, reason: 'Progressing', message: `waiting for health: ${probe.detail}`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: inventory(run), changed: done, extra: { ...run.extra } }

@@ -9,6 +9,7 @@ import { registerApply } from './commands/apply.js'
 import { registerGet } from './commands/get.js'
 import { registerDescribe } from './commands/describe.js'
 import { registerEvents } from './commands/events.js'
+import { registerLogs } from './commands/logs.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerGet(program, ctx)
   registerDescribe(program, ctx)
   registerEvents(program, ctx)
+  registerLogs(program, ctx)
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)
@@ -57,6 +59,7 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     env: partial.env ?? process.env,
     cwd: partial.cwd ?? process.cwd(),
     exitCode: 0,
+    interrupt: partial.interrupt,
   }
   const program = buildProgram(ctx)
   try {
