@@ -17,6 +17,7 @@ interface LogsOptions {
 export function registerLogs(program: Command, ctx: CliContext): void {
   program
     .command('logs')
+    .summary('show the container logs of an App')
     .description(
       "Show the container logs of an App (docker compose logs inside its guest), like kubectl logs.\n" +
         'The guest is found on the live cluster by its ownership marker; the logs are read over SSH\n' +
