@@ -121,4 +121,13 @@ describe('proximity logs', () => {
     const ssh = sim.log.entries().filter((e) => e.method === 'SSH')
     expect(ssh.at(-1)?.path).toMatch(/logs --no-color --tail 0 --follow$/)
   })
+
+  it('says the guest is stopped (changed behind Proximity\'s back) instead of failing inside it', async () => {
+    const vmid = sim.log.entries().map((e) => /^pct exec (\d+) /.exec(e.path)?.[1]).find(Boolean)
+    expect(vmid).toBeDefined()
+    sim.faults.setGuestStatus(Number(vmid), 'stopped')
+    const r = await runCli(['logs', 'shop', ...target()], { cwd: work.dir })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`error: App shop: guest ${vmid} on pve is stopped; logs need a running guest (spec.state: running, then proximity apply)\n`)
+  })
 })
