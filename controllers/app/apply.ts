@@ -17,7 +17,7 @@ import { deployProject, ensureDocker, readExistingEnv } from './docker.js'
 import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
-import type { AppAction, AppDetail } from './plan.js'
+import { deploySummaryOf, type AppAction, type AppDetail } from './plan.js'
 import { beforeRedeploy } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
@@ -217,7 +217,7 @@ async function deployAndCheck(run: Run, g: GuestRef, deployHash: string, done: s
   const env = await buildEnv(run, g)
   await deployProject(g, app, env)
   const startedAt = ctx.now()
-  remember(run, { deployHash, deployStartedAt: startedAt, healthy: false })
+  remember(run, { deployHash, deployed: deploySummaryOf(app, (v) => ctx.secrets.digest(v)), deployStartedAt: startedAt, healthy: false })
   done.push('deployed compose project')
   return checkHealth(run, g, startedAt, done)
 }
@@ -250,7 +250,7 @@ async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: strin
   }
   const timeout = app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS
   if (ctx.now() - startedAt >= timeout) {
-    const message = `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check the app's logs or its health settings`
+    const message = `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check its logs with proximity logs ${app.metadata.name}, or its health settings`
     // Kept although the attempt stalls: what failed, and that this deploy is not healthy.
     ctx.status.condition({ type: HEALTHY, status: 'False', reason: 'HealthCheckFailed', message })
     remember(run, { deployStartedAt: startedAt, healthy: false })

@@ -11,6 +11,8 @@ export interface AppStatusExtra extends GuestMemory {
   appliedSpecHash?: string
   /** deployHash (compose/env/secret digests) last pushed and started. */
   deployHash?: string
+  /** What that deploy ran, by service/image/env key (secret values only as keyed digests). */
+  deployed?: unknown
   /** ms epoch of the last `compose up` (the health timeout counts from here). */
   deployStartedAt?: number
   /** true once the health gate passed for deployHash; false while it is pending or failed. */

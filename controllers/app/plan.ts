@@ -7,6 +7,7 @@ import type { AppManifest, ClusterSpec } from '../../src/model/types.js'
 import { diffGuest, worstImpact } from '../../src/plan/diff.js'
 import type { PlanFieldChange } from '../../src/plan/types.js'
 import type { Action, ControllerContext, Wait } from '../../src/runtime/controller.js'
+import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/plan/deploy.js'
 import { deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
 
@@ -101,6 +102,10 @@ function action(app: AppManifest, type: Action['type'], changes: PlanFieldChange
 const at = (g: GuestAt): GuestAt => ({ vmid: g.vmid, node: g.node })
 
 /** Plans one App. Pure: same inputs, same actions. */
+/** What was deployed, by service, image and env key (secrets as keyed digests), for plan lines. */
+export const deploySummaryOf = (app: AppManifest, digest: (value: string) => string): DeploySummary =>
+  summarizeDeploy({ compose: app.spec.source.compose, env: Object.fromEntries(Object.entries(app.spec.env).map(([k, v]) => [k, String(v)])), secrets: app.spec.secrets }, digest)
+
 export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<ControllerContext, 'cluster' | 'secrets'>): AppAction[] {
   const cluster = ctx.cluster.spec
   const base: AppDetailBase = { deployHash: deployHash(app, (v) => ctx.secrets.digest(v)), templateSpec: templateSpecOf(app, cluster) }
@@ -133,7 +138,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   const applied = o.extra.appliedSpecHash
   const deploy = app.spec.state === 'running' && (o.extra.deployHash !== undefined ? o.extra.deployHash !== base.deployHash : applied !== app.specHash)
   if (deploy) {
-    changes.push({ path: 'deploy', before: o.extra.deployHash ? 'previous compose/env' : undefined, after: 're-push compose and .env, compose up', impact: 'live', sensitive: Object.keys(app.spec.secrets).length > 0 })
+    changes.push(...deployChanges(o.extra.deployed, deploySummaryOf(app, (v) => ctx.secrets.digest(v))))
   }
 
   if (changes.length > 0) {

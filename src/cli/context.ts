@@ -12,6 +12,11 @@ export interface CliContext {
   cwd: string
   /** Set by a command; `main` resolves with it. @default 0 */
   exitCode: number
+  /**
+   * Aborted when the user interrupts a long-running read (`logs --follow`). When absent, such a
+   * command listens for SIGINT itself; tests pass their own signal. @default undefined
+   */
+  interrupt?: AbortSignal
 }
 
 /** Writes a line to stdout. */

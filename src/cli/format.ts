@@ -3,6 +3,7 @@
  * tables like kubectl, kubectl-style ages, and stable JSON / YAML renderings. Pure functions.
  */
 import { stringify } from 'yaml'
+import { parseDurationMs } from '../model/units.js'
 
 /** Output formats accepted by `-o`. */
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml'
@@ -83,16 +84,25 @@ export function indent(text: string, n: number): string {
     .join('\n')
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
+const SECONDS = /^\d+(?:\.\d+)?$/
 
 /**
- * Parses a CLI duration (`500ms`, `30s`, `15m`, `1h`, `7d`, or plain seconds `90`) to milliseconds; throws an Error naming
- * the option on anything else.
+ * Parses a CLI duration to milliseconds, accepting what manifests accept (model/units.ts
+ * `parseDurationMs`): `500ms`, `30s`, `15m`, `1h`, `7d`, `1h30m`, or a plain number of seconds
+ * (`90`), plus a decimal with one unit (`1.5s`). Throws an Error naming the option otherwise.
  */
 export function parseDurationOption(value: string, option: string): number {
-  const m = DURATION.exec(value.trim())
-  if (!m) throw new Error(`${option} must be a duration such as 30s, 15m, 1h, 7d or plain seconds, got "${value}"`)
-  const n = Number(m[1])
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd']
-  return Math.round(n * unit)
+  const v = value.trim()
+  if (SECONDS.test(v)) return Math.round(Number(v) * 1000)
+  const m = DURATION.exec(v)
+  if (m) {
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
+    return Math.round(Number(m[1]) * unit)
+  }
+  try {
+    return parseDurationMs(v)
+  } catch {
+    throw new Error(`${option} must be a duration such as 30s, 15m, 1h30m or a number of seconds, got "${value}"`)
+  }
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import type { CliContext } from './context.js'
+import { wrapLongLines } from './wrap.js'
 import { registerValidate } from './commands/validate.js'
 import { registerSecret } from './commands/secret.js'
 import { registerCatalog } from './commands/catalog.js'
@@ -10,6 +11,8 @@ import { registerGet } from './commands/get.js'
 import { registerDescribe } from './commands/describe.js'
 import { registerEvents } from './commands/events.js'
 import { registerToken } from './commands/token.js'
+import { registerLogs } from './commands/logs.js'
+import { registerCompletion } from './commands/completion.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -22,9 +25,10 @@ export function buildProgram(ctx: CliContext): Command {
     .version('0.1.0', '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .showSuggestionAfterError(true)
+    .configureHelp({ helpWidth: helpWidth(ctx) })
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => ctx.stdout.write(s),
+      writeOut: (s) => ctx.stdout.write(wrapLongLines(s, helpWidth(ctx))),
       writeErr: (s) => ctx.stderr.write(s),
     })
   registerValidate(program, ctx)
@@ -33,16 +37,28 @@ export function buildProgram(ctx: CliContext): Command {
   registerGet(program, ctx)
   registerDescribe(program, ctx)
   registerEvents(program, ctx)
+  registerLogs(program, ctx)
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)
   registerToken(program, ctx)
+  registerCompletion(program, ctx)
   for (const cmd of program.commands) inheritSettings(cmd, ctx)
   return program
 }
 
+/**
+ * Width `--help` wraps to: the terminal's columns when stdout is a TTY, else 80 (pipes, files
+ * and CI logs get the same text whatever launched them).
+ */
+export function helpWidth(ctx: Pick<CliContext, 'stdout'>): number {
+  const columns = (ctx.stdout as { columns?: number }).columns
+  return ctx.stdout.isTTY === true && typeof columns === 'number' && columns > 0 ? columns : 80
+}
+
 function inheritSettings(cmd: Command, ctx: CliContext): void {
-  cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
+  cmd.configureHelp({ helpWidth: helpWidth(ctx) })
+  cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(wrapLongLines(s, helpWidth(ctx))), writeErr: (s) => ctx.stderr.write(s) })
   cmd.showSuggestionAfterError(true)
   for (const sub of cmd.commands) inheritSettings(sub, ctx)
 }
@@ -59,6 +75,7 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     env: partial.env ?? process.env,
     cwd: partial.cwd ?? process.cwd(),
     exitCode: 0,
+    interrupt: partial.interrupt,
   }
   const program = buildProgram(ctx)
   try {

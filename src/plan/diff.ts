@@ -11,7 +11,7 @@
 import type { Impact } from '../runtime/controller.js'
 import { bytesToGiB, diffPropertyMaps, normalizeDescription, normalizeTags, parseVolume } from './normalize.js'
 import { parsePropertyString } from './property-string.js'
-import type { DesiredGuest, ObservedGuest, PlanFieldChange } from './types.js'
+import type { DesiredGuest, ObservedGuest, PlanFieldChange, SizeUnit } from './types.js'
 
 /** Keys Proxmox applies to a running CT at once (fastplug or hotplug, REFERENCE §5.3). */
 const LIVE_KEYS = new Set(['description', 'onboot', 'startup', 'protection', 'hostname', 'hookscript', 'cores', 'tags', 'memory', 'swap', 'cpulimit', 'cpuunits'])
@@ -21,8 +21,14 @@ const REPLACE_KEYS = new Set(['unprivileged', 'arch', 'ostype'])
 const NET_SERVER_KEYS = ['hwaddr', 'type'] as const
 const VOLUME_SERVER_KEYS = ['size'] as const
 
+/**
+ * Manifest-facing path per Proxmox key (or `key.option` of a property string). Keys without a
+ * manifest field get a name saying what they are (`state.startOnBoot`, `network.interface`), never the raw
+ * Proxmox key, so a plan reads in the user's vocabulary.
+ */
 const DEFAULT_PATHS: Record<string, string> = {
   hostname: 'hostname',
+  onboot: 'state.startOnBoot',
   cores: 'resources.cores',
   memory: 'resources.memory',
   swap: 'resources.swap',
@@ -31,6 +37,19 @@ const DEFAULT_PATHS: Record<string, string> = {
   'net0.bridge': 'network.bridge',
   'net0.ip': 'network.ip',
   'net0.gw': 'network.gateway',
+  'net0.name': 'network.interface',
+}
+
+/** Keys whose numbers carry a unit in the plan (`resources.memory: 256Mi -> 1Gi`). */
+const KEY_UNITS: Record<string, SizeUnit> = { memory: 'MiB', swap: 'MiB' }
+
+/** Keys whose 0/1 value is shown as a boolean (`state.startOnBoot: false -> true`). */
+const BOOLEAN_KEYS = new Set(['onboot'])
+const BOOLEAN_VOLUME_OPTIONS = new Set(['backup', 'ro', 'acl', 'quota', 'replicate', 'shared'])
+
+function asBoolean(v: string | number | undefined): boolean | undefined {
+  if (v === undefined) return undefined
+  return Number(v) === 1
 }
 
 /** Orders impacts from mildest to worst. */
@@ -44,7 +63,18 @@ export function worstImpact(changes: { impact: Impact }[]): Impact {
 }
 
 function pathFor(desired: DesiredGuest, key: string): string {
-  return desired.paths?.[key] ?? DEFAULT_PATHS[key] ?? key
+  const known = desired.paths?.[key] ?? DEFAULT_PATHS[key]
+  if (known) return known
+  // Other options of a NIC: `net0.firewall` → `network.firewall`, `net1.tag` → `network[1].tag`.
+  const nic = /^net(\d+)\.(.+)$/.exec(key)
+  if (nic) return nic[1] === '0' ? `network.${nic[2]}` : `network[${nic[1]}].${nic[2]}`
+  return key
+}
+
+/** Manifest path of an option of a volume: `volumes.data.path` for `mp0.mp`, `resources.disk.<opt>` for rootfs. */
+function volumeOptionPath(desired: DesiredGuest, key: string, option: string): string {
+  const base = key === 'rootfs' ? pathFor(desired, 'rootfs.size') : pathFor(desired, key)
+  return `${base}.${option === 'mp' ? 'path' : option}`
 }
 
 function scalar(v: string | number | undefined): string | number | undefined {
@@ -98,7 +128,9 @@ export function diffGuest(desired: DesiredGuest, observed: ObservedGuest): PlanF
       const b = scalar(o)
       if (a === b) continue
       const impact: Impact = REPLACE_KEYS.has(key) ? 'replace' : LIVE_KEYS.has(key) ? 'live' : 'restart'
-      out.push({ key, path: pathFor(desired, key), before: b, after: a, impact, ...(impact === 'replace' ? { forcesReplacement: true } : {}) })
+      const [before, after] = BOOLEAN_KEYS.has(key) ? [asBoolean(b), asBoolean(a)] : [b, a]
+      const unit = KEY_UNITS[key]
+      out.push({ key, path: pathFor(desired, key), before, after, impact, ...(unit ? { unit } : {}), ...(impact === 'replace' ? { forcesReplacement: true } : {}) })
     }
   }
 
@@ -106,7 +138,9 @@ export function diffGuest(desired: DesiredGuest, observed: ObservedGuest): PlanF
   for (const key of Object.keys(have).sort()) {
     if (!/^mp\d+$/.test(key) || want[key] !== undefined) continue
     const v = parseVolume(String(have[key]))
-    out.push({ key, path: pathFor(desired, key), before: v?.options.mp ?? String(have[key]), after: undefined, impact: 'data-loss' })
+    // The manifest no longer names this volume: call it by its mount path.
+    const path = desired.paths?.[key] ?? (v?.options.mp ? `volumes[${v.options.mp}]` : `volumes[${key}]`)
+    out.push({ key, path, before: v?.options.mp ?? String(have[key]), after: undefined, impact: 'data-loss' })
   }
 
   // A restart-class value already stored but not yet effective (pending) still needs a restart.
@@ -141,13 +175,14 @@ function diffVolume(desired: DesiredGuest, key: string, want: string, have: stri
   }
   if (d.sizeGiB !== undefined && o.sizeGiB !== undefined && d.sizeGiB !== o.sizeGiB) {
     const path = isRoot ? pathFor(desired, 'rootfs.size') : `${pathFor(desired, key)}.size`
-    const change: PlanFieldChange = { key, path, before: o.sizeGiB, after: d.sizeGiB, impact: 'live' }
+    const change: PlanFieldChange = { key, path, before: o.sizeGiB, after: d.sizeGiB, impact: 'live', unit: 'GiB' }
     if (d.sizeGiB < o.sizeGiB) change.refused = `proxmox only grows disks: set it back to ${o.sizeGiB} or larger`
     out.push(change)
   }
   for (const c of diffPropertyMaps(d.options, o.options, VOLUME_SERVER_KEYS)) {
     if (c.after === undefined) continue // options Proxmox or a person added that we do not manage
-    out.push({ key, path: `${pathFor(desired, key)}.${c.key}`, before: c.before, after: c.after, impact: 'restart' })
+    const bool = BOOLEAN_VOLUME_OPTIONS.has(c.key)
+    out.push({ key, path: volumeOptionPath(desired, key, c.key), before: bool ? asBoolean(c.before) : c.before, after: bool ? asBoolean(c.after) : c.after, impact: 'restart' })
   }
   return out
 }

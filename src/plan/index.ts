@@ -15,5 +15,7 @@ export {
   type VolumeView,
 } from './normalize.js'
 export { formatPropertyString, parsePropertyString } from './property-string.js'
-export { formatValue, renderPlan, type RenderPlanOptions } from './render.js'
-export type { DesiredGuest, ObservedGuest, Plan, PlanFieldChange, PlanSummary } from './types.js'
+export { impactNote, renderPlan, type RenderPlanOptions } from './render.js'
+export { displayValue, formatSize, formatValue, unitOf } from './display.js'
+export { deployChanges, diffDeploy, readDeploySummary, sameDeploy, summarizeDeploy, type DeployedService, type DeployInput, type DeploySummary } from './deploy.js'
+export type { DesiredGuest, ObservedGuest, Plan, PlanFieldChange, PlanSummary, SizeUnit } from './types.js'

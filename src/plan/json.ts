@@ -2,6 +2,7 @@
  * `planToJson`: the machine-readable plan (`proximity plan -o json`). Pure.
  */
 import type { Action } from '../runtime/controller.js'
+import { displayValue, unitOf } from './display.js'
 import type { Plan, PlanFieldChange } from './types.js'
 
 /** One field of a planned change in the JSON form. Absent values are `null`, never omitted. */
@@ -14,6 +15,12 @@ export interface PlanJsonField {
   forcesReplacement: boolean
   /** Why apply refuses this change, or null. */
   refused: string | null
+  /** Unit of numeric before/after values (`MiB` for memory and swap, `GiB` for disks), or null. */
+  unit: 'MiB' | 'GiB' | null
+  /** before/after as the text plan shows them (`"1Gi"`, `"(sensitive)"`), null when absent. */
+  display: { before: string | null; after: string | null }
+  /** What the change does beyond its impact (`service web is recreated`), or null. */
+  note: string | null
 }
 
 export interface PlanJsonChange {
@@ -31,6 +38,8 @@ export interface PlanJson {
   summary: { add: number; change: number; destroy: number }
 }
 
+const sensitiveSide = (v: unknown): string | null => (v === undefined || v === null ? null : '(sensitive)')
+
 /**
  * The plan as stable JSON data. Shape (formatVersion 1; new keys may be added, none removed):
  *
@@ -41,13 +50,17 @@ export interface PlanJson {
  *                summary: string | null,
  *                fields: [ { path, before, after, impact: "live"|"restart"|"replace"|"data-loss",
  *                            sensitive: boolean, forcesReplacement: boolean,
- *                            refused: string | null } ] } ],
+ *                            refused: string | null, unit: "MiB" | "GiB" | null,
+ *                            display: { before: string | null, after: string | null },
+ *                            note: string | null } ] } ],
  *   summary: { add, change, destroy } }
  * ```
  *
  * `changes` holds every non-noop action, sorted by key; `fields` are sorted by path. Absent
- * before/after values are `null`. Sensitive fields always have `before` and `after` null, so no
- * secret (nor its digest) ever reaches the output. Object keys are emitted in the order above.
+ * before/after values are `null`. Sensitive fields carry `"(sensitive)"` for a present side and
+ * null for an absent one (so an added secret is visible as added), never a value or a digest.
+ * Sizes stay numbers in their `unit`; `display` has them as the text plan prints them. Object keys
+ * are emitted in the order above.
  */
 export function planToJson(plan: Plan): PlanJson {
   const changes = plan.entries
@@ -62,12 +75,15 @@ export function planToJson(plan: Plan): PlanJson {
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
         .map((c: PlanFieldChange) => ({
           path: c.path,
-          before: c.sensitive ? null : (c.before ?? null),
-          after: c.sensitive ? null : (c.after ?? null),
+          before: c.sensitive ? sensitiveSide(c.before) : (c.before ?? null),
+          after: c.sensitive ? sensitiveSide(c.after) : (c.after ?? null),
           impact: c.impact,
           sensitive: c.sensitive === true,
           forcesReplacement: c.forcesReplacement === true,
           refused: c.refused ?? null,
+          unit: typeof c.before === 'number' || typeof c.after === 'number' ? (unitOf(c) ?? null) : null,
+          display: { before: displayValue(c, 'before') ?? null, after: displayValue(c, 'after') ?? null },
+          note: c.note ?? null,
         })),
     }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))

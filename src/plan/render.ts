@@ -2,7 +2,10 @@
  * `renderPlan`: the Terraform-style text plan (CONVENTIONS "Plan rendering"). Pure.
  */
 import type { Action } from '../runtime/controller.js'
+import { displayValue } from './display.js'
 import type { Plan, PlanFieldChange } from './types.js'
+
+export { formatValue } from './display.js'
 
 export interface RenderPlanOptions {
   /** ANSI colours (green +, yellow ~, red -). @default false */
@@ -20,14 +23,6 @@ const HEADER: Record<Exclude<Action['type'], 'noop'>, string> = {
 
 const SYMBOL: Record<Exclude<Action['type'], 'noop'>, string> = { create: '+', update: '~', delete: '-', replace: '-/+' }
 
-/** Formats a value for a plan line: strings quoted, arrays/objects as compact JSON. */
-export function formatValue(v: unknown): string {
-  if (v === undefined || v === null) return 'null'
-  if (typeof v === 'string') return JSON.stringify(v)
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
-  return JSON.stringify(v)
-}
-
 function paint(on: boolean, colour: keyof typeof ANSI, text: string): string {
   return on ? `${ANSI[colour]}${text}${ANSI.reset}` : text
 }
@@ -36,25 +31,46 @@ function symbolColour(sym: string): keyof typeof ANSI {
   return sym === '+' ? 'green' : sym === '~' ? 'yellow' : 'red'
 }
 
+/** The symbol of one field line: added, removed or changed. */
+function fieldSymbol(action: Action, c: PlanFieldChange): '+' | '-' | '~' {
+  if (action.type === 'create') return '+'
+  if (action.type === 'delete') return '-'
+  if (c.before === undefined && c.after !== undefined) return '+'
+  if (c.after === undefined && c.before !== undefined) return '-'
+  return '~'
+}
+
+/**
+ * The comment after a field: its impact (DESIGN §4) with what it means here, and a refusal.
+ * Creations and deletions carry no per-field impact (the whole guest is made or removed), except
+ * data loss, which is always said.
+ */
+export function impactNote(action: Action, c: PlanFieldChange): string {
+  const parts: string[] = []
+  const perField = action.type === 'update' || action.type === 'replace'
+  if (perField || c.impact === 'data-loss') {
+    let text: string = c.impact
+    if (c.forcesReplacement) text += ', forces replacement'
+    if (c.note) text += `: ${c.note}`
+    else if (perField && c.impact === 'restart' && c.key) text += ': the guest restarts to apply it'
+    else if (c.impact === 'data-loss' && action.type !== 'delete') text += ': the data on it is deleted'
+    parts.push(text)
+  } else if (c.note) parts.push(c.note)
+  if (c.refused) parts.push(`refused: ${c.refused}`)
+  return parts.length > 0 ? `# ${parts.join('; ')}` : ''
+}
+
 function fieldLine(action: Action, c: PlanFieldChange, color: boolean): string {
-  let sym: string
+  const sym = fieldSymbol(action, c)
+  const before = displayValue(c, 'before')
+  const after = displayValue(c, 'after')
   let body: string
-  if (action.type === 'create' || (c.before === undefined && c.after !== undefined)) {
-    sym = '+'
-    body = `${c.path}: ${c.sensitive ? '(sensitive)' : formatValue(c.after)}`
-  } else if (action.type === 'delete' || (c.after === undefined && c.before !== undefined)) {
-    sym = '-'
-    body = `${c.path}: ${c.sensitive ? '(sensitive)' : formatValue(c.before)}`
-  } else {
-    sym = '~'
-    body = c.sensitive ? `${c.path}: (sensitive)` : `${c.path}: ${formatValue(c.before)} -> ${formatValue(c.after)}`
-  }
-  const notes: string[] = []
-  if (c.forcesReplacement) notes.push('# forces replacement')
-  else if (c.impact === 'restart' && action.type === 'update') notes.push('# applied on next restart')
-  if (c.impact === 'data-loss') notes.push('# data loss')
-  if (c.refused) notes.push(`# refused: ${c.refused}`)
-  const tail = notes.length > 0 ? ` ${paint(color, 'dim', notes.join(' '))}` : ''
+  if (c.sensitive) body = `${c.path}: (sensitive)`
+  else if (sym === '+') body = after === undefined ? c.path : `${c.path}: ${after}`
+  else if (sym === '-') body = before === undefined ? c.path : `${c.path}: ${before}`
+  else body = before === undefined && after === undefined ? c.path : `${c.path}: ${before ?? 'null'} -> ${after ?? 'null'}`
+  const note = impactNote(action, c)
+  const tail = note ? ` ${paint(color, 'dim', note)}` : ''
   return `      ${paint(color, symbolColour(sym), sym)} ${body}${tail}`
 }
 
@@ -62,6 +78,8 @@ function fieldLine(action: Action, c: PlanFieldChange, color: boolean): string {
  * Renders a plan as text: legend, one block per non-noop action (header, symbol line, one line per
  * field sorted by path), notes for noop actions with a summary (e.g. suspended), and the footer
  * `Plan: N to add, N to change, N to destroy.` or `No changes. Your cluster matches the manifests.`
+ * Each field of an update or replacement ends with its impact (`# live`, `# restart: …`,
+ * `# replace, forces replacement`, `# data-loss`) and any refusal; sizes keep their units.
  * The output ends with a newline. Sensitive fields print `(sensitive)` instead of values.
  */
 export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
@@ -80,6 +98,11 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   lines.push(`  ${paint(color, 'yellow', '~')} update in-place`)
   lines.push(`  ${paint(color, 'red', '-')} destroy`)
   lines.push(`${paint(color, 'red', '-/+')} destroy and then create replacement`)
+  if (acting.some((a) => a.type === 'update' || a.type === 'replace')) {
+    lines.push('')
+    lines.push('Each change says how it lands: live (on the running guest), restart (the guest or the')
+    lines.push("app's containers restart), replace (a new guest), data-loss (data is deleted).")
+  }
   lines.push('')
   lines.push('Proximity will perform the following actions:')
   for (const a of acting) {

@@ -4,12 +4,22 @@
  */
 import type { Action, FieldChange } from '../runtime/controller.js'
 
+/** The base unit of a plain size number: memory and swap are MiB, disks GiB (DESIGN §2). */
+export type SizeUnit = 'MiB' | 'GiB'
+
 /** A field change that apply will refuse (e.g. a disk shrink); rendered with the reason. */
 export interface PlanFieldChange extends FieldChange {
   /** The Proxmox config key behind the change (`memory`, `net0`, `rootfs`, `mp0`), or `state`/`ostemplate`. */
   key?: string
   /** Why apply will not do this, phrased as an actionable sentence. */
   refused?: string
+  /**
+   * Unit of numeric before/after values (they stay numbers, as apply uses them); text and JSON
+   * show them with units (`1Gi`). When absent, the unit is inferred from the path (display.ts).
+   */
+  unit?: SizeUnit
+  /** A short note on what the change does (e.g. `service web is recreated`), shown after the impact. */
+  note?: string
 }
 
 export interface PlanSummary {

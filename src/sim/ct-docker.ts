@@ -1,6 +1,7 @@
 /**
  * The simulated Docker CLI inside a container: `docker version|info|image inspect`,
- * `docker compose version`, and `docker compose -p P -f F … config|pull|up|ps|images|down`
+ * `docker compose version`, and `docker compose -p P -f F … config|pull|up|ps|images|down|logs`
+ * (or `--project-directory DIR` instead of `-p`/`-f`)
  * operating on the compose file inside the container's filesystem (runtime REFERENCE §1.3, §2, §7).
  *
  * Test hooks (documented behaviour of the simulator, not of Docker): an image whose tag is
@@ -16,6 +17,7 @@ import { containerHealth, result } from './ct-state.js'
 import type { ComposeProject, ServiceSpec } from './ct-compose-file.js'
 import { ComposeError, loadComposeProject } from './ct-compose-file.js'
 import { goDuration, imagesJson, psJsonLine, splitImageRef } from './ct-docker-format.js'
+import { followLogs, parseLogsArgs, renderHistory, selectContainers } from './ct-docker-logs.js'
 
 export const DOCKER_VERSION = '28.3.3'
 export const COMPOSE_VERSION = '2.36.2'
@@ -126,7 +128,11 @@ async function runCompose(ctx: CtContext, args: string[]): Promise<CmdResult> {
       throw e
     }
   }
-  const name = g.project ?? (project ? project.workingDir.split('/').pop() || 'root' : undefined)
+  // `--project-directory DIR` alone: the project is DIR's compose.yaml, named after DIR (compose's rule).
+  if (!project && !g.project && g.projectDir !== undefined && !ctx.fs.isFile(`${g.projectDir.replace(/\/+$/, '')}/compose.yaml`)) {
+    return result(1, '', 'no configuration file provided: not found')
+  }
+  const name = g.project ?? (project ? project.workingDir.split('/').pop() || 'root' : g.projectDir?.replace(/\/+$/, '').split('/').pop() || undefined)
   if (!name) return result(1, '', 'no configuration file provided: not found')
   if (project && !g.project) project = loadComposeProject(ctx.fs, g.files[0], { project: name, envFile: g.envFile })
   const warn = project ? project.warnings.map((w) => logrusWarning(ctx, w)).join('') : ''
@@ -169,9 +175,21 @@ async function runCompose(ctx: CtContext, args: string[]): Promise<CmdResult> {
     }
     case 'down':
       return done(down(ctx, name, rest, out))
+    case 'logs':
+      return logs(ctx, name, rest, warn)
     default:
       return result(1, '', `unknown docker command: "compose ${sub ?? ''}"`)
   }
+}
+
+function logs(ctx: CtContext, project: string, args: string[], warn: string): CmdResult {
+  const parsed = parseLogsArgs(args)
+  if (parsed.error !== undefined) return result(1, '', warn + parsed.error)
+  const picked = selectContainers(containersOf(ctx, project), parsed.req.services)
+  if (typeof picked === 'string') return result(1, '', warn + picked)
+  const r = result(0, renderHistory(picked, parsed.req), warn)
+  if (parsed.req.follow) r.follow = (emit, closed) => followLogs(ctx, picked, emit, closed)
+  return r
 }
 
 function logrusWarning(ctx: CtContext, msg: string): string {

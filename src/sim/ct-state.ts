@@ -120,6 +120,12 @@ export interface CmdResult {
   code: number
   stdout: string | Buffer
   stderr: string
+  /**
+   * A command that keeps running after its first output (`docker compose logs --follow`): the
+   * node writes `stdout`, then calls this with a writer and a "client gone" probe, and sends the
+   * exit status it resolves with.
+   */
+  follow?: (emit: (chunk: string) => void, closed: () => boolean) => Promise<number>
 }
 
 /** What a command inside the container may use. */

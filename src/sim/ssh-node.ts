@@ -60,6 +60,8 @@ interface Outcome {
   code: number
   stdout: string | Buffer
   stderr: string
+  /** Streams more output after stdout (e.g. `logs --follow`); resolves with the exit status. */
+  follow?: (emit: (chunk: string) => void, closed: () => boolean) => Promise<number>
 }
 
 /** OpenSSH-style SHA256 fingerprint of a public key blob. */
@@ -165,7 +167,16 @@ export async function startSshNode(access: SimNodeAccess, opts: SshNodeOptions):
     try {
       if (out.stdout.length) ch.write(out.stdout)
       if (out.stderr) ch.stderr.write(out.stderr.endsWith('\n') ? out.stderr : out.stderr + '\n')
-      ch.exit(out.code)
+      let code = out.code
+      if (out.follow) {
+        let gone = false
+        ch.once('close', () => (gone = true))
+        code = await out.follow((chunk) => {
+          if (!gone && !ch.destroyed) ch.write(chunk)
+        }, () => gone || ch.destroyed)
+        if (gone || ch.destroyed) return
+      }
+      ch.exit(code)
       ch.end()
     } catch {
       // the client went away (timeout or dropped connection); nothing left to tell it

@@ -134,7 +134,7 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
     h.sim.log.clear()
     const out = await h.reconcile(v2)
     expect(out.error?.message).toBeUndefined()
-    expect(out.actions[0].changes.map((c) => [c.path, c.impact])).toEqual([['deploy', 'live']])
+    expect(out.actions[0].changes.map((c) => [c.path, c.impact])).toEqual([['services.web.image', 'restart']])
     expect(out.result?.ready).toBe(true)
     const api = mutating(h.sim).filter((m) => !m.startsWith('SSH'))
     expect(api).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])

@@ -50,7 +50,10 @@ describe('planApp (pure)', () => {
     const obs: AppObservation = { ...nothing, guest: { vmid: 100, node: 'pve', status: 'running', config: cfg, digest: 'd' }, extra: { appliedSpecHash: 'old', deployHash: 'previous', healthy: true } }
     const [act] = planApp(a, obs, ctx)
     expect(act.type).toBe('update')
-    expect(act.changes).toEqual([{ path: 'deploy', before: 'previous compose/env', after: 're-push compose and .env, compose up', impact: 'live', sensitive: true }])
+    // No summary of the previous deploy is stored: one line names the images that will run.
+    expect(act.changes).toHaveLength(1)
+    expect(act.changes[0]).toMatchObject({ path: 'deploy', impact: 'restart', note: 'previous deploy not recorded: compose and .env are pushed again' })
+    expect(String(act.changes[0]!.after)).toContain(String((a.spec.source.compose.services as Record<string, { image: string }>).web!.image))
     const same = { ...obs, extra: { appliedSpecHash: 'old', deployHash: deployHash(a, secrets.digest), healthy: true } }
     const [marker] = planApp(a, same, ctx)
     expect([marker.type, marker.detail?.step]).toEqual(['noop', 'write-marker'])

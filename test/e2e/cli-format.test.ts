@@ -39,12 +39,15 @@ describe('option parsing', () => {
     { name: '15m', reason: 'the documented default of --timeout', value: '15m', want: 900_000 },
     { name: '30s', reason: 'the documented default of --lease-wait', value: '30s', want: 30_000 },
     { name: '250ms', reason: 'tests use sub-second waits', value: '250ms', want: 250 },
+    { name: '90', reason: 'a plain number is seconds, as in manifests (issue 9 point 7)', value: '90', want: 90_000 },
+    { name: '1h30m', reason: 'compound durations work on the command line as in manifests', value: '1h30m', want: 5_400_000 },
+    { name: '1.5s', reason: 'a decimal with one unit keeps working', value: '1.5s', want: 1500 },
   ]
   for (const c of cases) {
     it(`${c.name}: ${c.reason}`, () => expect(parseDurationOption(c.value, '--timeout')).toBe(c.want))
   }
-  it('rejects a bare number with a message naming the option', () => {
-    expect(() => parseDurationOption('15', '--timeout')).toThrow(/--timeout must be a duration/)
+  it('rejects what is not a duration with a message naming the option', () => {
+    for (const bad of ['15 minutes', '-5s', '1d', '']) expect(() => parseDurationOption(bad, '--timeout'), bad).toThrow(/--timeout must be a duration such as 30s, 15m, 1h30m or a number of seconds/)
   })
   it('rejects an unknown -o value listing the accepted ones', () => {
     expect(() => parseOutputFormat('xml', ['table', 'json', 'yaml'])).toThrow('unknown output format "xml"; use one of: json, yaml')

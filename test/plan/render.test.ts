@@ -11,7 +11,7 @@ const update: Action = {
   name: 'web',
   changes: [
     { path: 'resources.memory', before: 512, after: 1024, impact: 'live' },
-    { path: 'features.keyctl', before: undefined, after: 1, impact: 'restart' },
+    { key: 'features', path: 'features.keyctl', before: undefined, after: 1, impact: 'restart' } as Action['changes'][number],
     { path: 'secrets.DB_PASSWORD', before: 'digest-a', after: 'digest-b', impact: 'live', sensitive: true },
   ],
 }
@@ -57,26 +57,29 @@ describe('renderPlan', () => {
   - destroy
 -/+ destroy and then create replacement
 
+Each change says how it lands: live (on the running guest), restart (the guest or the
+app's containers restart), replace (a new guest), data-loss (data is deleted).
+
 Proximity will perform the following actions:
 
   # App/cache must be replaced
 -/+ App/cache
-      ~ resources.storage: "local-lvm" -> "fast" # forces replacement
+      ~ resources.storage: "local-lvm" -> "fast" # replace, forces replacement
 
   # App/db will be created
   + App/db
       + hostname: "db"
-      + resources.memory: 256
+      + resources.memory: 256Mi
 
   # App/old will be destroyed (final backup, then destroy guest 105 on pve)
   - App/old
-      - guest: "105 on pve" # data loss
+      - guest: "105 on pve" # data-loss
 
   # App/web will be updated in-place
   ~ App/web
-      + features.keyctl: 1 # applied on next restart
-      ~ resources.memory: 512 -> 1024
-      ~ secrets.DB_PASSWORD: (sensitive)
+      + features.keyctl: 1 # restart: the guest restarts to apply it
+      ~ resources.memory: 512Mi -> 1Gi # live
+      ~ secrets.DB_PASSWORD: (sensitive) # live
 
 Plan: 2 to add, 1 to change, 2 to destroy.
 `)
@@ -91,7 +94,7 @@ Plan: 2 to add, 1 to change, 2 to destroy.
 
   it('marks a refused change with its reason', () => {
     const text = renderPlan(buildPlan([shrink]))
-    expect(text).toContain('      ~ resources.disk: 8 -> 4 # refused: proxmox only grows disks: set it back to 8 or larger\n')
+    expect(text).toContain('      ~ resources.disk: 8Gi -> 4Gi # live; refused: proxmox only grows disks: set it back to 8 or larger\n')
     expect(text).toContain('Plan: 0 to add, 1 to change, 0 to destroy.')
   })
 
@@ -105,6 +108,12 @@ Plan: 2 to add, 1 to change, 2 to destroy.
 })
 
 describe('planToJson', () => {
+  it('never carries a secret or its digest, only "(sensitive)" for a present side', () => {
+    const json = JSON.stringify(planToJson(buildPlan([update])))
+    expect(json).not.toContain('digest-a')
+    expect(json).not.toContain('digest-b')
+  })
+
   it('has a stable documented shape, sorted by key then path, with no sensitive values', () => {
     const json = planToJson(buildPlan([update, create, { type: 'noop', key: 'App/a', kind: 'App', name: 'a', changes: [] }]))
     expect(JSON.stringify(json)).toBe(
@@ -118,8 +127,8 @@ describe('planToJson', () => {
             action: 'create',
             summary: null,
             fields: [
-              { path: 'hostname', before: null, after: 'db', impact: 'live', sensitive: false, forcesReplacement: false, refused: null },
-              { path: 'resources.memory', before: null, after: 256, impact: 'live', sensitive: false, forcesReplacement: false, refused: null },
+              { path: 'hostname', before: null, after: 'db', impact: 'live', sensitive: false, forcesReplacement: false, refused: null, unit: null, display: { before: null, after: '"db"' }, note: null },
+              { path: 'resources.memory', before: null, after: 256, impact: 'live', sensitive: false, forcesReplacement: false, refused: null, unit: 'MiB', display: { before: null, after: '256Mi' }, note: null },
             ],
           },
           {
@@ -129,9 +138,9 @@ describe('planToJson', () => {
             action: 'update',
             summary: null,
             fields: [
-              { path: 'features.keyctl', before: null, after: 1, impact: 'restart', sensitive: false, forcesReplacement: false, refused: null },
-              { path: 'resources.memory', before: 512, after: 1024, impact: 'live', sensitive: false, forcesReplacement: false, refused: null },
-              { path: 'secrets.DB_PASSWORD', before: null, after: null, impact: 'live', sensitive: true, forcesReplacement: false, refused: null },
+              { path: 'features.keyctl', before: null, after: 1, impact: 'restart', sensitive: false, forcesReplacement: false, refused: null, unit: null, display: { before: null, after: '1' }, note: null },
+              { path: 'resources.memory', before: 512, after: 1024, impact: 'live', sensitive: false, forcesReplacement: false, refused: null, unit: 'MiB', display: { before: '512Mi', after: '1Gi' }, note: null },
+              { path: 'secrets.DB_PASSWORD', before: '(sensitive)', after: '(sensitive)', impact: 'live', sensitive: true, forcesReplacement: false, refused: null, unit: null, display: { before: '(sensitive)', after: '(sensitive)' }, note: null },
             ],
           },
         ],

@@ -25,6 +25,7 @@ interface ApplyOptions {
 export function registerApply(program: Command, ctx: CliContext): void {
   program
     .command('apply')
+    .summary('converge the cluster to the manifests')
     .description(
       'Converge the cluster to the manifests: plan, then create, update (and with --prune delete)\n' +
         'guests through the controllers until every object is Ready, Stalled or the timeout passes.\n' +

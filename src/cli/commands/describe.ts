@@ -69,6 +69,7 @@ export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: numb
 export function registerDescribe(program: Command, ctx: CliContext): void {
   program
     .command('describe')
+    .summary('show one object in detail: conditions, inventory, history, events')
     .description(
       'Show one object in detail from the state store: conditions, inventory (vmid, node),\n' +
         'the last reconcile history entries and recent events. Exits 1 when the object is unknown.',

@@ -10,6 +10,7 @@ const KEY = /^(App|Appliance|BackupPolicy|Restore|Cluster)\/[a-z0-9]([-a-z0-9]*[
 export function registerEvents(program: Command, ctx: CliContext): void {
   program
     .command('events')
+    .summary('show recorded events, like flux events')
     .description(
       'Show recorded events (transitions and changes only, newest last), like flux events.\n' +
         'Reads the local state store; it does not contact Proxmox.',

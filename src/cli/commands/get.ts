@@ -66,6 +66,7 @@ const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0,
 export function registerGet(program: Command, ctx: CliContext): void {
   program
     .command('get')
+    .summary('list objects and their status, like kubectl get')
     .description(
       'List objects from the state store (what the last plan/apply/serve recorded), like kubectl get.\n' +
         'RESOURCE is apps, appliances, backuppolicies or restores (singular works too).\n' +

@@ -83,6 +83,7 @@ export async function computePlan(
 export function registerPlan(program: Command, ctx: CliContext): void {
   program
     .command('plan')
+    .summary('show what apply would change, Terraform style (reads only)')
     .description(
       'Compare the manifests with the live cluster and show what apply would do, Terraform style\n' +
         '(+ create, ~ update in-place, - destroy, -/+ replace). Reads only; changes nothing.\n\n' +

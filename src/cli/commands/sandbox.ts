@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { stringify } from 'yaml'
 import { err, out, type CliContext } from '../context.js'
+import { parseDurationOption } from '../format.js'
 
 interface StartOptions {
   listen: string
@@ -17,12 +18,16 @@ interface StartOptions {
   clusterManifest?: string
 }
 
-/** Parses `200ms`, `2s`, `1.5s` or a bare number of ms. */
+/**
+ * Parses `200ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds (as every other duration of
+ * the CLI and of manifests; see format.ts `parseDurationOption`).
+ */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim())
-  if (!m) throw new Error(`invalid duration '${text}': use e.g. 200ms or 2s`)
-  const f = m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1
-  return Math.round(Number(m[1]) * f)
+  try {
+    return parseDurationOption(text, '--task-latency')
+  } catch {
+    throw new Error(`invalid duration '${text}': use e.g. 200ms, 2s or a number of seconds`)
+  }
 }
 
 /** Parses `--task-latency`: one duration, or `type=duration,…` (`default=` sets the rest). */
@@ -152,7 +157,7 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .option('--state <file>', 'state file (default <state-dir>/sandbox/state.json)')
     .option('--state-dir <dir>', 'state directory', '.proximity')
     .option('--faults', 'serve the fault-control endpoint /_sim/faults (loopback only)')
-    .option('--task-latency <spec>', 'task duration: 200ms, or per type vzcreate=2s,vzstart=1s')
+    .option('--task-latency <spec>', 'task duration: 200ms, 2s (a plain number is seconds), or per type vzcreate=2s,vzstart=1s')
     .option('-o, --output <format>', 'output format: text or json', 'text')
     .option('--cluster-manifest <file>', 'write a ready Cluster manifest (secrets by file reference)')
     .action(async (o: StartOptions) => {

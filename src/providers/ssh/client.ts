@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import ssh2 from 'ssh2'
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2'
-import type { ExecResult, NodeShell, NodeShellPool, PctExecOptions } from './types.js'
+import type { ExecResult, NodeShell, NodeShellPool, PctExecOptions, PctExecStreamOptions } from './types.js'
 import { SshError, SshHostKeyMismatchError } from './errors.js'
 import { checkPath, checkPerms, checkVmid, dpkgVersionCommand, pctExecCommand, pctPushCommand, pctSetFeaturesCommand, pctUnlockCommand } from './commands.js'
 
@@ -222,6 +222,72 @@ class NodeConnection implements SshNodeShell {
       this.audit('pct exec', target, e)
       throw e
     }
+  }
+
+  async pctExecStream(vmid: number, argv: string[], o: PctExecStreamOptions): Promise<ExecResult & { aborted: boolean }> {
+    const cmd = pctExecCommand(vmid, argv)
+    const target = `${this.node}/lxc/${vmid}`
+    try {
+      const r = await this.stream(cmd, 'pct exec', o)
+      this.audit('pct exec', target)
+      return r
+    } catch (e) {
+      this.audit('pct exec', target, e)
+      throw e
+    }
+  }
+
+  /** Runs one command string, handing output over as it arrives; no timeout (the caller aborts). */
+  private stream(command: string, name: string, o: PctExecStreamOptions): Promise<ExecResult & { aborted: boolean }> {
+    return this.slot(async () => {
+      const c = await this.client()
+      return new Promise<ExecResult & { aborted: boolean }>((resolve, reject) => {
+        const env = this.opts.sendNodeEnv === false ? undefined : { PROXIMITY_NODE: this.node }
+        let done = false
+        let aborted = false
+        let channel: ClientChannel | undefined
+        const onDrop = (): void => finish(new SshError('closed', `ssh connection to node ${this.node} dropped during ${name}`, { command: name }))
+        const onAbort = (): void => {
+          aborted = true
+          try {
+            channel?.close()
+          } catch {
+            // channel already gone
+          }
+          if (!channel) finish(undefined, { code: 130, stdout: '', stderr: '', aborted: true })
+        }
+        const finish = (err: Error | undefined, res?: ExecResult & { aborted: boolean }): void => {
+          if (done) return
+          done = true
+          c.off('close', onDrop)
+          o.signal?.removeEventListener('abort', onAbort)
+          if (err) reject(err)
+          else resolve(res as ExecResult & { aborted: boolean })
+        }
+        c.once('close', onDrop)
+        if (o.signal?.aborted) return onAbort()
+        o.signal?.addEventListener('abort', onAbort, { once: true })
+        c.exec(command, env ? { env } : {}, (err, ch) => {
+          if (err) return finish(new SshError('closed', `cannot open ssh channel to node ${this.node}: ${err.message}`, { command: name, cause: err }))
+          channel = ch
+          if (aborted) ch.close()
+          const errOut: Buffer[] = []
+          let code: number | undefined
+          ch.on('error', (e: Error) => finish(aborted ? undefined : new SshError('closed', `ssh channel to node ${this.node} failed during ${name}: ${e.message}`, { command: name }), { code: 130, stdout: '', stderr: '', aborted: true }))
+          ch.on('data', (d: Buffer) => o.onStdout(d))
+          ch.stderr.on('data', (d: Buffer) => (o.onStderr ? o.onStderr(d) : errOut.push(d)))
+          ch.on('exit', (c0: number | null) => {
+            if (typeof c0 === 'number') code = c0
+          })
+          ch.on('close', () => {
+            if (aborted) return finish(undefined, { code: 130, stdout: '', stderr: Buffer.concat(errOut).toString('utf8'), aborted: true })
+            if (code === undefined) return finish(new SshError('closed', `${name} on node ${this.node} ended without an exit status`, { command: name }))
+            finish(undefined, { code, stdout: '', stderr: Buffer.concat(errOut).toString('utf8'), aborted: false })
+          })
+          ch.end()
+        })
+      })
+    })
   }
 
   private async must(command: string, name: string, target: string, what: string): Promise<void> {

@@ -85,3 +85,33 @@ export function dpkgVersionCommand(pkg: string): string {
   if (!/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) throw invalid(`invalid package name ${JSON.stringify(pkg)}`)
   return `dpkg-query -W ${shellQuote('-f=${Version}')} ${pkg}`
 }
+
+/** Options of `composeLogsArgv`. */
+export interface ComposeLogsOptions {
+  /** Only this compose service (a name from the app's compose file). @default every service */
+  service?: string
+  /** Lines per container from the end. @default every line */
+  tail?: number
+  /** Keep streaming new lines (`--follow`). @default false */
+  follow?: boolean
+}
+
+/**
+ * The argv (for `pct exec`) of `docker compose --project-directory <dir> logs --no-color
+ * [--tail N] [--follow] [SERVICE]`. The directory must be absolute, the service a compose service
+ * name (letters, digits, `.`, `_`, `-`, not starting with `-`, so it can never become a flag), the
+ * tail a whole number.
+ */
+export function composeLogsArgv(projectDir: string, o: ComposeLogsOptions = {}): string[] {
+  const argv = ['docker', 'compose', '--project-directory', checkPath(projectDir), 'logs', '--no-color']
+  if (o.tail !== undefined) {
+    if (!Number.isInteger(o.tail) || o.tail < 0 || o.tail > 1_000_000) throw invalid(`invalid tail ${String(o.tail)}: expected a whole number 0..1000000`)
+    argv.push('--tail', String(o.tail))
+  }
+  if (o.follow) argv.push('--follow')
+  if (o.service !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(o.service)) throw invalid(`invalid service name ${JSON.stringify(o.service)}: expected letters, digits, ".", "_" or "-"`)
+    argv.push(o.service)
+  }
+  return argv
+}

@@ -4,4 +4,5 @@ export type { NodeShellPoolOptions, SshAuditEvent, SshNodeShell, SshNodeShellPoo
 export { SshError, SshHostKeyMismatchError, isTransientSshError } from './errors.js'
 export type { SshErrorCode } from './errors.js'
 export { shellQuote, FEATURE_KEYS } from './commands.js'
-export type { ExecResult, NodeShell, NodeShellPool, PctExecOptions } from './types.js'
+export type { ExecResult, NodeShell, NodeShellPool, PctExecOptions, PctExecStreamOptions } from './types.js'
+export { composeLogsArgv, type ComposeLogsOptions } from './commands.js'

@@ -30,6 +30,12 @@ export interface NodeShell {
   setFeatures(vmid: number, features: Record<string, string | number>): Promise<void>
   /** `pct unlock <vmid>` — clears a stale lock. */
   unlock(vmid: number): Promise<void>
+  /**
+   * Like `pctExec`, but hands output over as it arrives and has no timeout (for `logs --follow`).
+   * Resolves with the exit code (`aborted: true` and code 130 when `signal` ended it first);
+   * `stdout` of the result is empty (it went to `onStdout`). Optional: added for `proximity logs`.
+   */
+  pctExecStream?(vmid: number, argv: string[], opts: PctExecStreamOptions): Promise<ExecResult & { aborted: boolean }>
   /** Closes the connection (idempotent); a later call reconnects lazily. */
   close(): Promise<void>
   /**
@@ -42,6 +48,16 @@ export interface NodeShell {
    * installed; e.g. the lxc-pve ≥ 6.0.5-2 preflight (runtime REFERENCE §1.6). Optional.
    */
   nodePackageVersion?(pkg: string): Promise<string | undefined>
+}
+
+/** Options of `NodeShell.pctExecStream`. */
+export interface PctExecStreamOptions {
+  /** Called with each chunk of stdout as it arrives. */
+  onStdout(chunk: Buffer): void
+  /** Called with each chunk of stderr as it arrives. @default stderr is collected into the result */
+  onStderr?(chunk: Buffer): void
+  /** Aborting closes the channel (the remote command sees its client go); the call then resolves. */
+  signal?: AbortSignal
 }
 
 /** Opens (or reuses) one connection per node. */
