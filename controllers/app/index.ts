@@ -9,6 +9,7 @@ import { finalizeApp, findOrphans, planAppDelete } from './finalize.js'
 import type { AppObservation } from './observation.js'
 import { observeApp } from './observe.js'
 import { planApp } from './plan.js'
+import { appsDependingOn } from './triggers.js'
 
 export type { AppObservation } from './observation.js'
 export type { AppDetail } from './plan.js'
@@ -22,4 +23,5 @@ export const appController: Controller<AppManifest, AppObservation> = {
   orphans: findOrphans,
   planDelete: planAppDelete,
   finalize: finalizeApp,
+  requeueOnChange: appsDependingOn,
 }

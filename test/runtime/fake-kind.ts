@@ -39,6 +39,10 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
       }
       return { memory: far.guests.get(obj.metadata.name)?.memory }
     },
+    // Like the App controller: apps naming the changed one in dependsOn are looked at again.
+    requeueOnChange(changed, set) {
+      return set.apps.filter((a) => a.spec.dependsOn.includes(changed.slice('App/'.length))).map((a) => `App/${a.metadata.name}`)
+    },
     plan(obj, observed) {
       if (observed.memory === obj.spec.resources.memory) return []
       return [{

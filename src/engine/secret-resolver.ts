@@ -12,7 +12,7 @@ import { StalledError } from '../runtime/errors.js'
 import type { StateStore } from '../store/types.js'
 import type { SecretKey } from '../manifest/secrets.js'
 
-/** The secrets module, imported lazily by the session (jose is not needed by `get` or `--help`). */
+/** The secrets module, imported lazily by the engine (jose is not needed by `get` or `--help`). */
 export type SecretsModule = typeof import('../manifest/secrets.js')
 
 /**
@@ -32,7 +32,8 @@ export async function obtainKey(sec: SecretsModule, path: string, autoCreate: bo
 }
 
 export interface SecretResolverDeps {
-  set: ManifestSet
+  /** The current desired set (a watched source swaps it; file refs resolve beside their manifest). */
+  set: ManifestSet | (() => ManifestSet)
   store: StateStore
   key: SecretKey | undefined
   env: NodeJS.ProcessEnv
@@ -50,7 +51,7 @@ export function createSecretResolver(sec: SecretsModule, deps: SecretResolverDep
   const cache = new Map<string, Promise<string>>()
   const fallbackDigestKey = createHash('sha256').update(`proximity-digest:${deps.keyPath}`).digest()
   const manifestOf = (key: string): Manifest | undefined => {
-    const s = deps.set
+    const s = typeof deps.set === 'function' ? deps.set() : deps.set
     return [s.cluster, ...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores].find(
       (m) => m !== undefined && `${m.kind}/${m.metadata.name}` === key,
     )
