@@ -29,8 +29,12 @@ export async function printLoad(ctx: CliContext, res: SourceLoad, what = 'nothin
 }
 
 /** The static `-f` source of a command (relative paths against the command's cwd). */
-export async function pathsSource(ctx: CliContext, paths: string[], opts: { stateDir: string; requireKey: boolean }): Promise<ManifestSource> {
+export async function pathsSource(ctx: CliContext, paths: string[], opts: { stateDir: string; requireKey: boolean; watch?: boolean }): Promise<ManifestSource> {
   const keyFile = resolveKeyFile(ctx.env, ctx.cwd, opts.stateDir).path
+  if (opts.watch) {
+    const { createWatchedSource } = await import('../engine/sources/watch.js')
+    return createWatchedSource({ paths, cwd: ctx.cwd, keyFile, requireKey: opts.requireKey })
+  }
   const { createPathsSource } = await import('../engine/sources/paths.js')
   return createPathsSource({ paths, cwd: ctx.cwd, keyFile, requireKey: opts.requireKey })
 }
