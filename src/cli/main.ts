@@ -9,6 +9,7 @@ import { registerApply } from './commands/apply.js'
 import { registerGet } from './commands/get.js'
 import { registerDescribe } from './commands/describe.js'
 import { registerEvents } from './commands/events.js'
+import { registerServe } from './commands/serve.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerValidate(program, ctx)
   registerPlan(program, ctx)
   registerApply(program, ctx)
+  registerServe(program, ctx)
   registerGet(program, ctx)
   registerDescribe(program, ctx)
   registerEvents(program, ctx)
@@ -57,6 +59,8 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     env: partial.env ?? process.env,
     cwd: partial.cwd ?? process.cwd(),
     exitCode: 0,
+    ...(partial.signal ? { signal: partial.signal } : {}),
+    ...(partial.clock ? { clock: partial.clock } : {}),
   }
   const program = buildProgram(ctx)
   try {
