@@ -147,13 +147,25 @@ describe('kill -9 of a running apply', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff
       return seed / 0x7fffffff
     }
+    const creates = (): number => sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc').length
     let killedMidRun = 0
     for (let round = 0; round < 5; round++) {
       await writeApps(work.dir, total(round))
       const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } })
-      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)))
-      const delay = 300 + Math.floor(rand() * 2500)
-      await Promise.race([new Promise((r) => setTimeout(r, delay)), exited])
+      let gone = false
+      const exited = new Promise<NodeJS.Signals | null>((r) =>
+        child.once('exit', (_code, signal) => {
+          gone = true
+          r(signal)
+        }),
+      )
+      // Kill relative to the run's own progress, not to the spawn: under CPU load the start-up
+      // alone can take seconds. Wait for this run's first create request, then a random moment
+      // within the next 800 ms (each round adds 3 apps, whose create → start → install → deploy
+      // takes several 150 ms tasks, so the run is still busy then).
+      const createsBefore = creates()
+      while (!gone && creates() === createsBefore) await new Promise((r) => setTimeout(r, 10))
+      await Promise.race([new Promise((r) => setTimeout(r, Math.floor(rand() * 800))), exited])
       child.kill('SIGKILL')
       if ((await exited) === 'SIGKILL') killedMidRun++
       // invariant after every crash: never two guests for one app
