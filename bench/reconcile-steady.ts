@@ -130,6 +130,8 @@ async function measureResync(sim: RunningSimulator, dirs: string[], stateDir: st
   const stop = new AbortController()
   try {
     const running = engine.run(stop.signal, { resyncMs: 3_600_000 })
+    // ready once the start-up resync is queued; then let it settle before measuring
+    while (!engine.ready()) await new Promise((r) => setTimeout(r, 5))
     await idle(engine)
     const sshBefore = engine.shells.sessionsOpened()
     sim.log.clear()

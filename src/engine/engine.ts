@@ -234,7 +234,7 @@ export function createEngine(deps: EngineDeps): Engine {
     let stopWatch: (() => Promise<void>) | undefined
     try {
       if (source.watch) stopWatch = await source.watch(() => void reload().catch((e) => logger.error('reloading the manifests failed', e)))
-      rec.start()
+      await rec.start()
       running = true
       if (!signal.aborted) await new Promise<void>((done) => signal.addEventListener('abort', () => done(), { once: true }))
     } finally {

@@ -109,8 +109,11 @@ export interface Reconciler {
   runOnce(keys: string[], opts?: RunOnceOptions): Promise<Map<string, Outcome>>
   /** observe + plan for every key (and orphan deletions with `prune`); changes nothing, writes no status. */
   plan(keys: string[], opts?: { prune?: boolean; allowMassDelete?: boolean; context?: ControllerContext }): Promise<PlanReport>
-  /** Starts the long-running loop (daemon): workers, resync timer, immediate queueing of every key. */
-  start(): void
+  /**
+   * Starts the long-running loop (daemon): workers, resync timer, immediate queueing of every key.
+   * Resolves once that first resync is queued (its snapshot taken).
+   */
+  start(): Promise<void>
   /** Queues one key in the running loop (webhook, manifest change, schedule). */
   enqueue(key: string): void
   /**
@@ -348,14 +351,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     runOnce,
     plan,
     start() {
-      if (loop) return
+      if (loop) return Promise.resolve()
       const queue = createWorkQueue({ clock, backoff: opts.backoff })
       loop = { queue, orphans: new Map(), batch: new Map(), done: Promise.resolve() }
       loop.done = runWorkers(queue, workers, loopHandler, (key, err) => {
         logger.error(`reconcile of ${key} failed outside the controller`, err)
         queue.addRateLimited(key)
       })
-      void resync().finally(armResync)
+      return resync().finally(armResync)
     },
     enqueue(key) {
       splitKey(key)

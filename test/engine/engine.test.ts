@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { SOURCE_KEY } from '../../src/engine/source-status.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
 import { appYaml, startSim, tempDir, writeApps, writeClusterManifest } from '../e2e/helpers.js'
-import { openTestEngine } from './helpers.js'
+import { idle, openTestEngine } from './helpers.js'
 
 const routes = (sim: RunningSimulator): string[] => sim.log.entries().map((e) => `${e.method} ${e.route}`)
 
@@ -62,5 +62,26 @@ describe('engine', () => {
     const fixed = engine.store.getStatus(SOURCE_KEY)!
     expect(fixed.conditions.map((c) => `${c.type}=${c.status}`)).toEqual(['Ready=True'])
     expect(engine.store.listEvents({ key: SOURCE_KEY }).map((e) => e.reason)).toEqual(['SourceInvalid', 'SourceValid'])
+  })
+
+  it('a daemon resync of converged apps costs one snapshot read, no write and no SSH session', async () => {
+    const { sim, dir, cluster, apps } = await setup(4)
+    const first = await openTestEngine(dir, [cluster, apps])
+    await first.apply()
+    await first.close()
+    const engine = await openTestEngine(dir, [cluster, apps])
+    cleanups.push(() => engine.close())
+    const stop = new AbortController()
+    const running = engine.run(stop.signal, { resyncMs: 3_600_000 })
+    cleanups.push(async () => {
+      stop.abort()
+      await running
+    })
+    await idle(engine)
+    sim.log.clear()
+    await engine.resyncNow()
+    await idle(engine)
+    expect(routes(sim)).toEqual(['GET /cluster/resources'])
+    expect(engine.shells.sessionsOpened()).toBe(0)
   })
 })

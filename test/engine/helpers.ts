@@ -33,8 +33,9 @@ export function nextEvent(engine: OpenedEngine, pred: (e: EngineEvent) => boolea
   })
 }
 
-/** Resolves once the running loop has nothing queued or in flight. */
+/** Resolves once the running loop has started and has nothing queued or in flight. */
 export async function idle(engine: OpenedEngine): Promise<void> {
+  while (!engine.ready()) await new Promise((r) => setTimeout(r, 10))
   for (;;) {
     const m = engine.metrics()
     if (m.depth === 0 && m.inFlight === 0) return
