@@ -6,7 +6,6 @@
 import { appendFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { CliContext } from './context.js'
-import type { ManifestSet } from '../model/types.js'
 import type { RuntimeLogger } from '../runtime/logger.js'
 import { redactSecrets } from '../store/redact.js'
 import { resolveKeyFile } from '../engine/key-file.js'
@@ -19,7 +18,7 @@ export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | un
 }
 
 /** Prints a rejected load as `validate` does (every located error, then a count) on stderr. */
-export async function printLoad(ctx: CliContext, res: SourceLoad, what = 'nothing was planned or applied'): Promise<void> {
+async function printLoad(ctx: CliContext, res: SourceLoad, what = 'nothing was planned or applied'): Promise<void> {
   const { formatError } = await import('../manifest/index.js')
   for (const w of res.warnings) ctx.stderr.write(`warning: ${typeof w === 'string' ? w : formatError(w)}\n`)
   if (res.ok) return
@@ -47,11 +46,6 @@ export async function loadSource(ctx: CliContext, source: ManifestSource): Promi
   const res = await source.load()
   await printLoad(ctx, res)
   return res.ok ? res : undefined
-}
-
-/** Loads and validates the `-f` inputs (all-or-nothing); undefined after printing the errors. */
-export async function loadInputs(ctx: CliContext, paths: string[], opts: { stateDir: string; requireKey: boolean }): Promise<ManifestSet | undefined> {
-  return (await loadSource(ctx, await pathsSource(ctx, paths, opts)))?.set
 }
 
 /** Opens the engine for a command: its streams for notices, its environment, the CLI logger. */
@@ -84,6 +78,4 @@ export function cliLogger(ctx: CliContext, stateDir: string): RuntimeLogger {
   }
 }
 
-export { resolveKeyFile } from '../engine/key-file.js'
-export { computeRevision, localRevision } from '../engine/revision.js'
-export { createSecretResolver } from '../engine/secret-resolver.js'
+export { localRevision } from '../engine/revision.js'
