@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -251,7 +251,7 @@ async function writeResults(r: ReconcileBenchResult): Promise<void> {
   const md = [
     '# Reconcile budgets',
     '',
-    `Node ${process.version}, ${new Date().toISOString()}.`,
+    `Node ${process.version}, ${new Date().toISOString()}, 1-min load average at the end ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs (wall times suffer when it exceeds the CPU count).`,
     '',
     '## Steady-state resync of the daemon loop (budget: 1 read, 0 writes, 0 SSH sessions)',
     '',
