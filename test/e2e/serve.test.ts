@@ -17,7 +17,8 @@ const FOREIGN = 150
 
 interface AppRow {
   name: string
-  conditions: { type: string; status: string }[]
+  updatedAt?: string
+  conditions: { type: string; status: string; reason?: string }[]
   inventory?: { vmid?: number }
 }
 
@@ -57,7 +58,7 @@ describe('proximity serve', () => {
     return s
   }
 
-  it('converges, applies a watched change with one PUT, puts back drift on resync and leaves a foreign guest alone', async () => {
+  it('converges, applies a watched change with one PUT, puts back drift on resync (not while suspended), lets plan run, leaves a foreign guest alone', async () => {
     const { sim, dir, appsFile, args, stateDir } = await setup([appYaml('app-000'), appYaml('app-001')])
     sim.seedGuest({ vmid: FOREIGN, config: { hostname: 'foreign', memory: 512, tags: 'proximity', description: 'made by hand\n' }, status: 'running' })
     const foreignBefore = JSON.stringify(sim.guests().find((g) => g.vmid === FOREIGN))
@@ -88,6 +89,22 @@ describe('proximity serve', () => {
     await s.clock.advance(330_000)
     await until(s.clock, () => sim.guests().find((g) => g.vmid === vmid('app-001'))?.config.memory === 256, { what: 'drift put back', stepMs: 10 })
     expect(sim.log.mutating().map((e) => `${e.method} ${e.path}`)).toEqual([`PUT /nodes/${node}/lxc/${vmid('app-001')}/config`])
+
+    // `plan` works while serve runs (it needs no lease) and sees the converged cluster
+    const plan = await runCli(['plan', '--detailed-exitcode', ...args.slice(0, 6)], { cwd: dir })
+    expect(plan.code, plan.stderr).toBe(0)
+
+    // suspend: true pauses an object: its drift is left alone on resync
+    await writeFile(appsFile, [appYaml('app-000', { memory: 512 }), `${appYaml('app-001')}  suspend: true\n`].join('---\n'))
+    await until(s.clock, async () => (await getApps(dir, stateDir)).find((a) => a.name === 'app-001')?.conditions.some((c) => c.reason === 'Suspended'), { what: 'app-001 Suspended', stepMs: 10 })
+    await other.updateLxcConfig(node, vmid('app-001'), { memory: 1024 })
+    const updatedAt = async (): Promise<string | undefined> => (await getApps(dir, stateDir)).find((a) => a.name === 'app-001')?.updatedAt
+    const before = await updatedAt()
+    sim.log.clear()
+    await s.clock.advance(330_000)
+    await until(s.clock, async () => (await updatedAt()) !== before, { what: 'the next resync of app-001', stepMs: 10 })
+    expect(sim.log.mutating()).toEqual([])
+    expect(sim.guests().find((g) => g.vmid === vmid('app-001'))?.config.memory).toBe(1024)
 
     // a foreign guest is never touched
     expect(JSON.stringify(sim.guests().find((g) => g.vmid === FOREIGN))).toBe(foreignBefore)

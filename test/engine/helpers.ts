@@ -17,7 +17,9 @@ export async function openTestEngine(
   const source = opts.watch ? createWatchedSource({ paths, cwd: dir, debounceMs: 50 }) : createPathsSource({ paths, cwd: dir })
   const initial = await source.load()
   if (!initial.ok) throw new Error(`test manifests do not load: ${JSON.stringify(initial.errors)}`)
-  return openEngine({ stateDir: join(dir, 'state'), env: {}, cwd: dir, announce: () => {}, backoff: { baseMs: 10, maxMs: 200 }, ...opts, source, initial })
+  // Messages are dropped; a bug would still fail the test through its outcome.
+  const quiet = { error: () => {}, warn: () => {}, info: () => {} }
+  return openEngine({ stateDir: join(dir, 'state'), env: {}, cwd: dir, announce: () => {}, logger: quiet, backoff: { baseMs: 10, maxMs: 200 }, ...opts, source, initial })
 }
 
 /** Resolves with the first engine event matching `pred`. */
