@@ -3,15 +3,14 @@
  * its grace period, leaves no Proxmox task running and no guest locked, releases the lease, and
  * a restarted serve converges with exactly one guest per app.
  */
-import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/model/paths.js'
 import { createPveClient } from '../../src/providers/proxmox/index.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { runCli, startSim, tempDir, writeApps, writeClusterManifest } from './helpers.js'
+import { buildCli, guestsByApp, runCli, startSim, tempDir, writeApps, writeClusterManifest } from './helpers.js'
 import { startServe, until } from './serve-helpers.js'
 
 describe('serve shutdown', () => {
@@ -20,11 +19,8 @@ describe('serve shutdown', () => {
   const root = packageRoot()
 
   beforeAll(async () => {
-    // The child runs the built CLI; tsc emits even if unrelated files have type errors.
-    await new Promise<void>((done) => {
-      execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root }, () => done())
-    })
-    if (!existsSync(join(root, 'dist', 'src', 'cli', 'commands', 'serve.js'))) throw new Error('build failed: dist/src/cli/commands/serve.js missing')
+    // The child runs the built CLI.
+    await buildCli('src/cli/commands/serve.js')
     sim = await startSim({ taskLatencyMs: 150 })
     work = await tempDir()
   }, 180_000)
@@ -99,11 +95,8 @@ describe('serve shutdown', () => {
     } finally {
       expect((await s.stop()).code).toBe(0)
     }
-    const names = new Map<string, number>()
-    for (const g of sim.guests()) {
-      const hit = /proximity:managed (\{[^\n]*\})/.exec(String(g.config.description ?? ''))
-      if (hit) names.set((JSON.parse(hit[1]) as { name: string }).name, (names.get((JSON.parse(hit[1]) as { name: string }).name) ?? 0) + 1)
-    }
-    expect([...names.entries()].sort()).toEqual(Array.from({ length: 8 }, (_, i) => [`app-${String(i).padStart(3, '0')}`, 1]))
+    const by = guestsByApp(sim)
+    expect([...by.keys()].sort()).toEqual(Array.from({ length: 8 }, (_, i) => `app-${String(i).padStart(3, '0')}`))
+    for (const [name, vmids] of by) expect(vmids, `guests of ${name}`).toHaveLength(1)
   })
 })
