@@ -279,7 +279,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
   let loop: Loop | undefined
 
-  /** Queues `keys` sharing one pass context; with `resync`, also collects orphans (prune). */
+  /**
+   * Queues `keys` sharing one pass context. With prune, the orphan list is refreshed from that
+   * snapshot (a key whose manifest was just removed is then finalized at once); a resync also
+   * queues every orphan.
+   */
   const queueBatch = async (keys: string[], resync: boolean): Promise<void> => {
     const l = loop
     if (!l || keys.length === 0) return
@@ -290,7 +294,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       // Each key then builds its own context and backs off on its own.
       logger.error(`cannot take the cluster snapshot for ${keys.length} key(s): ${(e as Error).message}`)
     }
-    if (resync && opts.prune && ctx) {
+    if (opts.prune && ctx) {
       try {
         const orphans = await collectOrphans(ctx)
         guard(deps.manifests(), orphans, ctx)

@@ -84,4 +84,29 @@ describe('engine', () => {
     expect(routes(sim)).toEqual(['GET /cluster/resources'])
     expect(engine.shells.sessionsOpened()).toBe(0)
   })
+
+  it('with prune, a manifest removed from a watched folder has its guest deleted without waiting for a resync', async () => {
+    const { sim, dir, cluster, apps } = await setup(2)
+    const first = await openTestEngine(dir, [cluster, apps])
+    const created = await first.apply()
+    await first.close()
+    const gone = created.outcomes.get('App/app-001')
+    expect(gone?.result).toBe('Ready')
+    const vmid = (): number | undefined => sim.guests().find((g) => /"name":"app-001"/.test(String(g.config.description ?? '')))?.vmid
+    expect(vmid()).toBeDefined()
+    const engine = await openTestEngine(dir, [cluster, apps], { watch: true })
+    cleanups.push(() => engine.close())
+    const stop = new AbortController()
+    const running = engine.run(stop.signal, { resyncMs: 3_600_000, prune: true })
+    cleanups.push(async () => {
+      stop.abort()
+      await running
+    })
+    await idle(engine)
+    await writeFile(join(apps, 'apps.yaml'), appYaml('app-000'))
+    for (let i = 0; i < 1000 && (vmid() !== undefined || engine.store.getStatus('App/app-001') !== undefined); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(vmid()).toBeUndefined()
+    expect(engine.store.getStatus('App/app-001')).toBeUndefined()
+    expect(engine.store.listEvents({ key: 'App/app-001' }).at(-1)).toMatchObject({ reason: 'Deleted' })
+  })
 })
