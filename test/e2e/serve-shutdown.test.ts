@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/model/paths.js'
 import { createPveClient } from '../../src/providers/proxmox/index.js'
 import { openStateStore } from '../../src/store/state-store.js'
@@ -14,6 +14,7 @@ import { buildCli, guestsByApp, runCli, startSim, tempDir, writeApps, writeClust
 import { startServe, until } from './serve-helpers.js'
 
 describe('serve shutdown', () => {
+  // each test has its own simulator and folder (an interrupted test leaves tasks behind)
   let sim: RunningSimulator
   let work: { dir: string; cleanup: () => Promise<void> }
   const root = packageRoot()
@@ -21,12 +22,51 @@ describe('serve shutdown', () => {
   beforeAll(async () => {
     // The child runs the built CLI.
     await buildCli('src/cli/commands/serve.js')
+  }, 180_000)
+  beforeEach(async () => {
     sim = await startSim({ taskLatencyMs: 150 })
     work = await tempDir()
-  }, 180_000)
-  afterAll(async () => {
+  })
+  afterEach(async () => {
     await sim?.stop()
     await work?.cleanup()
+  })
+
+  /** Starts `serve` as a real process; resolves its output and exit once it exits. */
+  function spawnServe(args: string[]): { child: ReturnType<typeof spawn>; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+    const child = spawn(process.execPath, [join(root, 'bin', 'proximity.js'), 'serve', ...args], { cwd: work.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME } })
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
+    // a hung shutdown must fail the test with its output, not time it out silently
+    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.once('exit', (code, signal) => {
+        clearTimeout(guard)
+        r({ code, signal })
+      }),
+    )
+    return { child, output: () => out, exited }
+  }
+
+  /** Resolves once `n` guest creations reached the simulator (or the child exited). */
+  async function creationsStarted(n: number, exited: Promise<unknown>): Promise<void> {
+    let gone = false
+    void exited.then(() => (gone = true))
+    while (!gone && sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc').length < n) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  it('a second SIGINT exits at once', { timeout: 180_000 }, async () => {
+    const cluster = await writeClusterManifest(work.dir, sim, { perNode: 4 })
+    const apps = await writeApps(work.dir, 8)
+    const s = spawnServe(['-f', cluster, '-f', apps, '--state-dir', join(work.dir, 'state'), '--listen', '127.0.0.1:0', '--grace', '10m'])
+    await creationsStarted(1, s.exited)
+    s.child.kill('SIGINT')
+    for (let i = 0; i < 3000 && !/shutting down/.test(s.output()); i++) await new Promise((r) => setTimeout(r, 20))
+    s.child.kill('SIGINT')
+    expect(await s.exited, s.output()).toEqual({ code: 130, signal: null })
+    expect(s.output()).toMatch(/"msg":"second interrupt: exiting at once"/)
+    expect(s.output()).not.toMatch(/"msg":"stopped: state flushed, lease released"/)
   })
 
   it('SIGTERM mid-creation exits 0, leaves no task running, releases the lease; a restart converges without duplicates', { timeout: 180_000 }, async () => {
@@ -34,28 +74,13 @@ describe('serve shutdown', () => {
     const apps = await writeApps(work.dir, 8)
     const stateDir = join(work.dir, 'state')
     const args = ['-f', cluster, '-f', apps, '--state-dir', stateDir, '--listen', '127.0.0.1:0']
-    const child = spawn(process.execPath, [join(root, 'bin', 'proximity.js'), 'serve', ...args, '--grace', '60s'], {
-      cwd: work.dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })))
-    // a hung shutdown must fail the test with its output, not time it out silently
-    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    try {
-      // wait until creations are under way, then ask it to stop
-      for (let i = 0; i < 3000 && sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc').length < 2; i++) {
-        await new Promise((r) => setTimeout(r, 20))
-      }
-      expect(sim.log.entries().some((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc'), out).toBe(true)
-      child.kill('SIGTERM')
-      const { code, signal } = await exited
-      expect({ code, signal }, out).toEqual({ code: 0, signal: null })
-    } finally {
-      clearTimeout(guard)
-    }
+    const serve = spawnServe([...args, '--grace', '60s'])
+    // wait until creations are under way, then ask it to stop
+    await creationsStarted(2, serve.exited)
+    expect(sim.log.entries().some((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc'), serve.output()).toBe(true)
+    serve.child.kill('SIGTERM')
+    expect(await serve.exited, serve.output()).toEqual({ code: 0, signal: null })
+    const out = serve.output()
     expect(out).toMatch(/"msg":"shutting down: no new change is started, running tasks may finish"/)
     expect(out).toMatch(/"msg":"stopped: state flushed, lease released"/)
     expect(out).not.toContain(sim.tokenSecret)
