@@ -32,7 +32,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         'Holds the lease for its whole life. SIGTERM or SIGINT stops it gracefully (no new change is\n' +
         'started, running Proxmox tasks finish within --grace, state is flushed, the lease released);\n' +
         'a second SIGINT exits at once. Logs are JSON lines, or readable lines on a terminal.\n\n' +
-        'Exit codes: 0 stopped by a signal, 1 could not start.',
+        'Exit codes: 0 stopped by a signal, 1 could not start, 130 a second interrupt.',
     )
     .requiredOption('-f, --filename <path>', 'manifest file or folder to watch (repeatable; folders are watched recursively)', collect, [])
     .option('--resync <duration>', 'look at every object again this often (drift correction)', '5m')
