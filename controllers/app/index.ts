@@ -13,6 +13,7 @@ import { APP_GUEST } from './desired.js'
 import type { AppObservation } from './observation.js'
 import { observeApp } from './observe.js'
 import { planApp, type AppDetail } from './plan.js'
+import { appsDependingOn } from './triggers.js'
 
 export type { AppObservation } from './observation.js'
 export type { AppAction, AppDetail, AppStep } from './plan.js'
@@ -31,4 +32,5 @@ export const appController: Controller<AppManifest, AppObservation, AppDetail, G
   orphans: (ctx) => findGuestOrphans(ctx, APP_GUEST, new Set(ctx.set.apps.map((a) => a.metadata.name))),
   planDelete: planGuestDelete,
   finalize: (ctx, record) => finalizeGuest(ctx, APP_GUEST, record),
+  requeueOnChange: appsDependingOn,
 }

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream'
+import type { Clock } from '../runtime/clock.js'
 
 /**
  * What a command may touch of the outside world. `main` builds it from the process; tests build
@@ -17,6 +18,13 @@ export interface CliContext {
    * command listens for SIGINT itself; tests pass their own signal. @default undefined
    */
   interrupt?: AbortSignal
+  /**
+   * In-process callers (tests) stop a long-running command (`serve`) by aborting this, as a
+   * SIGTERM would. @default none: only process signals stop it
+   */
+  signal?: AbortSignal
+  /** The clock of the runtime (tests pass a manual one). @default the system clock */
+  clock?: Clock
 }
 
 /** Writes a line to stdout. */

@@ -13,6 +13,7 @@ import { registerEvents } from './commands/events.js'
 import { registerToken } from './commands/token.js'
 import { registerLogs } from './commands/logs.js'
 import { registerCompletion } from './commands/completion.js'
+import { registerServe } from './commands/serve.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerValidate(program, ctx)
   registerPlan(program, ctx)
   registerApply(program, ctx)
+  registerServe(program, ctx)
   registerGet(program, ctx)
   registerDescribe(program, ctx)
   registerEvents(program, ctx)
@@ -76,6 +78,8 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     cwd: partial.cwd ?? process.cwd(),
     exitCode: 0,
     interrupt: partial.interrupt,
+    ...(partial.signal ? { signal: partial.signal } : {}),
+    ...(partial.clock ? { clock: partial.clock } : {}),
   }
   const program = buildProgram(ctx)
   try {

@@ -29,7 +29,7 @@ export const SENSITIVE = '(sensitive)'
  * The secret key path when nothing else is known: `env.PROXIMITY_KEY_FILE` (relative values
  * resolved against `cwd`), else `$XDG_CONFIG_HOME/proximity/secret.key` (XDG_CONFIG_HOME must be
  * absolute; default `$HOME/.config`). Pure. The CLI resolves keys with resolveKeyLocation
- * (src/cli/key-location.ts), which also finds keys left in older locations.
+ * (src/engine/key-location.ts), which also finds keys left in older locations.
  */
 export function defaultKeyPath(env: NodeJS.ProcessEnv, cwd: string): string {
   const fromEnv = env.PROXIMITY_KEY_FILE

@@ -234,4 +234,10 @@ export interface Controller<M extends Manifest = Manifest, O = unknown, D = unkn
   planDelete?(record: OrphanRecord<R>): Action<unknown>
   /** Deletion honouring the kind's policy; "already gone" is success. */
   finalize(ctx: ControllerContext, record: OrphanRecord<R>): Promise<Result>
+  /**
+   * Cross-object triggers (pure): keys of this controller's kind to look at again when the object
+   * `changed` (any kind) changed, e.g. the Apps whose `dependsOn` names it. The runtime queues
+   * them in one-shot runs and in the daemon loop. Optional: no triggers.
+   */
+  requeueOnChange?(changed: string, set: ManifestSet): string[]
 }

@@ -41,6 +41,8 @@ export interface ReconcilerOptions {
   allowMassDelete?: boolean
   /** Daemon: re-queue every key this often. @default 600000 (10 min) */
   resyncMs?: number
+  /** Daemon: spread each resync interval by ±this fraction so installations do not beat in step. @default 0.1 */
+  resyncJitter?: number
 }
 
 export interface ReconcilerDeps {
@@ -50,10 +52,11 @@ export interface ReconcilerDeps {
   /** The current desired set; called at every attempt (level-based). */
   manifests: () => ManifestSet
   /**
-   * Builds the context for a pass (one per `runOnce`/`plan` call; one per reconcile in the
-   * daemon loop, so the factory may cache its snapshot). The reconciler derives a per-key
-   * context from it (prototype-linked) whose `audit` fills in key and revision and whose
-   * `statusOf` reads the store.
+   * Builds the context of a pass, which takes one cluster snapshot: one per `runOnce`/`plan`
+   * call (unless the caller passes its own), one per resync or batch of keys in the daemon loop
+   * (shared by every key of it), and one for a key the loop requeues on its own. The reconciler
+   * derives a per-key context from it (prototype-linked) whose `audit` fills in key and
+   * revision and whose `statusOf` reads the store.
    */
   context: (pass: PassInfo) => Promise<PassContext>
   clock?: Clock
@@ -88,6 +91,8 @@ export interface RunOnceOptions {
   deadlineMs?: number
   /** Called as each key reaches its final outcome (progress output). */
   onOutcome?: (o: Outcome) => void
+  /** The pass context to use instead of building one (e.g. with the snapshot a plan took). */
+  context?: PassContext
 }
 
 export interface PlanEntry {
@@ -111,11 +116,21 @@ export interface Reconciler {
   /** Reconciles `keys` (plus orphans with `prune`) until each is Ready, Stalled or given up; always terminates. Throws MassDeleteRefusedError before doing anything. */
   runOnce(keys: string[], opts?: RunOnceOptions): Promise<Map<string, Outcome>>
   /** observe + plan for every key (and orphan deletions with `prune`); changes nothing, writes no status. */
-  plan(keys: string[], opts?: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string> }): Promise<PlanReport>
-  /** Starts the long-running loop (daemon): workers, resync timer, immediate queueing of every key. */
-  start(): void
+  plan(keys: string[], opts?: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string>; context?: PassContext }): Promise<PlanReport>
+  /**
+   * Starts the long-running loop (daemon): workers, resync timer, immediate queueing of every key.
+   * Resolves once that first resync is queued (its snapshot taken).
+   */
+  start(): Promise<void>
   /** Queues one key in the running loop (webhook, manifest change, schedule). */
   enqueue(key: string): void
+  /**
+   * Queues several keys in the running loop as one pass: they share one cluster snapshot (a
+   * manifest change, a webhook). Resolves once they are queued.
+   */
+  enqueueAll(keys: string[]): Promise<void>
+  /** Runs a resync of the running loop now (every key of the set, one snapshot). */
+  resyncNow(): Promise<void>
   /** Stops the loop, letting in-flight reconciles finish. */
   stop(): Promise<void>
   /** Queue metrics of the running loop (zeros when stopped). */
@@ -146,8 +161,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     deleteThreshold: opts.deleteThreshold, allowMassDelete: opts.allowMassDelete,
   })
 
-  const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean, hold?: ReadonlySet<string>): Promise<Pass> => {
-    const ctx = await deps.context({ dryRun, keys })
+  /** Keys other controllers want looked at again because `key` changed (cross-object triggers). */
+  const dependentsOf = (key: string): string[] => {
+    const set = deps.manifests()
+    return [...registry.values()].flatMap((c) => c.requeueOnChange?.(key, set) ?? [])
+  }
+  const readyOf = (key: string): string | undefined => store.getStatus(key)?.conditions.find((c) => c.type === 'Ready')?.status
+
+  const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean, given?: PassContext, hold?: ReadonlySet<string>): Promise<Pass> => {
+    const ctx = given ?? (await deps.context({ dryRun, keys }))
     // Orphans are collected even without prune so a key without a manifest gets an accurate verdict.
     const orphans = await collectOrphans(ctx)
     if (prune) guard(deps.manifests(), without(orphans, hold), ctx, allowMassDelete)
@@ -156,7 +178,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   const runOnce = async (keys: string[], o: RunOnceOptions = {}): Promise<Map<string, Outcome>> => {
     const prune = o.prune ?? opts.prune ?? false
-    const pass = await newPass(keys, false, prune, o.force ?? false, o.allowMassDelete, o.hold)
+    const pass = await newPass(keys, false, prune, o.force ?? false, o.allowMassDelete, o.context, o.hold)
     const all = [...new Set([...keys, ...(prune ? without(pass.orphans, o.hold).keys() : [])])]
     const maxAttempts = o.maxAttempts ?? 5
     const deadline = clock.now() + (o.deadlineMs ?? 900_000)
@@ -192,8 +214,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         case 'success':
           if (r.result?.ready) {
             finish(key, 'Ready', r)
-            // Dependencies may have become ready: look at waiting keys now instead of after their delay.
-            for (const w of waiting) queue.add(w)
+            // Keys that depend on this one and wait for it: look at them now, not after their delay.
+            for (const d of dependentsOf(key)) if (waiting.has(d)) queue.add(d)
             return
           }
           if (r.requeueAfterMs === undefined) return finish(key, 'NotReady', r)
@@ -215,9 +237,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return outcomes
   }
 
-  const plan = async (keys: string[], o: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string> } = {}): Promise<PlanReport> => {
+  const plan = async (keys: string[], o: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string>; context?: PassContext } = {}): Promise<PlanReport> => {
     const prune = o.prune ?? opts.prune ?? false
-    const ctx = await deps.context({ dryRun: true, keys })
+    const ctx = o.context ?? (await deps.context({ dryRun: true, keys }))
     const found = prune ? await collectOrphans(ctx) : new Map<string, { controller: AnyController; record: OrphanRecord }>()
     const orphans = without(found, o.hold)
     const held = [...found.keys()].filter((k) => !orphans.has(k)).sort()
@@ -266,31 +288,62 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   // ----- long-running loop (daemon) -----
-  let loop: { queue: WorkQueue; done: Promise<void>; resync?: unknown; orphans: Pass['orphans'] } | undefined
+  interface Loop {
+    queue: WorkQueue
+    done: Promise<void>
+    resync?: unknown
+    orphans: Pass['orphans']
+    /** Pass contexts of keys queued together (resync, manifest change): one snapshot per batch. */
+    batch: Map<string, PassContext>
+  }
+  let loop: Loop | undefined
 
-  const resync = async (): Promise<void> => {
-    if (!loop) return
-    const set = deps.manifests()
-    const keys = allManifests(set).map((m) => `${m.kind}/${m.metadata.name}`)
-    if (opts.prune) {
+  /**
+   * Queues `keys` sharing one pass context. With prune, the orphan list is refreshed from that
+   * snapshot (a key whose manifest was just removed is then finalized at once); a resync also
+   * queues every orphan.
+   */
+  const queueBatch = async (keys: string[], resync: boolean): Promise<void> => {
+    const l = loop
+    if (!l || keys.length === 0) return
+    let ctx: PassContext | undefined
+    try {
+      ctx = await deps.context({ dryRun: false, keys })
+    } catch (e) {
+      // Each key then builds its own context and backs off on its own.
+      logger.error(`cannot take the cluster snapshot for ${keys.length} key(s): ${(e as Error).message}`)
+    }
+    if (opts.prune && ctx) {
       try {
-        const ctx = await deps.context({ dryRun: false, keys })
         const orphans = await collectOrphans(ctx)
-        guard(set, orphans, ctx)
-        loop.orphans = orphans
+        guard(deps.manifests(), orphans, ctx)
+        l.orphans = orphans
       } catch (e) {
-        loop.orphans = new Map()
+        l.orphans = new Map()
         logger.error(`prune skipped this resync: ${(e as Error).message}`)
       }
     }
-    for (const k of [...keys, ...loop.orphans.keys()]) loop.queue.add(k)
+    if (loop !== l) return
+    const all = resync ? [...new Set([...keys, ...l.orphans.keys()])] : keys
+    for (const k of all) {
+      if (ctx) l.batch.set(k, ctx)
+      l.queue.add(k)
+    }
   }
+
+  const resync = (): Promise<void> => queueBatch(allManifests(deps.manifests()).map((m) => `${m.kind}/${m.metadata.name}`), true)
 
   const loopHandler = async (key: string): Promise<void> => {
     const l = loop
     if (!l) return
-    const ctx = await deps.context({ dryRun: false, keys: [key] })
+    const shared = l.batch.get(key)
+    l.batch.delete(key)
+    const ctx = shared ?? (await deps.context({ dryRun: false, keys: [key] }))
+    const before = readyOf(key)
     const r = await attempt(key, { ctx, orphans: l.orphans, prune: opts.prune ?? false, force: false })
+    if (before !== readyOf(key) || (r.result?.changed?.length ?? 0) > 0 || r.outcome === 'deleted') {
+      for (const d of dependentsOf(key)) l.queue.add(d)
+    }
     switch (r.outcome) {
       case 'success':
         l.queue.forget(key)
@@ -310,28 +363,35 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   const armResync = (): void => {
     if (!loop) return
+    const base = opts.resyncMs ?? 600_000
+    const jitter = opts.resyncJitter ?? 0.1
     loop.resync = clock.setTimeout(() => {
       void resync().finally(armResync)
-    }, opts.resyncMs ?? 600_000)
+    }, Math.max(1, Math.round(base * (1 + jitter * (2 * Math.random() - 1)))))
   }
 
   return {
     runOnce,
     plan,
     start() {
-      if (loop) return
+      if (loop) return Promise.resolve()
       const queue = createWorkQueue({ clock, backoff: opts.backoff })
-      loop = { queue, orphans: new Map(), done: Promise.resolve() }
+      loop = { queue, orphans: new Map(), batch: new Map(), done: Promise.resolve() }
       loop.done = runWorkers(queue, workers, loopHandler, (key, err) => {
         logger.error(`reconcile of ${key} failed outside the controller`, err)
         queue.addRateLimited(key)
       })
-      void resync().finally(armResync)
+      return resync().finally(armResync)
     },
     enqueue(key) {
       splitKey(key)
       loop?.queue.add(key)
     },
+    async enqueueAll(keys) {
+      for (const k of keys) splitKey(k)
+      await queueBatch(keys, false)
+    },
+    resyncNow: () => resync(),
     async stop() {
       const l = loop
       if (!l) return

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as secrets from '../../src/manifest/secrets.js'
-import { createSecretResolver } from '../../src/cli/secret-resolver.js'
+import { createSecretResolver } from '../../src/engine/secret-resolver.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { ManifestSet } from '../../src/model/types.js'
 

@@ -47,7 +47,7 @@ describe('option parsing', () => {
     it(`${c.name}: ${c.reason}`, () => expect(parseDurationOption(c.value, '--timeout')).toBe(c.want))
   }
   it('rejects what is not a duration with a message naming the option', () => {
-    for (const bad of ['15 minutes', '-5s', '1d', '']) expect(() => parseDurationOption(bad, '--timeout'), bad).toThrow(/--timeout must be a duration such as 30s, 15m, 1h30m or a number of seconds/)
+    for (const bad of ['15 minutes', '-5s', '1w', '']) expect(() => parseDurationOption(bad, '--timeout'), bad).toThrow(/--timeout must be a duration such as 30s, 15m, 1h30m or a number of seconds/)
   })
   it('rejects an unknown -o value listing the accepted ones', () => {
     expect(() => parseOutputFormat('xml', ['table', 'json', 'yaml'])).toThrow('unknown output format "xml"; use one of: json, yaml')

@@ -4,26 +4,11 @@
  * The invariant everywhere: exactly one guest per app, no orphan, no duplicate.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { runCli, startSim, tempDir, testHomeDir, writeApps, writeClusterManifest } from './helpers.js'
-
-/** Guests per app name, read from the markers in descriptions (identity is the marker). */
-function guestsByApp(sim: RunningSimulator): Map<string, number[]> {
-  const m = new Map<string, number[]>()
-  for (const g of sim.guests()) {
-    const d = String(g.config.description ?? g.description ?? '')
-    const hit = /proximity:managed (\{[^\n]*\})/.exec(d)
-    if (!hit) continue
-    const marker = JSON.parse(hit[1]) as { name: string; owner: string }
-    if (marker.owner !== 'proximity') continue
-    m.set(marker.name, [...(m.get(marker.name) ?? []), g.vmid])
-  }
-  return m
-}
+import { buildCli, guestsByApp, runCli, startSim, tempDir, testHomeDir, writeApps, writeClusterManifest } from './helpers.js'
 
 function expectOneGuestPerApp(sim: RunningSimulator, names: string[]): void {
   const by = guestsByApp(sim)
@@ -121,11 +106,8 @@ describe('kill -9 of a running apply', () => {
   const root = packageRoot()
 
   beforeAll(async () => {
-    // The child runs the built CLI; tsc emits even if unrelated files have type errors.
-    await new Promise<void>((done) => {
-      execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root }, () => done())
-    })
-    if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new Error('build failed: dist/src/cli/main.js missing')
+    // The child runs the built CLI.
+    await buildCli()
     // slow enough that most kills land mid-apply (asserted below)
     sim = await startSim({ taskLatencyMs: 150 })
     work = await tempDir()
@@ -147,13 +129,25 @@ describe('kill -9 of a running apply', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff
       return seed / 0x7fffffff
     }
+    const creates = (): number => sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/nodes/{node}/lxc').length
     let killedMidRun = 0
     for (let round = 0; round < 5; round++) {
       await writeApps(work.dir, total(round))
       const child = spawn(process.execPath, args, { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: testHomeDir() } })
-      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)))
-      const delay = 300 + Math.floor(rand() * 2500)
-      await Promise.race([new Promise((r) => setTimeout(r, delay)), exited])
+      let gone = false
+      const exited = new Promise<NodeJS.Signals | null>((r) =>
+        child.once('exit', (_code, signal) => {
+          gone = true
+          r(signal)
+        }),
+      )
+      // Kill relative to the run's own progress, not to the spawn: under CPU load the start-up
+      // alone can take seconds. Wait for this run's first create request, then a random moment
+      // within the next 800 ms (each round adds 3 apps, whose create → start → install → deploy
+      // takes several 150 ms tasks, so the run is still busy then).
+      const createsBefore = creates()
+      while (!gone && creates() === createsBefore) await new Promise((r) => setTimeout(r, 10))
+      await Promise.race([new Promise((r) => setTimeout(r, Math.floor(rand() * 800))), exited])
       child.kill('SIGKILL')
       if ((await exited) === 'SIGKILL') killedMidRun++
       // invariant after every crash: never two guests for one app

@@ -3,8 +3,10 @@
  * simulator, and write the Cluster manifest that points the CLI at it (the same shape
  * `proximity sandbox start --cluster-manifest` writes: secrets as 0600 files, never inline).
  */
-import { mkdtempSync } from 'node:fs'
-import { mkdtemp, mkdir, writeFile, rm, cp } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdtemp, mkdir, readFile, stat, writeFile, rm, cp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
@@ -142,4 +144,55 @@ export function appYaml(name: string, o: { memory?: number; cores?: number; dele
     `  deletionPolicy: ${o.deletionPolicy ?? 'Delete'}`,
     '',
   ].join('\n')
+}
+
+/**
+ * Compiles the CLI to dist/ for tests that spawn `bin/proximity.js` as a real process (tsc emits
+ * even if unrelated files have type errors). Test files run in parallel: builds are serialised
+ * with a lock directory, and a build finished after this call began is reused, so no tsc
+ * rewrites dist/ under a child another test file already started. Throws when `dist/<expect>`
+ * is missing afterwards.
+ */
+export async function buildCli(expect = 'src/cli/main.js'): Promise<void> {
+  const root = packageRoot()
+  const asked = Date.now()
+  const lock = join(tmpdir(), `proximity-build-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.lock`)
+  const marker = join(root, 'dist', '.built-at')
+  for (;;) {
+    try {
+      await mkdir(lock)
+      break
+    } catch {
+      // a crashed holder's lock expires after 5 minutes
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now())
+      if (age > 300_000) await rm(lock, { recursive: true, force: true })
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  try {
+    const builtAt = Number(await readFile(marker, 'utf8').catch(() => '0'))
+    if (builtAt < asked) {
+      await new Promise<void>((done) => {
+        execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root }, () => done())
+      })
+      await writeFile(marker, String(Date.now()))
+    }
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
+  if (!existsSync(join(root, 'dist', expect))) throw new Error(`build failed: dist/${expect} missing`)
+}
+
+/** Guests per app name, read from the markers in descriptions (identity is the marker). */
+export function guestsByApp(sim: RunningSimulator, owner = 'proximity'): Map<string, number[]> {
+  const m = new Map<string, number[]>()
+  for (const g of sim.guests()) {
+    const d = String(g.config.description ?? g.description ?? '')
+    const hit = /proximity:managed (\{[^\n]*\})/.exec(d)
+    if (!hit) continue
+    const marker = JSON.parse(hit[1]) as { name: string; owner: string }
+    if (marker.owner !== owner) continue
+    m.set(marker.name, [...(m.get(marker.name) ?? []), g.vmid])
+  }
+  return m
 }

@@ -44,6 +44,10 @@ export function fakeAppController(far: FarEnd): Controller<AppManifest, { memory
       }
       return { memory: far.guests.get(obj.metadata.name)?.memory }
     },
+    // Like the App controller: apps naming the changed one in dependsOn are looked at again.
+    requeueOnChange(changed, set) {
+      return set.apps.filter((a) => a.spec.dependsOn.includes(changed.slice('App/'.length))).map((a) => `App/${a.metadata.name}`)
+    },
     plan(obj, observed) {
       const wait = far.waits.get(obj.metadata.name)
       if (wait) return [{ type: 'noop', key: `App/${obj.metadata.name}`, kind: 'App', name: obj.metadata.name, changes: [], summary: wait.message, wait }]

@@ -244,3 +244,38 @@ describe('reconciler loop', () => {
     expect(() => t.rec.enqueue('bad key')).toThrow(/invalid object key/)
   })
 })
+
+describe('reconciler loop passes and triggers', () => {
+  it('takes one pass context (one snapshot) per resync and per batch of keys, not one per key', async () => {
+    const f = await fixture()
+    let contexts = 0
+    const rec = createReconciler({
+      controllers: [fakeAppController(f.far)], store: f.store, manifests: () => f.set, options: { ...fast, resyncMs: 60_000 },
+      context: async () => {
+        contexts++
+        return f.context()
+      },
+    })
+    f.set.apps.push(app('a'), app('b'), app('c'), app('d'))
+    rec.start()
+    const ready = (k: string): boolean => f.store.getStatus(k)?.conditions[0].status === 'True'
+    while (!['App/a', 'App/b', 'App/c', 'App/d'].every(ready)) await new Promise((r) => setTimeout(r, 2))
+    expect(contexts).toBe(1)
+    f.set.apps.push(app('e'), app('f'))
+    await rec.enqueueAll(['App/e', 'App/f'])
+    while (!['App/e', 'App/f'].every(ready)) await new Promise((r) => setTimeout(r, 2))
+    expect(contexts).toBe(2)
+    await rec.stop()
+  })
+
+  it('re-queues the keys a controller declares when their dependency becomes Ready', async () => {
+    const t = await setup({ ...fast, resyncMs: 60_000 })
+    // web waits on db with a 60 s requeue; db first fails once. Only the trigger brings web back in time.
+    t.set.apps.push(app('web', 512, ['db']), app('db'))
+    t.far.faults.set('db', [new TransientError('connection reset')])
+    t.rec.start()
+    while (t.store.getStatus('App/web')?.conditions[0].status !== 'True') await new Promise((r) => setTimeout(r, 2))
+    expect(t.store.getStatus('App/web')!.history.map((h) => h.result)).toEqual(['Succeeded', 'Waiting'])
+    await t.rec.stop()
+  }, 10_000)
+})

@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
-import { TARGET_HELP } from '../target.js'
+import { TARGET_HELP } from '../target-help.js'
 import { parseDurationOption } from '../format.js'
 import { createProgress, silentProgress } from '../progress.js'
-import { loadInputs, openSession, resolveStateDir, type Session } from '../session.js'
-import { computePlan, desiredKeys, type ComputedPlan } from './plan.js'
+import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
+import type { ComputedPlan } from '../../engine/plan.js'
+import type { Engine } from '../../engine/types.js'
 import type { Outcome } from '../../runtime/reconciler.js'
 import type { Lease, ObjectStatus } from '../../store/types.js'
 
@@ -63,12 +64,13 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
   }
   const json = o.output === 'json'
   const stateDir = resolveStateDir(ctx, o.stateDir)
-  const set = await loadInputs(ctx, o.filename, { stateDir, requireKey: o.dryRun !== true })
-  if (!set) return 1
+  const source = await pathsSource(ctx, o.filename, { stateDir, requireKey: o.dryRun !== true })
+  const initial = await loadSource(ctx, source)
+  if (!initial) return 1
   const progress = json || o.dryRun ? silentProgress : createProgress(ctx.stderr)
-  let session: Session | undefined
+  let engine: Engine | undefined
   const onSignal = (sig: NodeJS.Signals): void => {
-    void (session?.close() ?? Promise.resolve()).finally(() => process.kill(process.pid, sig))
+    void (engine?.close() ?? Promise.resolve()).finally(() => process.kill(process.pid, sig))
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
@@ -79,12 +81,14 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
           waitMs: leaseWaitMs,
           onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`),
         }
-    session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: o.dryRun === true, progress, lease })
-    // issue 7: objects whose manifest file stopped being read are not pruned without a flag.
+    engine = await openCliEngine(ctx, { source, initial, stateDir, dryRun: o.dryRun === true, progress: (k, p, d) => progress.update(k, p, d), lease })
+    const prune = o.prune === true
+    const allowMassDelete = o.allowMassDelete === true
+    // Objects whose manifest file stopped being read are not pruned without a flag.
     const sf = await import('../source-files.js')
     const inputs = await sf.manifestInputs(ctx.cwd, o.filename)
-    const held = o.prune ? await sf.findHeldBySourceFiles(stateDir, set, inputs, o.allowMissingFiles === true) : undefined
-    const computed = await computePlan(session, { prune: o.prune === true, allowMassDelete: o.allowMassDelete === true, workers: parallelism, hold: held?.hold })
+    const held = prune ? await sf.findHeldBySourceFiles(stateDir, initial.set, inputs, o.allowMissingFiles === true) : undefined
+    const computed = await engine.plan({}, { prune, allowMassDelete, workers: parallelism, ...(held ? { hold: held.hold } : {}) })
     const heldLines = held ? sf.describeHeld(held, new Set([...computed.held, ...computed.deletions]), ctx.cwd, o.allowMissingFiles === true) : []
     for (const l of heldLines) err(ctx, l.startsWith('note: ') ? l : `warning: ${l}`)
     const { renderPlan, planToJson } = await import('../../plan/index.js')
@@ -106,23 +110,13 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
       else out(ctx, 'Dry run: nothing was changed.')
       return 0
     }
-    const keys = keysNeedingWork(session, computed)
-    const outcomes =
-      keys.length > 0 || computed.deletions.length > 0
-        ? await session.reconciler({ workers: parallelism }).runOnce(keys, {
-            prune: o.prune === true,
-            allowMassDelete: o.allowMassDelete === true,
-            hold: held?.hold,
-            deadlineMs: timeoutMs,
-            maxAttempts: 8,
-          })
-        : new Map<string, Outcome>()
+    const applied = await engine.apply({}, { plan: computed, prune, allowMassDelete, workers: parallelism, deadlineMs: timeoutMs, maxAttempts: 8, ...(held ? { hold: held.hold } : {}) })
     progress.finish()
-    // issue 7: remember which file each object came from, for the next prune.
-    const deleted = [...outcomes.values()].filter((x) => x.result === 'Deleted').map((x) => x.key)
-    await sf.recordManifestSources(stateDir, set, inputs, deleted).catch((e: Error) => err(ctx, `warning: cannot record the manifest files of this apply: ${e.message}`))
+    // Remember which file each object came from, for the next prune.
+    const deleted = [...applied.outcomes.values()].filter((x) => x.result === 'Deleted').map((x) => x.key)
+    await sf.recordManifestSources(stateDir, initial.set, inputs, deleted).catch((e: Error) => err(ctx, `warning: cannot record the manifest files of this apply: ${e.message}`))
     const heldFailures = computed.held.map((key) => ({ key, reason: 'PruneHeld', message: `not pruned: its manifest file stopped being read (see the warning above; ${sf.ALLOW_MISSING_FILES_FLAG} allows it)` }))
-    return report(ctx, session, computed, outcomes, json, heldFailures)
+    return report(ctx, engine, computed, applied.outcomes, json, heldFailures)
   } catch (e) {
     progress.finish()
     err(ctx, `error: ${(e as Error).message}`)
@@ -130,39 +124,14 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
-    await session?.close()
+    await engine?.close()
   }
 }
 
 const nl = (s: string): string => (s.endsWith('\n') ? s : `${s}\n`)
 
-/**
- * Keys apply must reconcile: every object with a planned change, plus every object whose stored
- * status is not Ready for its current spec (first run, state dir lost, an earlier failure).
- * A converged object with a Ready status is skipped, so a converged apply writes nothing.
- */
-function keysNeedingWork(session: Session, computed: ComputedPlan): string[] {
-  const keys: string[] = []
-  const kinds = new Set<string>(session.controllers.map((c) => c.kind))
-  for (const key of desiredKeys(session.set)) {
-    if (!kinds.has(key.slice(0, key.indexOf('/')))) continue
-    const actions = computed.byKey.get(key) ?? []
-    const st = session.store.getStatus(key)
-    const ready = st?.conditions.find((c) => c.type === 'Ready')?.status === 'True'
-    const manifest = findManifest(session, key)
-    const current = ready && manifest !== undefined && st?.specHash === manifest.specHash
-    const retry = computed.errors.some((e) => e.key === key)
-    if (retry || actions.some((a) => a.type !== 'noop') || !current) keys.push(key)
-  }
-  return keys.sort()
-}
-
-function findManifest(session: Session, key: string): { specHash: string } | undefined {
-  const s = session.set
-  return [...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores].find((m) => `${m.kind}/${m.metadata.name}` === key)
-}
-
-function report(ctx: CliContext, session: Session, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean, extraFailures: { key: string; reason: string; message: string }[] = []): number {
+function report(ctx: CliContext, engine: Engine, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean, extraFailures: { key: string; reason: string; message: string }[] = []): number {
+  const { set, revision } = engine.current()
   const typeOf = new Map<string, string>()
   for (const a of computed.plan.entries) typeOf.set(a.key, a.type)
   let added = 0
@@ -183,48 +152,39 @@ function report(ctx: CliContext, session: Session, computed: ComputedPlan, outco
       destroyed++
     }
   }
-  const kinds = new Set<string>(session.controllers.map((c) => c.kind))
-  const all = [...session.set.apps, ...session.set.appliances, ...session.set.backupPolicies, ...session.set.restores]
+  const kinds = new Set<string>(engine.controllers.map((c) => c.kind))
+  const all = [...set.apps, ...set.appliances, ...set.backupPolicies, ...set.restores]
   const desired = all.filter((m) => kinds.has(m.kind))
   const unsupported = all.filter((m) => !kinds.has(m.kind)).map((m) => `${m.kind}/${m.metadata.name}`)
   if (unsupported.length > 0 && !json) err(ctx, `note: not reconciled yet (no controller for their kind in this version): ${unsupported.join(', ')}`)
   const statuses: ObjectStatus[] = desired
-    .map((m) => session.store.getStatus(`${m.kind}/${m.metadata.name}`))
+    .map((m) => engine.store.getStatus(`${m.kind}/${m.metadata.name}`))
     .filter((s): s is ObjectStatus => s !== undefined)
   const notReady = desired.filter((m) => {
-    const st = session.store.getStatus(`${m.kind}/${m.metadata.name}`)
+    const st = engine.store.getStatus(`${m.kind}/${m.metadata.name}`)
     return st?.conditions.find((c) => c.type === 'Ready')?.status !== 'True'
   })
   for (const m of notReady) {
     const key = `${m.kind}/${m.metadata.name}`
     if (failures.some((f) => f.key === key)) continue
-    const ready = session.store.getStatus(key)?.conditions.find((c) => c.type === 'Ready')
+    const ready = engine.store.getStatus(key)?.conditions.find((c) => c.type === 'Ready')
     failures.push({ key, reason: ready?.reason ?? 'Unknown', message: ready?.message ?? 'not reconciled' })
   }
   failures.sort((a, b) => a.key.localeCompare(b.key))
-  const apps = session.set.apps.length
+  const apps = set.apps.length
   const summary = { added, changed, destroyed }
   if (json) {
-    out(ctx, JSON.stringify({ revision: session.revision, ok: failures.length === 0, summary, failures, objects: statuses }, null, 2))
+    out(ctx, JSON.stringify({ revision: revision, ok: failures.length === 0, summary, failures, objects: statuses }, null, 2))
   } else {
     const counts = `${added} added, ${changed} changed, ${destroyed} destroyed`
     if (failures.length === 0) {
       out(ctx, `Apply complete: ${counts}; all ${apps} app${apps === 1 ? '' : 's'} Ready`)
-      if (session.target.sandbox) err(ctx, 'next: proximity get apps · proximity describe app <name> · proximity events')
+      if (engine.target.sandbox) err(ctx, 'next: proximity get apps · proximity describe app <name> · proximity events')
     } else {
-      const readyApps = session.set.apps.filter((a) => !failures.some((f) => f.key === `App/${a.metadata.name}`)).length
+      const readyApps = set.apps.filter((a) => !failures.some((f) => f.key === `App/${a.metadata.name}`)).length
       out(ctx, `Apply finished with errors: ${counts}; ${readyApps} of ${apps} apps Ready`)
       for (const f of failures) out(ctx, `  ${f.key}: ${f.reason}: ${f.message}`)
     }
   }
   return failures.length === 0 ? 0 : 1
-}
-
-/**
- * One resync pass over every object of the session's set, exactly as the daemon's resync and
- * a converged `apply` reconcile them (one snapshot, observe → plan → apply per key). Used by
- * the steady-state benchmark; changes nothing on a converged cluster.
- */
-export async function resyncPass(session: Session, opts: { workers?: number } = {}): Promise<Map<string, Outcome>> {
-  return session.reconciler({ workers: opts.workers ?? 8 }).runOnce(desiredKeys(session.set), { maxAttempts: 1, deadlineMs: 60_000 })
 }

@@ -7,9 +7,10 @@ import { formatAge, parseOutputFormat, renderJson, renderTable, renderYaml } fro
 import { resolveStateDir } from '../session.js'
 import type { Kind } from '../../model/types.js'
 import type { ObjectStatus, StateStore } from '../../store/types.js'
+import { SOURCE_KEY } from '../../engine/source-status.js'
 
 /** Resource words accepted by `get` / `describe` (kubectl style: plural, singular, short). */
-const RESOURCE_KINDS: Record<string, Kind> = {
+const RESOURCE_KINDS: Record<string, Kind | 'Source'> = {
   apps: 'App',
   app: 'App',
   appliances: 'Appliance',
@@ -19,6 +20,8 @@ const RESOURCE_KINDS: Record<string, Kind> = {
   bp: 'BackupPolicy',
   restores: 'Restore',
   restore: 'Restore',
+  sources: 'Source',
+  source: 'Source',
 }
 
 /** A bad resource word or missing object; the message says what to type instead. */
@@ -27,11 +30,11 @@ export class ResourceError extends Error {
 }
 
 /** Maps `apps`/`app`/`appliance`/… to a Kind or throws ResourceError with a suggestion. */
-export function resourceKind(word: string): Kind {
+export function resourceKind(word: string): Kind | 'Source' {
   const k = RESOURCE_KINDS[word.toLowerCase()]
   if (k) return k
   const guess = closest(word.toLowerCase(), Object.keys(RESOURCE_KINDS))
-  throw new ResourceError(`unknown resource type "${word}"; did you mean "${guess}"? (apps, appliances, backuppolicies, restores)`)
+  throw new ResourceError(`unknown resource type "${word}"; did you mean "${guess}"? (apps, appliances, backuppolicies, restores, sources)`)
 }
 
 /**
@@ -60,6 +63,21 @@ export function statusText(s: ObjectStatus): string {
   return c.message ? `${c.reason}: ${c.message}` : c.reason
 }
 
+/** The `get sources` table, then every recorded located error (as `validate` prints them). */
+function renderSources(items: ObjectStatus[], wide: boolean): string {
+  const now = Date.now()
+  const rows = items.map((s) => [s.name, readyOf(s), wide ? statusText(s) : truncate(statusText(s), 60), s.lastAppliedRevision, formatAge(s.updatedAt, now)])
+  let text = renderTable(['NAME', 'READY', 'STATUS', 'REVISION', 'AGE'], rows)
+  for (const s of items) {
+    const errors = (s.extra?.errors as string[] | undefined) ?? []
+    const count = (s.extra?.errorCount as number | undefined) ?? errors.length
+    if (errors.length === 0) continue
+    text += `\n${s.key}: ${count} error${count === 1 ? '' : 's'}, nothing of this change was applied:\n${errors.map((e) => `  ${e}\n`).join('')}`
+    if (count > errors.length) text += `  … and ${count - errors.length} more\n`
+  }
+  return text
+}
+
 const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
 
 /** Registers `proximity get`. */
@@ -69,10 +87,11 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .summary('list objects and their status, like kubectl get')
     .description(
       'List objects from the state store (what the last plan/apply/serve recorded), like kubectl get.\n' +
-        'RESOURCE is apps, appliances, backuppolicies or restores (singular works too).\n' +
+        'RESOURCE is apps, appliances, backuppolicies, restores or sources (singular works too);\n' +
+        'sources shows whether the manifests `serve` watches were accepted, with located errors.\n' +
         'Reads only the local state; it does not contact Proxmox. An unknown NAME exits 1.',
     )
-    .argument('<resource>', 'apps | appliances | backuppolicies | restores')
+    .argument('<resource>', 'apps | appliances | backuppolicies | restores | sources')
     .argument('[name]', 'show only this object')
     .option('-o, --output <format>', 'json, yaml or wide (default: table)')
     .option('--state-dir <dir>', 'state directory', '.proximity')
@@ -82,8 +101,10 @@ export function registerGet(program: Command, ctx: CliContext): void {
         const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
         const store = await openStoreIfPresent(ctx, o.stateDir)
         let items: ObjectStatus[] = []
+        let source: ObjectStatus | undefined
         try {
           items = store ? store.listStatus(kind) : []
+          source = store?.getStatus(SOURCE_KEY)
         } finally {
           await store?.close()
         }
@@ -105,8 +126,15 @@ export function registerGet(program: Command, ctx: CliContext): void {
           ctx.stdout.write(renderYaml(name !== undefined ? items[0] : { kind: `${kind}List`, items }))
           return
         }
+        // Objects are only as current as the manifests that were accepted: say so when they were not.
+        const rejected = source?.conditions.find((c) => c.type === 'SourceInvalid' && c.status === 'True')
+        if (rejected && kind !== 'Source') err(ctx, `warning: the manifests were rejected: ${rejected.message} (proximity get sources)`)
         if (items.length === 0) {
           err(ctx, `No ${resource.toLowerCase().replace(/s?$/, 's')} found.`)
+          return
+        }
+        if (kind === 'Source') {
+          ctx.stdout.write(renderSources(items, format === 'wide'))
           return
         }
         const now = Date.now()

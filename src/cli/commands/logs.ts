@@ -1,7 +1,9 @@
 import type { Command } from 'commander'
 import { collect, err, type CliContext } from '../context.js'
-import { TARGET_HELP } from '../target.js'
-import { loadInputs, openSession, resolveStateDir, type Session } from '../session.js'
+import { TARGET_HELP } from '../target-help.js'
+import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
+import type { Engine } from '../../engine/types.js'
+import type { ManifestSource, SourceLoaded } from '../../engine/sources/types.js'
 import { appProjectDir, findAppGuest } from '../app-guest.js'
 import type { ManifestSet } from '../../model/types.js'
 
@@ -56,12 +58,17 @@ async function runLogs(ctx: CliContext, app: string, service: string | undefined
     return 1
   }
   const stateDir = resolveStateDir(ctx, o.stateDir)
-  const set = o.filename.length > 0 ? await loadInputs(ctx, o.filename, { stateDir, requireKey: false }) : emptySet(ctx.cwd)
-  if (!set) return 1
-  let session: Session | undefined
+  // Without -f there is no manifest to read: the target comes from the environment or the sandbox.
+  const source: ManifestSource =
+    o.filename.length > 0
+      ? await pathsSource(ctx, o.filename, { stateDir, requireKey: false })
+      : { kind: 'paths', inputs: [], load: async () => ({ ok: true, set: emptySet(ctx.cwd), revision: 'none', warnings: [] }) }
+  const initial: SourceLoaded | undefined = await loadSource(ctx, source)
+  if (!initial) return 1
+  let session: Engine | undefined
   let pool: { closeAll(): Promise<void> } | undefined
   try {
-    session = await openSession({ ctx, set, paths: o.filename, stateDir, dryRun: true })
+    session = await openCliEngine(ctx, { source, initial, stateDir, dryRun: true })
     const ssh = session.target.ssh
     if (!ssh) {
       err(ctx, `error: logs need SSH access to the node: set spec.ssh in the Cluster manifest or PROXIMITY_SSH_HOST and PROXIMITY_SSH_KEY_FILE`)

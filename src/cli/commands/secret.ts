@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { err, out, type CliContext } from '../context.js'
 import { SecretError } from '../../manifest/secret-error.js'
-import { resolveKeyLocation } from '../key-location.js'
+import { resolveKeyLocation } from '../../engine/key-location.js'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 

@@ -1,6 +1,6 @@
 import { isAbsolute, relative } from 'node:path'
 import type { Command } from 'commander'
-import { resolveKeyLocation } from '../key-location.js'
+import { resolveKeyLocation } from '../../engine/key-location.js'
 import { collect, out, err, type CliContext } from '../context.js'
 import type { Manifest, ManifestError, ManifestSet } from '../../model/types.js'
 

@@ -12,7 +12,7 @@ import { StalledError } from '../runtime/errors.js'
 import type { StateStore } from '../store/types.js'
 import type { SecretKey } from '../manifest/secrets.js'
 
-/** The secrets module, imported lazily by the session (jose is not needed by `get` or `--help`). */
+/** The secrets module, imported lazily by the engine (jose is not needed by `get` or `--help`). */
 export type SecretsModule = typeof import('../manifest/secrets.js')
 
 /**
@@ -33,7 +33,8 @@ export async function obtainKey(sec: SecretsModule, path: string, autoCreate: bo
 }
 
 export interface SecretResolverDeps {
-  set: ManifestSet
+  /** The current desired set (a watched source swaps it; file refs resolve beside their manifest). */
+  set: ManifestSet | (() => ManifestSet)
   store: StateStore
   key: SecretKey | undefined
   env: NodeJS.ProcessEnv
@@ -50,15 +51,21 @@ export interface SecretResolverDeps {
 export function createSecretResolver(sec: SecretsModule, deps: SecretResolverDeps): SecretResolver {
   const cache = new Map<string, Promise<string>>()
   const fallbackDigestKey = createHash('sha256').update(`proximity-digest:${deps.keyPath}`).digest()
-  let index: Map<string, Manifest> | undefined
+  let indexed: { set: ManifestSet; map: Map<string, Manifest> } | undefined
   const manifestOf = (key: string): Manifest | undefined => {
-    const s = deps.set
-    index ??= new Map(
-      [s.cluster, ...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores]
-        .filter((m): m is Manifest => m !== undefined)
-        .map((m) => [`${m.kind}/${m.metadata.name}`, m]),
-    )
-    return index.get(key)
+    const s = typeof deps.set === 'function' ? deps.set() : deps.set
+    // Indexed once per manifest set (the daemon swaps sets; a lookup per key stays O(1)).
+    if (indexed?.set !== s) {
+      indexed = {
+        set: s,
+        map: new Map(
+          [s.cluster, ...s.apps, ...s.appliances, ...s.backupPolicies, ...s.restores]
+            .filter((m): m is Manifest => m !== undefined)
+            .map((m) => [`${m.kind}/${m.metadata.name}`, m]),
+        ),
+      }
+    }
+    return indexed.map.get(key)
   }
   const needKey = (what: string): SecretKey => {
     if (!deps.key) throw new StalledError('SecretKeyMissing', `${what} needs the secret key at ${deps.keyPath}; run proximity secret keygen or set PROXIMITY_KEY_FILE`)

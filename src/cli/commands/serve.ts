@@ -1,0 +1,147 @@
+import type { Command } from 'commander'
+import { relative } from 'node:path'
+import { collect, err, type CliContext } from '../context.js'
+import { TARGET_HELP } from '../target-help.js'
+import { parseDurationOption } from '../format.js'
+import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
+import type { Lease } from '../../store/types.js'
+import type { OpenedEngine } from '../../engine/open.js'
+import type { HealthServer } from '../../api/health.js'
+import { formatError } from '../../manifest/format.js'
+
+interface ServeOptions {
+  filename: string[]
+  resync: string
+  prune?: boolean
+  listen: string
+  grace: string
+  parallelism: string
+  leaseWait: string
+  stateDir?: string
+  logFormat?: string
+}
+
+/** Registers `proximity serve`. */
+export function registerServe(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description(
+      'Run the reconcile loop: watch the manifests, apply every valid change, and put back drift on\n' +
+        'every resync (a jittered timer). An invalid change is never applied: the last good set keeps\n' +
+        'being reconciled and the located errors are logged and shown by `proximity get sources`.\n' +
+        'Holds the lease for its whole life. SIGTERM or SIGINT stops it gracefully (no new change is\n' +
+        'started, running Proxmox tasks finish within --grace, state is flushed, the lease released);\n' +
+        'a second SIGINT exits at once. Logs are JSON lines, or readable lines on a terminal.\n\n' +
+        'Exit codes: 0 stopped by a signal, 1 could not start, 130 a second interrupt.',
+    )
+    .requiredOption('-f, --filename <path>', 'manifest file or folder to watch (repeatable; folders are watched recursively)', collect, [])
+    .option('--resync <duration>', 'look at every object again this often (drift correction)', '5m')
+    .option('--prune', 'delete managed guests whose manifest is gone (honours deletionPolicy)')
+    .option('--listen <addr>', 'HOST:PORT for /healthz and /readyz', '127.0.0.1:8080')
+    .option('--grace <duration>', 'on shutdown, how long running work may take to finish', '30s')
+    .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
+    .option('--lease-wait <duration>', 'wait this long for another run holding the lease', '30s')
+    .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
+    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addHelpText('after', TARGET_HELP)
+    .action(async (o: ServeOptions) => {
+      ctx.exitCode = await runServe(ctx, o)
+    })
+}
+
+async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
+  let resyncMs: number
+  let graceMs: number
+  let leaseWaitMs: number
+  let listen: { host: string; port: number }
+  const workers = Number(o.parallelism)
+  const { parseListen, startHealthServer } = await import('../../api/health.js')
+  try {
+    resyncMs = parseDurationOption(o.resync, '--resync')
+    if (resyncMs < 1000) throw new Error(`--resync must be at least 1s, got "${o.resync}"`)
+    graceMs = parseDurationOption(o.grace, '--grace')
+    leaseWaitMs = parseDurationOption(o.leaseWait, '--lease-wait')
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new Error(`--parallelism must be a whole number from 1 to 256, got "${o.parallelism}"`)
+    if (o.logFormat !== undefined && o.logFormat !== 'json' && o.logFormat !== 'text') throw new Error(`--log-format must be json or text, got "${o.logFormat}"`)
+    listen = parseListen(o.listen)
+  } catch (e) {
+    err(ctx, `error: ${(e as Error).message}`)
+    return 1
+  }
+  const stateDir = resolveStateDir(ctx, o.stateDir)
+  const source = await pathsSource(ctx, o.filename, { stateDir, requireKey: true, watch: true })
+  const initial = await loadSource(ctx, source)
+  if (!initial) return 1
+  const { createDaemonLog } = await import('../daemon-log.js')
+  const log = createDaemonLog(ctx.stderr, o.logFormat ? { tty: o.logFormat === 'text' } : {})
+  const stop = new AbortController()
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++
+    if (signals > 1 && sig === 'SIGINT') {
+      log.pino.warn({ signal: sig }, 'second interrupt: exiting at once')
+      log.flush()
+      process.exit(130)
+    }
+    log.pino.info({ signal: sig, graceMs }, 'shutting down: no new change is started, running tasks may finish')
+    stop.abort()
+  }
+  const onAbort = (): void => onSignal('SIGTERM')
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  ctx.signal?.addEventListener('abort', onAbort, { once: true })
+  let engine: OpenedEngine | undefined
+  let health: HealthServer | undefined
+  try {
+    engine = await openCliEngine(ctx, {
+      source,
+      initial,
+      stateDir,
+      logger: log.runtime,
+      clock: ctx.clock,
+      progress: (key, phase, detail) => log.pino.debug({ key, phase, detail }, 'progress'),
+      lease: {
+        waitMs: leaseWaitMs,
+        purpose: 'serve',
+        onWait: (h: Lease) => log.pino.warn({ holder: h.owner, pid: h.pid, host: h.host }, `waiting up to ${o.leaseWait} for the lease`),
+      },
+    })
+    const e = engine
+    e.on((ev) => {
+      if (ev.type === 'event') {
+        const fields = { key: ev.event.key, reason: ev.event.reason }
+        if (ev.event.type === 'Warning') log.pino.warn(fields, ev.event.message)
+        else log.pino.info(fields, ev.event.message)
+      } else if (ev.type === 'revision') log.pino.info({ revision: ev.revision, previous: ev.previous }, 'manifests changed')
+      else if (ev.type === 'source' && ev.state.invalid) {
+        for (const x of ev.state.invalid.errors) log.pino.error({ file: x.file, line: x.line, column: x.column }, `manifest rejected: ${formatError(x)}`)
+      }
+    })
+    if (stop.signal.aborted) return 0
+    health = await startHealthServer({ ...listen, ready: () => e.ready() })
+    const manifests = source.inputs.map((p) => relative(ctx.cwd, p) || '.').join(', ')
+    const target = `${e.target.cluster.origin} ${e.target.pve.endpoint}`
+    log.pino.info(
+      { target, manifests, stateDir, listen: health.url, resync: o.resync, prune: o.prune === true, revision: e.current().revision },
+      `serving ${target}; manifests ${manifests} (watched); state ${stateDir}; listening on ${health.url}`,
+    )
+    await e.run(stop.signal, { resyncMs, prune: o.prune === true, graceMs, workers })
+    const revision = e.current().revision
+    await health.close()
+    health = undefined
+    await e.close()
+    engine = undefined
+    log.pino.info({ revision }, 'stopped: state flushed, lease released')
+    return 0
+  } catch (x) {
+    log.pino.error(`cannot serve: ${(x as Error).message}`)
+    return 1
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+    ctx.signal?.removeEventListener('abort', onAbort)
+    await health?.close()
+    await engine?.close()
+    log.flush()
+  }
+}
