@@ -36,7 +36,7 @@ export function deepCheckCandidate(ctx: ControllerContext): string | undefined {
   const wanted = new Set(ctx.set.apps.map((a) => appKey(a.metadata.name)))
   let best: string | undefined
   let bestAt = Number.POSITIVE_INFINITY
-  for (const s of ctx.store.listStatus('App')) {
+  for (const s of ctx.store.viewStatus('App')) {
     if (!wanted.has(s.key)) continue
     const at = Number((s.extra as AppStatusExtra | undefined)?.lastDeepCheckAt ?? 0)
     if (at < bestAt || (at === bestAt && best !== undefined && s.key < best)) {
@@ -162,11 +162,9 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
   return { ...base, steady: false }
 }
 
-/** vmids other Apps' inventories already name: no need to read their configs. */
-function claimedByOthers(ctx: ControllerContext, key: string): Set<number> {
-  const out = new Set<number>()
-  for (const s of ctx.store.listStatus('App')) if (s.key !== key && s.inventory?.vmid !== undefined) out.add(s.inventory.vmid)
-  return out
+/** vmids other Apps' inventories already name: no need to read their configs (an index lookup). */
+function claimedByOthers(ctx: ControllerContext, key: string): { has(vmid: number): boolean } {
+  return { has: (vmid) => ctx.store.keysByVmid('App', vmid).some((k) => k !== key) }
 }
 
 /** When the store lost our extra, the marker's specHash tells what was last fully applied. */
