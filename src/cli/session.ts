@@ -23,6 +23,8 @@ import type { RuntimeLogger } from '../runtime/logger.js'
 import { redactSecrets } from '../store/redact.js'
 import { StalledError } from '../runtime/errors.js'
 import type { PveClient } from '../providers/proxmox/types.js'
+import type { HeldClusterLease } from '../runtime/cluster-lease.js'
+import type { PveHttpClient } from '../providers/proxmox/client.js'
 import type { NodeShell, NodeShellPool } from '../providers/ssh/types.js'
 import type { Lease, StateStore } from '../store/types.js'
 
@@ -59,8 +61,12 @@ export interface SessionOptions {
   /** Pre-resolved target (tests, benches); otherwise resolveTarget runs. */
   target?: Target
   /**
-   * Take the apply lease before anything else (before the embedded sandbox loads its state, so a
-   * waiting apply never works from a stale copy). Plans against the sandbox take it too.
+   * Take the apply lease before the working store is read (and before the embedded sandbox loads
+   * its state), so a waiting apply never works from a stale copy. Against a real cluster it is
+   * the cluster lease, held in Proxmox (runtime/cluster-lease.ts); against the embedded sandbox
+   * it is the local lease of the state dir, since that sandbox lives inside the process (its state
+   * file is loaded at start and saved at exit), so only a lock beside that file can serialise
+   * two processes. Plans against the sandbox take it too; plans against a cluster never do.
    */
   lease?: { waitMs: number; onWait?: (holder: Lease) => void }
 }
@@ -84,7 +90,7 @@ export interface Session {
   /** A reconciler over this session's controllers, store, set and context factory. */
   reconciler(opts?: { workers?: number; backoff?: BackoffOptions }): Reconciler
   /**
-   * Takes the apply lease (renewed in the background) or throws the store's LeaseHeldError.
+   * Takes the apply lease (renewed in the background) or throws a LeaseHeldError naming the holder.
    * Prefer `SessionOptions.lease`, which takes it before the working store is read.
    */
   acquireLease(waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease>
@@ -145,14 +151,31 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     let leaseStore: StateStore | undefined
     let lease: Lease | undefined
     let renewTimer: NodeJS.Timeout | undefined
+    // The cluster lease (real targets) talks to Proxmox through its own client: no audit entry
+    // per renewal, and it outlives the working client until it is released, last.
+    let clusterLease: HeldClusterLease | undefined
+    let leasePve: PveHttpClient | undefined
+    let resolved: Target | undefined
     cleanups.push(async () => {
       if (renewTimer) clearInterval(renewTimer)
-      if (lease) await leaseStore?.releaseLease(lease)
+      if (lease && !clusterLease) await leaseStore?.releaseLease(lease)
       lease = undefined
       await leaseStore?.close()
+      await clusterLease?.release().catch(() => undefined)
+      await leasePve?.close()
     })
+    const holderName = `proximity apply by ${safeUser()}`
+    const takeClusterLease = async (t: Target, waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease> => {
+      const { acquireClusterLease } = await import('../runtime/cluster-lease.js')
+      leasePve ??= createPveClient({ endpoint: t.pve.endpoint, tls: t.pve.tls, auth: t.pve.auth })
+      clusterLease = await acquireClusterLease({ pve: leasePve, owner: t.cluster.spec.owner, holder: holderName, vmidRange: t.cluster.spec.vmidRange }, { waitMs, onWait })
+      clusterLease.keepAlive((e) => ctx.stderr.write(`error: ${e.message}\n`))
+      lease = clusterLease.lease
+      return lease
+    }
     const takeLease = async (waitMs: number, onWait?: (holder: Lease) => void): Promise<Lease> => {
       if (lease) return lease
+      if (resolved && !resolved.sandbox) return takeClusterLease(resolved, waitMs, onWait)
       leaseStore ??= await openStateStore(stateDir)
       const owner = `proximity apply by ${safeUser()}@${hostname()} (pid ${process.pid})`
       try {
@@ -170,13 +193,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       return lease
     }
     const sandbox = !opts.target && !set.cluster && !ctx.env.PROXIMITY_ENDPOINT
-    if (opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait)
+    if (sandbox && opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait)
     else if (sandbox) await takeLease(30_000, (h) => ctx.stderr.write(`waiting for another run using the sandbox (owner ${h.owner})\n`))
-    const store = await openStateStore(stateDir)
-    cleanups.push(async () => {
-      await store.flush()
-      await store.close()
-    })
     const keyInfo = resolveKeyFile(ctx.env, ctx.cwd, stateDir)
     const key = await obtainKey(sec, keyInfo.path, keyInfo.autoCreate || opts.target?.sandbox !== undefined)
     const target =
@@ -197,6 +215,13 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         },
       }))
     cleanups.push(() => target.close())
+    resolved = target
+    if (!sandbox && opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait)
+    const store = await openStateStore(stateDir)
+    cleanups.push(async () => {
+      await store.flush()
+      await store.close()
+    })
     const revision = await computeRevision(opts.paths, set, ctx.cwd)
     const pve = createPveClient({
       endpoint: target.pve.endpoint,

@@ -75,7 +75,7 @@ export interface ClusterLeaseOptions {
 export class ClusterLeaseHeldError extends Error implements LeaseHeldErrorShape {
   override readonly name = 'LeaseHeldError'
   constructor(readonly holder: Lease, readonly poolid: string) {
-    super(`another run holds the cluster lease (${describeHolder(holder)}); remove pool ${poolid} only if that run is gone`)
+    super(`another apply is running (${describeHolder(holder)}); it holds the cluster lease, pool ${poolid}: remove that pool only if the run is gone`)
   }
 }
 

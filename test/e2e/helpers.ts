@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream'
 import { main } from '../../src/cli/main.js'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator, SimulatorOptions } from '../../src/sim/types.js'
+import type { SimRequestLogEntry } from '../../src/sim/contracts.js'
 
 export interface CliRun {
   code: number
@@ -130,4 +131,12 @@ export function appYaml(name: string, o: { memory?: number; cores?: number; dele
     `  deletionPolicy: ${o.deletionPolicy ?? 'Delete'}`,
     '',
   ].join('\n')
+}
+
+/**
+ * Mutating requests the simulator logged, except the apply lease's own pool requests
+ * (`POST/PUT/DELETE /pools` of `proximity-lease-*`): what changed the cluster itself.
+ */
+export function clusterChanges(sim: RunningSimulator): SimRequestLogEntry[] {
+  return sim.log.mutating().filter((e) => !(e.route === '/pools' || e.route.startsWith('/pools/')))
 }

@@ -53,8 +53,8 @@ describe('cluster lease', () => {
     expect(err).toBeInstanceOf(ClusterLeaseHeldError)
     expect((err as ClusterLeaseHeldError).holder).toMatchObject({ owner: 'apply by alice@laptop', host: 'laptop', nonce: first.lease.nonce })
     expect((err as Error).message).toBe(
-      `another run holds the cluster lease (owner apply by alice@laptop, pid ${process.pid} on host laptop, since ${first.lease.acquiredAt}; ` +
-        `expires at ${first.lease.expiresAt} unless renewed); remove pool proximity-lease-${owner} only if that run is gone`,
+      `another apply is running (owner apply by alice@laptop, pid ${process.pid} on host laptop, since ${first.lease.acquiredAt}; ` +
+        `expires at ${first.lease.expiresAt} unless renewed); it holds the cluster lease, pool proximity-lease-${owner}: remove that pool only if the run is gone`,
     )
     await first.release()
   })
