@@ -162,9 +162,13 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
   return { ...base, steady: false }
 }
 
-/** vmids other Apps' inventories already name: no need to read their configs (an index lookup). */
+/**
+ * vmids other Apps' inventories or in-flight creates already name: no need to read their configs
+ * (an index lookup, plus the few pending creates).
+ */
 function claimedByOthers(ctx: ControllerContext, key: string): { has(vmid: number): boolean } {
-  return { has: (vmid) => ctx.store.keysByVmid('App', vmid).some((k) => k !== key) }
+  const creating = new Set(ctx.store.listPendingCreates().filter((p) => p.key !== key).map((p) => p.vmid))
+  return { has: (vmid) => creating.has(vmid) || ctx.store.keysByVmid('App', vmid).some((k) => k !== key) }
 }
 
 /** When the store lost our extra, the marker's specHash tells what was last fully applied. */
