@@ -123,8 +123,9 @@ export interface StateStore {
   putGeneratedSecret(key: string, name: string, sealed: string): Promise<void>
 
   /**
-   * Takes the apply lease or throws a LeaseHeldError naming the holder. An expired lease is
-   * taken over. `renew` extends it; `release` gives it up (idempotent).
+   * Takes the local lease of this state folder or throws a LeaseHeldError naming the holder. An
+   * expired lease is taken over. `renew` extends it; `release` gives it up (idempotent). Used
+   * for the embedded sandbox; a real cluster's lease is held in Proxmox (runtime/cluster-lease.ts).
    */
   acquireLease(owner: string, ttlMs: number, opts?: { waitMs?: number }): Promise<Lease>
   renewLease(lease: Lease, ttlMs: number): Promise<void>
