@@ -262,7 +262,12 @@ export async function acquireClusterLease(
   let told = false
   let lease: Lease
   for (;;) {
-    const r = await tryOnce()
+    const r = await tryOnce().catch((e: unknown) => {
+      if (e instanceof PveApiError && e.isAuth()) {
+        throw new Error(`cannot take the cluster lease (pool ${poolid}): ${e.message}; the api token needs Pool.Allocate on /pool/${poolid}`, { cause: e })
+      }
+      throw e
+    })
     if (!('busy' in r)) {
       lease = r
       break

@@ -139,6 +139,15 @@ describe('cluster lease', () => {
     expect(await poolComment()).toBe('made by hand')
   })
 
+  it('says which privilege the api token lacks when Proxmox refuses the pool', async () => {
+    const id = h.sim.faults.add({ method: 'POST', route: '/pools', action: { type: 'error', status: 403, message: `Permission check failed (/pool/${leasePoolId(owner)}, Pool.Allocate)` } })
+    try {
+      await expect(acquireClusterLease(opts('me'))).rejects.toThrow(`the api token needs Pool.Allocate on /pool/${leasePoolId(owner)}`)
+    } finally {
+      h.sim.faults.remove(id)
+    }
+  })
+
   it('after taking the lease, waits for a create a previous holder left running', async () => {
     const node = h.sim.nodes[0]
     const vmid = 900 + seq
