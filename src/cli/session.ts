@@ -256,7 +256,10 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     const controllers: Controller[] = (registerControllers() as Controller[]).map(markControllerCalls)
     const progress = opts.progress ?? silentProgress
 
+    const { coalesceCalls } = await import('../runtime/coalesce.js')
     const newContext = async (o: { dryRun: boolean }): Promise<ControllerContext> => {
+      // Creates finishing together share one snapshot read (each still sees its own guest).
+      const fetchSnapshot = coalesceCalls(async (): Promise<ClusterSnapshot> => ({ takenAt: Date.now(), guests: await pve.clusterGuests() }))
       const c: ControllerContext = {
         pve,
         shells,
@@ -269,7 +272,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         snapshot: { takenAt: Date.now(), guests: await pve.clusterGuests() },
         async refreshSnapshot(): Promise<ClusterSnapshot> {
           // Assigned on the pass context: per-key contexts inherit it through the prototype.
-          c.snapshot = { takenAt: Date.now(), guests: await pve.clusterGuests() }
+          c.snapshot = await fetchSnapshot()
           return c.snapshot
         },
         statusOf(k: string) {
