@@ -20,7 +20,7 @@
  * WARNING: lowdb's node preset (`JSONFilePreset`) silently keeps data in memory when
  * NODE_ENV=test; this store builds `Low` on its own adapter and never uses the preset.
  */
-import { mkdir, readdir, rename, unlink } from 'node:fs/promises'
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Low } from 'lowdb'
 import type {
@@ -36,7 +36,7 @@ import { openAuditLog } from './audit-log.js'
 import { createLeaseManager, isProcessAlive } from './lease.js'
 import { fileSize, listLogs, openOpLog, removeLogsBefore, replayLog, type OpLog } from './op-log.js'
 import { redactSecrets } from './redact.js'
-import { createStatusIndex } from './status-index.js'
+import { createStatusIndex, type StatusIndex } from './status-index.js'
 
 /** The on-disk shape of `state.json` (the snapshot). Version 1 files (no `gen`) read as gen 0. */
 export interface StateFile {
@@ -105,64 +105,17 @@ export async function openStateStore(dir: string, opts: StateStoreOptions = {}):
   await removeDeadTempFiles(dir, stateFile)
 
   const db = new Low<StateFile>(new AtomicJsonFile<StateFile>(stateFile), emptyState())
-  let snapshotOk = true
-  try {
-    await db.read()
-  } catch (e) {
-    if (!(e instanceof CorruptFileError)) throw e
-    snapshotOk = false
-    const aside = `${stateFile}.corrupt-${new Date(now()).toISOString().replace(/[:.]/g, '-')}`
-    await rename(stateFile, aside)
-    warnings.push(`state.json was not valid JSON; moved it to ${aside} and kept only what the log holds (the rest is re-learnt by observing)`)
-    db.data = emptyState()
+  // A writer may compact while we read (new snapshot, old log removed): read again if the
+  // snapshot file changed under us, so a reader never misses the ops of a removed log.
+  let loaded: Loaded | undefined
+  for (let tries = 0; !loaded; tries++) {
+    const before = await inode(stateFile)
+    const l = await loadState(db, dir, stateFile, maxEvents, now, warnings)
+    if (tries >= 4 || (await inode(stateFile)) === before) loaded = l
   }
-  const state: StateFile = { ...emptyState(), ...db.data }
-  let snapshotBytes = snapshotOk ? await fileSize(stateFile) : 0
-  const index = createStatusIndex()
-  for (const s of Object.values(state.statuses)) index.put(s)
-
-  /** Applies one op to memory (live mutations and replay share this path). */
-  const applyOp = (raw: unknown): void => {
-    const op = raw as StateOp
-    if (!op || typeof op !== 'object') return
-    switch (op.t) {
-      case 'status':
-        if (typeof op.key !== 'string' || !op.value) return
-        index.remove(state.statuses[op.key])
-        state.statuses[op.key] = op.value
-        index.put(op.value)
-        return
-      case 'status-':
-        index.remove(state.statuses[op.key])
-        delete state.statuses[op.key]
-        return
-      case 'pending':
-        if (typeof op.key === 'string' && op.value) state.pendingCreates[op.key] = op.value
-        return
-      case 'pending-':
-        delete state.pendingCreates[op.key]
-        return
-      case 'secret':
-        if (typeof op.key === 'string' && typeof op.name === 'string' && typeof op.value === 'string') (state.secrets[op.key] ??= {})[op.name] = op.value
-        return
-      case 'event':
-        if (!op.value) return
-        state.events.push(op.value)
-        if (state.events.length > maxEvents) state.events.splice(0, state.events.length - maxEvents)
-        return
-    }
-  }
-
-  // Replay the logs of this snapshot's generation and later; older ones are already in it.
-  const baseGen = snapshotOk ? (state.gen ?? 0) : 0
-  let gen = baseGen
-  let logBytes = 0
-  for (const l of await listLogs(dir)) {
-    if (l.gen < baseGen) continue
-    logBytes = await replayLog(l.path, applyOp)
-    gen = l.gen
-  }
-  if (state.events.length > maxEvents) state.events.splice(0, state.events.length - maxEvents)
+  const { state, index, applyOp } = loaded
+  let { snapshotBytes } = loaded
+  const { gen, logBytes } = loaded
   let log: OpLog = openOpLog(dir, gen, logBytes)
 
   const audit = await openAuditLog(join(dir, 'audit.log'))
@@ -299,6 +252,87 @@ export async function openStateStore(dir: string, opts: StateStoreOptions = {}):
       await log.close()
       await audit.close()
     },
+  }
+}
+
+interface Loaded {
+  state: StateFile
+  index: StatusIndex
+  applyOp: (op: unknown) => void
+  gen: number
+  logBytes: number
+  snapshotBytes: number
+}
+
+/** Inode of a file (changes when a compaction renames a new snapshot over it), or undefined. */
+async function inode(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).ino
+  } catch {
+    return undefined
+  }
+}
+
+/** Reads the snapshot (moving a corrupt one aside) and replays the logs of its generation and later. */
+async function loadState(db: Low<StateFile>, dir: string, stateFile: string, maxEvents: number, now: () => number, warnings: string[]): Promise<Loaded> {
+  let snapshotOk = true
+  try {
+    await db.read()
+  } catch (e) {
+    if (!(e instanceof CorruptFileError)) throw e
+    snapshotOk = false
+    const aside = `${stateFile}.corrupt-${new Date(now()).toISOString().replace(/[:.]/g, '-')}`
+    await rename(stateFile, aside)
+    warnings.push(`state.json was not valid JSON; moved it to ${aside} and kept only what the log holds (the rest is re-learnt by observing)`)
+    db.data = emptyState()
+  }
+  const state: StateFile = { ...emptyState(), ...db.data }
+  const snapshotBytes = snapshotOk ? await fileSize(stateFile) : 0
+  const index = createStatusIndex()
+  for (const s of Object.values(state.statuses)) index.put(s)
+  const applyOp = (raw: unknown): void => applyStateOp(state, index, maxEvents, raw)
+  // Replay the logs of this snapshot's generation and later; older ones are already in it.
+  const baseGen = snapshotOk ? (state.gen ?? 0) : 0
+  let gen = baseGen
+  let logBytes = 0
+  for (const l of await listLogs(dir)) {
+    if (l.gen < baseGen) continue
+    logBytes = await replayLog(l.path, applyOp)
+    gen = l.gen
+  }
+  if (state.events.length > maxEvents) state.events.splice(0, state.events.length - maxEvents)
+  return { state, index, applyOp, gen, logBytes, snapshotBytes }
+}
+
+/** Applies one op to memory (live mutations and replay share this path). */
+function applyStateOp(state: StateFile, index: StatusIndex, maxEvents: number, raw: unknown): void {
+  const op = raw as StateOp
+  if (!op || typeof op !== 'object') return
+  switch (op.t) {
+    case 'status':
+      if (typeof op.key !== 'string' || !op.value) return
+      index.remove(state.statuses[op.key])
+      state.statuses[op.key] = op.value
+      index.put(op.value)
+      return
+    case 'status-':
+      index.remove(state.statuses[op.key])
+      delete state.statuses[op.key]
+      return
+    case 'pending':
+      if (typeof op.key === 'string' && op.value) state.pendingCreates[op.key] = op.value
+      return
+    case 'pending-':
+      delete state.pendingCreates[op.key]
+      return
+    case 'secret':
+      if (typeof op.key === 'string' && typeof op.name === 'string' && typeof op.value === 'string') (state.secrets[op.key] ??= {})[op.name] = op.value
+      return
+    case 'event':
+      if (!op.value) return
+      state.events.push(op.value)
+      if (state.events.length > maxEvents) state.events.splice(0, state.events.length - maxEvents)
+      return
   }
 }
 

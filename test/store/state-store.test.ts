@@ -126,6 +126,32 @@ describe('state store', () => {
     await r.close()
   })
 
+  it('a reader opening while the writer compacts still sees every durable write', async () => {
+    const dir = await tempDir()
+    const w = await openStateStore(dir, { batchMs: 1, compactMinBytes: 8 * 1024 })
+    let durable = 0
+    let stop = false
+    const writer = (async () => {
+      for (let i = 1; !stop; i++) {
+        w.putStatus(status('counter', { i, pad: 'x'.repeat(300) }))
+        await w.flush()
+        durable = i
+      }
+    })()
+    // Read until several compactions happened under the readers (bounded).
+    const gen = async (): Promise<number> => JSON.parse(await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{"gen":0}')).gen as number
+    for (let round = 0; round < 40 || ((await gen()) < 3 && round < 2000); round++) {
+      const seen = durable
+      const r = await openStateStore(dir)
+      expect((r.getStatus('App/counter')?.extra?.i as number | undefined) ?? 0).toBeGreaterThanOrEqual(seen)
+      await r.close()
+    }
+    stop = true
+    await writer
+    expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).gen).toBeGreaterThan(2)
+    await w.close()
+  })
+
   it('skips a log line torn by a crash and keeps appending on a fresh line', async () => {
     const dir = await tempDir()
     const s0 = await openStateStore(dir)
