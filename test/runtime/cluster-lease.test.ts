@@ -133,6 +133,22 @@ describe('cluster lease', () => {
     expect(held.signal.aborted).toBe(true)
   })
 
+  it('keepAlive renews in the background for a long-lived holder, and stops at release', async () => {
+    const held = await acquireClusterLease(opts('daemon', { ttlMs: 1500 }))
+    const first = held.lease.expiresAt
+    held.keepAlive()
+    let renewed: string | undefined
+    for (let i = 0; i < 100 && !renewed; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      const cur = await readClusterLease(pve, owner)
+      if (cur && cur.expiresAt !== first) renewed = cur.expiresAt
+    }
+    expect(Date.parse(renewed ?? first)).toBeGreaterThan(Date.parse(first))
+    expect(held.signal.aborted).toBe(false)
+    await held.release()
+    expect(await readClusterLease(pve, owner)).toBeUndefined()
+  })
+
   it('refuses a pool of the same name that is not a lease, and leaves it alone', async () => {
     await pve.createPool(leasePoolId(owner), 'made by hand')
     await expect(acquireClusterLease(opts('me'))).rejects.toBeInstanceOf(ForeignLeasePoolError)
