@@ -24,6 +24,14 @@
  *   the lease we therefore wait (bounded) until no guest in our vmid range is locked `create`,
  *   so find-before-create by marker sees every guest a previous holder started.
  *
+ * Why pending-create records may stay in each state dir: the guest marker is the truth. With
+ * one holder at a time, a run that does not know another's pending create (other checkout,
+ * other state dir, lost state dir) looks for the App's guest by marker before creating, and the
+ * marker is written with the create itself (empty specHash). The one moment a guest cannot be
+ * recognised is while its create task runs (the config shows only `lock: create`); a live holder
+ * waits for its own tasks, and a new holder waits for those left running (settling), so nobody
+ * looks for a guest in that window.
+ *
  * Remaining race, narrowed but not closed: the guard itself can be left by a taker that crashed
  * mid-takeover; it expires like the lease and is removed by whoever finds it expired. Two
  * waiters that both remove a stale guard at the same moment and both re-read the same expired
