@@ -36,7 +36,7 @@ export function deepCheckCandidate(ctx: ControllerContext): string | undefined {
   const wanted = new Set(ctx.set.apps.map((a) => appKey(a.metadata.name)))
   let best: string | undefined
   let bestAt = Number.POSITIVE_INFINITY
-  for (const s of ctx.store.listStatus('App')) {
+  for (const s of ctx.store.viewStatus('App')) {
     if (!wanted.has(s.key)) continue
     const at = Number((s.extra as AppStatusExtra | undefined)?.lastDeepCheckAt ?? 0)
     if (at < bestAt || (at === bestAt && best !== undefined && s.key < best)) {

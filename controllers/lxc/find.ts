@@ -98,11 +98,11 @@ export async function isOwnGuest(ctx: ControllerContext, id: GuestIdentity, node
   }
 }
 
-/** vmids other objects of the same kind already name in their inventory: no need to read their configs. */
-function claimedByOthers(ctx: ControllerContext, id: GuestIdentity): Set<number> {
-  const out = new Set<number>()
-  for (const s of ctx.store.listStatus(id.kind)) if (s.key !== id.key && typeof s.inventory?.vmid === 'number') out.add(s.inventory.vmid)
-  return out
+/** vmids other objects of the same kind already name (inventory or an in-flight create): no need to read their configs. */
+function claimedByOthers(ctx: ControllerContext, id: GuestIdentity): { has(vmid: number): boolean } {
+  // An index lookup per guest, plus the few in-flight creates of other objects.
+  const creating = new Set(ctx.store.listPendingCreates().filter((p) => p.key !== id.key).map((p) => p.vmid))
+  return { has: (vmid) => creating.has(vmid) || ctx.store.keysByVmid(id.kind, vmid).some((k) => k !== id.key) }
 }
 
 /**

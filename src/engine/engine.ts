@@ -22,6 +22,7 @@ import type { ApplyOptions, ApplyReport, Engine, EngineEvent, PlanOptions, Progr
 import { desiredKeys, keysNeedingWork, summarizePlan, type ComputedPlan } from './plan.js'
 import { gatePve, gateShells, notifyingStore } from './gates.js'
 import { inController, wrapController } from './controllers.js'
+import { coalesceCalls } from '../runtime/coalesce.js'
 import { lazyShellPool, noShellPool } from './shells.js'
 import { recordSourceState, SOURCE_KEY } from './source-status.js'
 
@@ -101,6 +102,8 @@ export function createEngine(deps: EngineDeps): Engine {
   /** The context of one pass: ONE cluster snapshot (or the given one) shared by every key of it. */
   const newContext = async (o: { dryRun: boolean; snapshot?: ClusterSnapshot }): Promise<PassContext> => {
     const { set, revision } = state
+    // Creates finishing together share one snapshot read (each still sees its own guest).
+    const fetchSnapshot = coalesceCalls(async (): Promise<ClusterSnapshot> => ({ takenAt: clock.now(), guests: await pve.clusterGuests() }))
     const c: PassContext = {
       pve,
       shells,
@@ -113,7 +116,7 @@ export function createEngine(deps: EngineDeps): Engine {
       snapshot: o.snapshot ?? { takenAt: clock.now(), guests: await pve.clusterGuests() },
       async refreshSnapshot(): Promise<ClusterSnapshot> {
         // Assigned on the pass context: per-key contexts inherit it through the prototype.
-        c.snapshot = { takenAt: clock.now(), guests: await pve.clusterGuests() }
+        c.snapshot = await fetchSnapshot()
         return c.snapshot
       },
       statusOf(k: string) {

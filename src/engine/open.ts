@@ -12,6 +12,8 @@ import type { Clock } from '../runtime/clock.js'
 import type { RuntimeLogger } from '../runtime/logger.js'
 import type { BackoffOptions } from '../runtime/backoff.js'
 import type { Lease, StateStore } from '../store/types.js'
+import type { HeldClusterLease } from '../runtime/cluster-lease.js'
+import type { PveHttpClient } from '../providers/proxmox/client.js'
 import { resolveTarget, TargetError, type Target } from './target.js'
 import { createSecretResolver, obtainKey } from './secret-resolver.js'
 import { resolveKeyFile } from './key-file.js'
@@ -77,14 +79,32 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
     let leaseStore: StateStore | undefined
     let lease: Lease | undefined
     let renewTimer: NodeJS.Timeout | undefined
+    // The cluster lease (real targets) talks to Proxmox through its own client: no audit entry
+    // per renewal, and it outlives the working client until it is released, last.
+    let clusterLease: HeldClusterLease | undefined
+    let leasePve: PveHttpClient | undefined
+    let resolved: Target | undefined
     cleanups.push(async () => {
       if (renewTimer) clearInterval(renewTimer)
-      if (lease) await leaseStore?.releaseLease(lease)
+      if (lease && !clusterLease) await leaseStore?.releaseLease(lease)
       lease = undefined
       await leaseStore?.close()
+      await clusterLease?.release().catch(() => undefined)
+      await leasePve?.close()
     })
+    const takeClusterLease = async (t: Target, waitMs: number, onWait?: (holder: Lease) => void, purpose = 'apply'): Promise<Lease> => {
+      const [{ acquireClusterLease }, { createPveClient }] = await Promise.all([import('../runtime/cluster-lease.js'), import('../providers/proxmox/client.js')])
+      leasePve ??= createPveClient({ endpoint: t.pve.endpoint, tls: t.pve.tls, auth: t.pve.auth })
+      clusterLease = await acquireClusterLease({ pve: leasePve, owner: t.cluster.spec.owner, holder: `proximity ${purpose} by ${safeUser()}`, vmidRange: t.cluster.spec.vmidRange }, { waitMs, onWait })
+      clusterLease.keepAlive((e) => opts.announce(`error: ${e.message}`))
+      lease = clusterLease.lease
+      return lease
+    }
     const takeLease = async (waitMs: number, onWait?: (holder: Lease) => void, purpose = 'apply'): Promise<Lease> => {
       if (lease) return lease
+      // Against a real cluster the lease is held in Proxmox, where every client sees it; the
+      // embedded sandbox lives inside this process, so a lock beside its state file serialises it.
+      if (resolved && !resolved.sandbox) return takeClusterLease(resolved, waitMs, onWait, purpose)
       leaseStore ??= await openStateStore(stateDir)
       const owner = `proximity ${purpose} by ${safeUser()}@${hostname()} (pid ${process.pid})`
       try {
@@ -103,13 +123,8 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
     }
     const set = opts.initial.set
     const sandbox = !opts.target && !set.cluster && !opts.env.PROXIMITY_ENDPOINT
-    if (opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait, opts.lease.purpose)
+    if (sandbox && opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait, opts.lease.purpose)
     else if (sandbox) await takeLease(30_000, (h) => opts.announce(`waiting for another run using the sandbox (owner ${h.owner})`))
-    const store = await openStateStore(stateDir)
-    cleanups.push(async () => {
-      await store.flush()
-      await store.close()
-    })
     const keyInfo = resolveKeyFile(opts.env, opts.cwd, stateDir)
     const key = await obtainKey(sec, keyInfo.path, keyInfo.autoCreate || opts.target?.sandbox !== undefined)
     const target =
@@ -130,6 +145,14 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
         },
       }))
     cleanups.push(() => target.close())
+    resolved = target
+    // A real cluster's lease is taken once the target is known, before the working store is read.
+    if (!sandbox && opts.lease) await takeLease(opts.lease.waitMs, opts.lease.onWait, opts.lease.purpose)
+    const store = await openStateStore(stateDir)
+    cleanups.push(async () => {
+      await store.flush()
+      await store.close()
+    })
     const { registerControllers } = await import('../../controllers/index.js')
     const engine = createEngine({
       target,

@@ -1,6 +1,9 @@
 /**
- * The apply lease (DESIGN §9: two applies never act at once; a crashed holder's lease expires by
- * itself). `lease.json` holds the current lease; every read-modify-write of it happens under a
+ * The local lease of one state folder (DESIGN §9: a crashed holder's lease expires by itself).
+ * A real cluster's apply lease lives in Proxmox (runtime/cluster-lease.ts), where every client
+ * sees it; this one serialises the runs that share the embedded sandbox, which lives inside the
+ * process (its state file is loaded at start and saved at exit), so only a lock beside that file
+ * can keep two processes apart. `lease.json` holds the current lease; every read-modify-write of it happens under a
  * short mutex, `lease.lock`, created with an exclusive create (`open(…, 'wx')`), which is atomic
  * between processes on a local filesystem. The mutex is held for milliseconds; one left by a
  * crashed process is broken once its pid is gone (same host) or it is older than `staleLockMs`.

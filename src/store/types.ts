@@ -1,8 +1,9 @@
 /**
  * The state store port (DESIGN §10: a cache, history and audit log that can be rebuilt by
- * observing; truth is git plus Proxmox). Implemented with lowdb in state-store.ts under
- * `--state-dir` (default `.proximity/`). Writes are atomic (write temp + rename) and batched;
- * a kill -9 at any moment leaves either the old or the new file, never a torn one.
+ * observing; truth is git plus Proxmox). Implemented in state-store.ts under `--state-dir`
+ * (default `.proximity/`): a snapshot (lowdb, written atomically) plus an append-only log of
+ * mutations, so a write costs what changed. Writes are batched and fsync'd; a kill -9 at any
+ * moment loses at most the last unflushed batch and never leaves a state that cannot be read.
  * Nothing here ever holds a plaintext secret.
  */
 
@@ -90,8 +91,18 @@ export interface LeaseHeldError extends Error {
 
 export interface StateStore {
   readonly dir: string
+  /** A copy of one status. */
   getStatus(key: string): ObjectStatus | undefined
+  /** Copies of every status (of `kind`), sorted by key. O(N) deep copies: not for per-key paths. */
   listStatus(kind?: string): ObjectStatus[]
+  /**
+   * The stored statuses (of `kind`) in no particular order, without copying: for scans made
+   * per reconcile (e.g. choosing a deep-check candidate).
+   * WARNING: the objects are the store's own; never mutate them (put a changed copy instead).
+   */
+  viewStatus(kind?: string): readonly Readonly<ObjectStatus>[]
+  /** Keys of `kind` whose stored inventory names `vmid` (an index: O(1), no copies). */
+  keysByVmid(kind: string, vmid: number): string[]
   putStatus(status: ObjectStatus): void
   deleteStatus(key: string): void
 
@@ -112,8 +123,9 @@ export interface StateStore {
   putGeneratedSecret(key: string, name: string, sealed: string): Promise<void>
 
   /**
-   * Takes the apply lease or throws a LeaseHeldError naming the holder. An expired lease is
-   * taken over. `renew` extends it; `release` gives it up (idempotent).
+   * Takes the local lease of this state folder or throws a LeaseHeldError naming the holder. An
+   * expired lease is taken over. `renew` extends it; `release` gives it up (idempotent). Used
+   * for the embedded sandbox; a real cluster's lease is held in Proxmox (runtime/cluster-lease.ts).
    */
   acquireLease(owner: string, ttlMs: number, opts?: { waitMs?: number }): Promise<Lease>
   renewLease(lease: Lease, ttlMs: number): Promise<void>

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+import { clusterChanges, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
 
 describe('apply examples/homelab', () => {
   let sim: RunningSimulator
@@ -71,7 +71,7 @@ describe('apply examples/homelab', () => {
     const r = await runCli(['apply', ...args()], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/Apply complete: 0 added, 0 changed, 0 destroyed/)
-    expect(sim.log.mutating()).toEqual([])
+    expect(clusterChanges(sim)).toEqual([])
     expect(sim.log.entries().filter((e) => e.method === 'SSH')).toEqual([])
   })
 

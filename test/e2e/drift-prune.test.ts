@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdir, writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+import { appYaml, clusterChanges, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
 
 interface PlanJson {
   changes: { key: string; action: string; fields: { path: string }[] }[]
@@ -166,7 +166,7 @@ describe('prune', () => {
     expect(held.code).toBe(1)
     expect(held.stderr).toContain('warning: apps/gone.yaml held App/gone at the last apply and holds no manifest now (it no longer exists (deleted or renamed)); not pruning App/gone')
     expect(held.stderr).toContain('--allow-missing-files')
-    expect(sim.log.mutating()).toEqual([])
+    expect(clusterChanges(sim)).toEqual([])
 
     sim.log.clear()
     const r = await runCli(['apply', '--prune', '--allow-missing-files', ...args], { cwd: work.dir })
@@ -194,7 +194,7 @@ describe('prune', () => {
     const r = await runCli(['apply', '--prune', ...only], { cwd: work.dir })
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('--allow-mass-delete')
-    expect(sim.log.mutating()).toEqual([])
+    expect(clusterChanges(sim)).toEqual([])
     const ok = await runCli(['apply', '--prune', '--allow-mass-delete', ...only], { cwd: work.dir })
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
     expect(sim.guests().map((g) => g.vmid).sort()).toEqual(expect.arrayContaining([FOREIGN, OTHER_OWNER]))

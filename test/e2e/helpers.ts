@@ -13,6 +13,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { main } from '../../src/cli/main.js'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator, SimulatorOptions } from '../../src/sim/types.js'
+import type { SimRequestLogEntry } from '../../src/sim/contracts.js'
 
 export interface CliRun {
   code: number
@@ -195,4 +196,12 @@ export function guestsByApp(sim: RunningSimulator, owner = 'proximity'): Map<str
     m.set(marker.name, [...(m.get(marker.name) ?? []), g.vmid])
   }
   return m
+}
+
+/**
+ * Mutating requests the simulator logged, except the apply lease's own pool requests
+ * (`POST/PUT/DELETE /pools` of `proximity-lease-*`): what changed the cluster itself.
+ */
+export function clusterChanges(sim: RunningSimulator): SimRequestLogEntry[] {
+  return sim.log.mutating().filter((e) => !(e.route === '/pools' || e.route.startsWith('/pools/')))
 }

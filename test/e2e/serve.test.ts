@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createPveClient } from '../../src/providers/proxmox/index.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+import { appYaml, clusterChanges, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
 import { startServe, until, type ServeRun } from './serve-helpers.js'
 
 const FOREIGN = 150
@@ -78,7 +78,7 @@ describe('proximity serve', () => {
     await writeFile(appsFile, [appYaml('app-000', { memory: 512 }), appYaml('app-001')].join('---\n'))
     await until(s.clock, () => sim.guests().find((g) => g.vmid === vmid('app-000'))?.config.memory === 512, { what: 'the memory change', stepMs: 10 })
     await until(s.clock, () => s.records().some((r) => r.msg === 'manifests changed'), { what: 'the revision log line', stepMs: 10 })
-    expect(sim.log.mutating().map((e) => `${e.method} ${e.route}`)).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])
+    expect(clusterChanges(sim).map((e) => `${e.method} ${e.route}`)).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])
 
     // drift made by another client over the API is put back by the next resync (5 min ± 10 %)
     const other = createPveClient({ endpoint: sim.endpoint, tls: { fingerprint: sim.fingerprint }, auth: { tokenId: sim.tokenId, tokenSecret: sim.tokenSecret } })
@@ -88,7 +88,7 @@ describe('proximity serve', () => {
     sim.log.clear()
     await s.clock.advance(330_000)
     await until(s.clock, () => sim.guests().find((g) => g.vmid === vmid('app-001'))?.config.memory === 256, { what: 'drift put back', stepMs: 10 })
-    expect(sim.log.mutating().map((e) => `${e.method} ${e.path}`)).toEqual([`PUT /nodes/${node}/lxc/${vmid('app-001')}/config`])
+    expect(clusterChanges(sim).map((e) => `${e.method} ${e.path}`)).toEqual([`PUT /nodes/${node}/lxc/${vmid('app-001')}/config`])
 
     // `plan` works while serve runs (it needs no lease) and sees the converged cluster
     const plan = await runCli(['plan', '--detailed-exitcode', ...args.slice(0, 6)], { cwd: dir })

@@ -51,6 +51,21 @@ describe('waitForTask', () => {
     expect(seen).toEqual(['running', 'running', 'stopped'])
   })
 
+  it('backs off while a task keeps running: few polls for a long task, however short pollMs is', async () => {
+    // Runs for 1.2 s of wall time. Polling every 20 ms would take ~60 polls; growing by half per
+    // poll (20, 30, 45 … ms, capped at 1 s) takes about 10. A slow machine only means fewer polls.
+    const endsAt = Date.now() + 1200
+    let polls = 0
+    pve.route('GET', `${BASE}/status`, (_req, res) => {
+      polls++
+      const stopped = Date.now() >= endsAt
+      ok(res, { upid: UPID, node: 'pve', type: 'vzstart', id: '101', user: 'root@pam', starttime: 1, status: stopped ? 'stopped' : 'running', ...(stopped ? { exitstatus: 'OK' } : {}) })
+    })
+    await expect(waitForTask(engine, 'pve', UPID, { pollMs: 20 })).resolves.toMatchObject({ exitstatus: 'OK' })
+    expect(polls).toBeGreaterThanOrEqual(2)
+    expect(polls).toBeLessThanOrEqual(15)
+  })
+
   it('rejects a failed task with PveTaskError carrying the last 20 log lines', async () => {
     task(0, 'CT is locked (backup)', 30)
     const err = await waitForTask(engine, 'pve', UPID, { pollMs: 5 }).catch((e: unknown) => e)

@@ -1,8 +1,9 @@
 // Child process for the kill -9 test: writes to the store as fast as it can and reports, on
 // stdout, each counter value that is durable (a flushed putPendingCreate covers everything).
+// A small compaction threshold makes kills land in snapshot writes and log switches too.
 const [storeModule, dir] = process.argv.slice(2)
 const { openStateStore } = await import(storeModule)
-const store = await openStateStore(dir, { batchMs: 1 })
+const store = await openStateStore(dir, { batchMs: 1, compactMinBytes: 32 * 1024 })
 let i = store.getStatus('App/counter')?.extra?.counter ?? 0
 process.stdout.write(`start ${i}\n`)
 for (;;) {

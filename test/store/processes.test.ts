@@ -63,6 +63,8 @@ describe('state store under kill -9', () => {
     const dir = join(await tempDir(), 'state')
     let lastDurable = 0
     let lastSeen = 0
+    let compactions = 0
+    const allDurable: number[] = []
     for (let round = 0; round < 12; round++) {
       const c = child('crash-writer.mjs', [dir])
       await c.waitFor((l) => l.startsWith('durable'))
@@ -72,9 +74,12 @@ describe('state store under kill -9', () => {
       await exited(c.p)
       const durable = c.lines.filter((l) => l.startsWith('durable')).map((l) => Number(l.split(' ')[1]))
       lastDurable = Math.max(lastDurable, ...durable)
+      allDurable.push(...durable)
 
-      const text = await readFile(join(dir, 'state.json'), 'utf8')
-      expect(() => JSON.parse(text)).not.toThrow()
+      // The snapshot, once a compaction wrote one, is always whole JSON.
+      const text = await readFile(join(dir, 'state.json'), 'utf8').catch(() => undefined)
+      if (text !== undefined) expect(() => JSON.parse(text)).not.toThrow()
+      if (text !== undefined) compactions++
       const s = await openStateStore(dir)
       expect(s.warnings).toEqual([])
       const counter = s.getStatus('App/counter')?.extra?.counter as number
@@ -83,11 +88,16 @@ describe('state store under kill -9', () => {
       expect(counter).toBeGreaterThanOrEqual(lastSeen)
       lastSeen = counter
       expect(s.getPendingCreate('App/counter')?.vmid).toBeGreaterThanOrEqual(lastDurable)
-      const audit = await s.readAudit()
-      expect(audit.length).toBeGreaterThanOrEqual(lastDurable)
+      // Every audit entry made durable is there. (Entries queued but not yet written when the
+      // kill landed may be lost while the state's batch of the same step was written: the next
+      // run then continues from the state's counter, so the audit skips those numbers.)
+      const reasons = new Set((await s.readAudit()).map((e) => e.reason))
+      for (const d of allDurable) expect(reasons.has(`n=${d}`), `audit entry n=${d}`).toBe(true)
       await s.close()
     }
     expect(lastSeen).toBeGreaterThan(0)
+    // The kills also landed after compactions (a snapshot and a log switch), not only in appends.
+    expect(compactions).toBeGreaterThan(0)
     // Temp files of killed writers are cleaned up on the next open.
     expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([])
   }, 60_000)

@@ -30,7 +30,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .description(
       'Converge the cluster to the manifests: plan, then create, update (and with --prune delete)\n' +
         'guests through the controllers until every object is Ready, Stalled or the timeout passes.\n' +
-        'Only one apply acts at a time per state directory (a lease that expires by itself).\n\n' +
+        'Only one apply acts at a time per cluster, whatever folder or state dir it runs from (a lease\n' +
+        'held in Proxmox as the pool proximity-lease-<owner>, renewed while it runs, expiring by itself).\n\n' +
         'Exit codes: 0 every object Ready, 1 anything else.',
     )
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
@@ -79,7 +80,8 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
       ? undefined
       : {
           waitMs: leaseWaitMs,
-          onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`),
+          onWait: (h: Lease) =>
+            err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host}, since ${h.acquiredAt}; expires at ${h.expiresAt} unless renewed)`),
         }
     engine = await openCliEngine(ctx, { source, initial, stateDir, dryRun: o.dryRun === true, progress: (k, p, d) => progress.update(k, p, d), lease })
     const prune = o.prune === true

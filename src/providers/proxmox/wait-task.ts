@@ -14,7 +14,16 @@ export interface WaitTaskExtraOptions extends WaitTaskOptions {
   notFoundGraceMs?: number
   /** Log lines kept in a PveTaskError. @default 20 */
   logTailLines?: number
+  /**
+   * The poll interval starts at `pollMs` and grows by half after every poll that finds the task
+   * still running, up to this ceiling (a long backup is not polled ten times a second).
+   * @default 1000 (or `pollMs`, when larger)
+   */
+  maxPollMs?: number
 }
+
+/** Growth of the poll interval after each poll that finds the task running. */
+export const POLL_GROWTH = 1.5
 
 /** One task log line as PVE returns it. */
 export interface TaskLogLine {
@@ -43,7 +52,9 @@ export async function readTaskLogTail(engine: PveEngine, node: string, upid: Upi
 }
 
 /**
- * Polls `GET /nodes/{node}/tasks/{upid}/status` every `pollMs` until the task stops. Resolves
+ * Polls `GET /nodes/{node}/tasks/{upid}/status` until the task stops: first at once, then after
+ * `pollMs`, each pause half again as long as the one before, up to `maxPollMs` (short tasks are
+ * seen finishing quickly; long ones cost few requests). Resolves
  * for `OK` / `WARNINGS: n`; rejects with `PveTaskError` (with the last log lines) otherwise,
  * with `PveTaskTimeoutError` (a TransientError; the task keeps running) after `timeoutMs`, with
  * `PveAbortError` when `signal` aborts, and with `PveApiError` when polling itself fails. Read
@@ -57,6 +68,8 @@ export async function waitForTask(
   now: () => number = Date.now,
 ): Promise<TaskResult> {
   const pollMs = opts.pollMs ?? 500
+  const maxPollMs = Math.max(pollMs, opts.maxPollMs ?? 1000)
+  let intervalMs = pollMs
   const timeoutMs = opts.timeoutMs ?? 600_000
   const graceMs = opts.notFoundGraceMs ?? 5000
   const started = now()
@@ -80,7 +93,8 @@ export async function waitForTask(
     }
     const elapsed = now() - started
     if (elapsed >= timeoutMs) throw new PveTaskTimeoutError(node, upid, timeoutMs)
-    await pause(Math.min(pollMs, timeoutMs - elapsed), opts.signal)
+    await pause(Math.min(intervalMs, timeoutMs - elapsed), opts.signal)
+    intervalMs = Math.min(maxPollMs, intervalMs * POLL_GROWTH)
   }
 }
 
