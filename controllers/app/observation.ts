@@ -4,6 +4,7 @@
  */
 import type { PendingCreate } from '../../src/store/types.js'
 import type { GuestMemory, ObservedGuest } from '../lxc/index.js'
+import type { PendingUpdate, RolledBackUpdate } from './safe-update.js'
 
 /** Status extra the App controller keeps between reconciles (never secrets). */
 export interface AppStatusExtra extends GuestMemory {
@@ -21,6 +22,10 @@ export interface AppStatusExtra extends GuestMemory {
   template?: string
   /** ms epoch of the last full config read that found (or made) the guest converged. */
   lastDeepCheckAt?: number
+  /** An update in flight with its rollback point (cleared once healthy or rolled back). */
+  pendingUpdate?: PendingUpdate
+  /** The last update that was rolled back; its specHash is not tried again while unchanged. */
+  rolledBack?: RolledBackUpdate
 }
 
 /** The App's guest as observed (see ObservedGuest in controllers/lxc). */
