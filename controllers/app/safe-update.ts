@@ -14,7 +14,8 @@ import type { AppManifest } from '../../src/model/types.js'
 import type { ControllerContext } from '../../src/runtime/controller.js'
 import { audited, read, waitTask } from '../shared/call.js'
 import { backupGuest, restoreGuestInPlace } from '../lxc/backup.js'
-import { shutdownGuest, type PowerTarget } from '../lxc/index.js'
+import { guestRef, shutdownGuest, type PowerTarget } from '../lxc/index.js'
+import { upExistingProject } from './docker.js'
 import { desiredDescription, rootStorage } from './desired.js'
 
 /** Prefix of the snapshots taken before an update. */
@@ -133,7 +134,8 @@ export async function prunePreUpdateSnapshots(ctx: ControllerContext, t: PowerTa
 /**
  * Takes the guest back to `pending.point` and starts it: a clean shutdown, then a snapshot
  * rollback with `start=1`, or a restore with force from the pre-update backup (features and
- * marker re-applied, then start). The guest keeps its vmid either way.
+ * marker re-applied, then start); then `compose up -d` of the project the guest has again. The
+ * guest keeps its vmid either way.
  */
 export async function rollBack(ctx: ControllerContext, app: AppManifest, t: UpdateTarget, pending: PendingUpdate & { point: RollbackPoint }): Promise<void> {
   const why = `roll back the failed update to ${pending.revision}`
@@ -144,12 +146,13 @@ export async function rollBack(ctx: ControllerContext, app: AppManifest, t: Upda
       ctx.pve.rollbackSnapshot(t.node, t.vmid, name, { start: true }),
     )
     await waitTask(ctx, t.node, upid, `roll guest ${t.vmid} back to ${name}`)
-    return
+  } else {
+    await restoreGuestInPlace(ctx, { ...t, rootStorage: rootStorage(app, ctx.cluster.spec) }, pending.point.volid, {
+      features: { nesting: 1, keyctl: 1 },
+      description: desiredDescription(app, ctx.cluster.spec.owner, pending.fromSpecHash ?? ''),
+      start: true,
+      why,
+    })
   }
-  await restoreGuestInPlace(ctx, { ...t, rootStorage: rootStorage(app, ctx.cluster.spec) }, pending.point.volid, {
-    features: { nesting: 1, keyctl: 1 },
-    description: desiredDescription(app, ctx.cluster.spec.owner, pending.fromSpecHash ?? ''),
-    start: true,
-    why,
-  })
+  await upExistingProject(guestRef(ctx, t.key, t.vmid, t.node), app.metadata.name)
 }
