@@ -113,6 +113,40 @@ describe('App: safe updates (snapshot first, roll back on failure)', () => {
     expect(names).toContain('mine')
   })
 
+  it('update.strategy backup: a vzdump before the update, restored over the same guest when the update fails', async () => {
+    h = await startHarness()
+    const update = { strategy: 'backup' as const, rollback: true, healthTimeout: HEALTH_TIMEOUT_MS }
+    const good = web('nginx:1.27-alpine', { update })
+    h.setApps([good])
+    expect((await h.applyUntilReady(good)).result?.ready).toBe(true)
+    const vmid = Number(h.store.getStatus('App/web')?.inventory?.vmid)
+    const bad = web('example/unhealthy:1', { update })
+    h.setApps([bad])
+    const first = await h.reconcile(bad)
+    expect(first.actions[0]?.summary).toContain('update (backup first, rolls back on failure)')
+    const backups = await h.pve.storageContent('pve', 'local', { content: 'backup', vmid })
+    expect(backups).toHaveLength(1)
+    expect(backups[0]?.notes).toContain('"trigger":"pre-update"')
+    expect(await snapshots(h, vmid)).toEqual([])
+
+    h.advance(HEALTH_TIMEOUT_MS + 1)
+    h.sim.log.clear()
+    const rolled = await h.reconcile(bad)
+    expect(rolled.result).toMatchObject({ ready: false, reason: 'UpdateRolledBack' })
+    const calls = mutating(h.sim)
+    expect(calls).toContain('POST /nodes/{node}/lxc')
+    expect(calls).not.toContain('DELETE /nodes/{node}/lxc/{vmid}')
+    expect(await images(h, vmid)).toEqual(['nginx:1.27-alpine'])
+    const g = h.sim.guests().find((x) => x.vmid === vmid)
+    expect(g?.status).toBe('running')
+    expect(String(g?.config.features)).toContain('keyctl=1')
+    expect(getCondition(h.store.getStatus('App/web')?.conditions ?? [], 'UpdateRolledBack')?.message).toContain(`backup ${backups[0]?.volid}`)
+    h.sim.log.clear()
+    expect((await h.reconcile(bad)).actions[0]).toMatchObject({ type: 'noop', detail: { step: 'rolled-back' } })
+    // At most a health probe of the previous version (SSH); no backup, restore or deploy.
+    expect(mutating(h.sim).filter((c) => !c.startsWith('SSH'))).toEqual([])
+  })
+
   it('update.strategy none takes no snapshot and a failing update stalls as before', async () => {
     h = await startHarness()
     const good = web('nginx:1.27-alpine', { update: { strategy: 'none', rollback: true, healthTimeout: HEALTH_TIMEOUT_MS } })
