@@ -44,6 +44,8 @@ export interface AppObservation {
   creating?: boolean
   /** Status extra from the store (or rebuilt from the marker when the state dir was lost). */
   extra: AppStatusExtra
+  /** A Restore is acting on this app's guest right now (controllers/restore/in-progress.ts). */
+  restoring?: boolean
   /** dependsOn apps that are not Ready. */
   notReady: { name: string; reason?: string }[]
   /** Observing time (ms epoch), for health timeouts. */

@@ -118,6 +118,10 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     const message = `appliance ${app.spec.network.appliance} is not available yet`
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 30_000 })]
   }
+  if (o.restoring) {
+    const message = `a Restore of App ${app.metadata.name} is in progress`
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'RestoreInProgress', message, requeueAfterMs: 5_000 })]
+  }
   if (o.notReady.length > 0) {
     const message = `waiting for ${o.notReady.map((d) => `App/${d.name}`).join(', ')} to be ready`
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 })]

@@ -17,6 +17,7 @@ import { imagesOf } from '../app/safe-update.js'
 import { backupGuest, restoreGuestInPlace } from '../lxc/backup.js'
 import { guestRef } from '../lxc/index.js'
 import { read } from '../shared/call.js'
+import { whileRestoring } from './in-progress.js'
 import { withOutcome, type RestoreExtra, type RestoreInFlight, type RestoreOutcome } from './memory.js'
 import { restoreKey, type RestoreAction, type RestoreStep } from './observe.js'
 
@@ -32,7 +33,7 @@ export async function applyRestore(ctx: ControllerContext, r: RestoreManifest, a
     case 'refuse':
       return end(ctx, r, extra, { result: 'Refused', reason: d.reason, message: d.message, ...(d.volid ? { volid: d.volid } : {}), at: ctx.now() })
     case 'restore':
-      return restore(ctx, r, app as AppManifest, extra, d)
+      return whileRestoring(r.spec.app, () => restore(ctx, r, app as AppManifest, extra, d))
     case 'await-health':
       return gate(ctx, r, app as AppManifest, extra, d.vmid, d.node, d.inFlight)
   }

@@ -4,6 +4,7 @@ import { renderNotesTemplate, type BackupNotes } from '../../src/model/backup-no
 import { parseMarker } from '../../src/model/marker.js'
 import type { RestoreManifest, RestoreSpec } from '../../src/model/types.js'
 import { getCondition } from '../../src/runtime/conditions.js'
+import { whileRestoring } from '../../controllers/restore/in-progress.js'
 import { app, mutating, OWNER, startHarness, type Harness } from './helpers.js'
 
 function restore(name: string, spec: Partial<RestoreSpec> = {}): RestoreManifest {
@@ -83,6 +84,23 @@ describe('Restore: one-shot, in place', () => {
     const again = await h.reconcileKey('Restore/web-back')
     expect(again.result).toMatchObject({ ready: true })
     expect(mutating(h.sim)).toEqual([])
+  })
+
+  it('the App waits (RestoreInProgress) while a Restore acts on its guest, even when it finds the guest stopped', async () => {
+    h = await startHarness()
+    const web = app('web')
+    h.setApps([web])
+    expect((await h.applyUntilReady(web)).result?.ready).toBe(true)
+    const vmid = Number(h.store.getStatus('App/web')?.inventory?.vmid)
+    h.sim.faults.setGuestStatus(vmid, 'stopped')
+    h.sim.log.clear()
+    const out = await whileRestoring('web', () => h!.reconcile(web))
+    expect(out.error?.name).toBe('WaitingError')
+    expect(out.actions[0]?.wait?.reason).toBe('RestoreInProgress')
+    expect(mutating(h.sim)).toEqual([])
+    expect(h.sim.guests().find((g) => g.vmid === vmid)?.status).toBe('stopped')
+    // Afterwards the App reconciles as usual.
+    expect((await h.applyUntilReady(web)).result?.ready).toBe(true)
   })
 
   it('refuses a backup that is not of the app, and changes nothing', async () => {
