@@ -18,7 +18,7 @@ import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
 import { deploySummaryOf, type AppAction, type AppDetail } from './plan.js'
-import { beforeRedeploy } from './safe-update.js'
+import { prunePreUpdateSnapshots, rollBack, takeRollbackPoint, type PendingUpdate, type RollbackPoint, type RolledBackUpdate } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
 export const HEALTH_REQUEUE_MS = 2_000
@@ -26,6 +26,8 @@ export const HEALTH_REQUEUE_MS = 2_000
 export const DEFAULT_HEALTH_TIMEOUT_MS = 300_000
 /** The App's domain condition for its health gate. */
 export const HEALTHY = 'Healthy'
+/** The App's domain condition for an update that was rolled back. */
+export const UPDATE_ROLLED_BACK = 'UpdateRolledBack'
 
 interface Run {
   ctx: ControllerContext
@@ -107,6 +109,10 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       const run = runOn(ctx, app, key, extra, d)
       return update(run, guestRef(ctx, key, run.vmid, run.node), a, d)
     }
+    case 'rolled-back': {
+      const run = runOn(ctx, app, key, extra, d)
+      return afterRollback(run, guestRef(ctx, key, run.vmid, run.node), [])
+    }
   }
 }
 
@@ -130,6 +136,12 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
   if (loss) throw new StalledError('DataLossRefused', `cannot apply ${loss.path} to App ${app.metadata.name}: it would delete data; restore the volume in the manifest or remove the app with its deletionPolicy`)
   ctx.progress(run.key, 'updating')
   const done: string[] = []
+  // 0. A rollback point before anything changes (snapshot or vzdump, per update.strategy).
+  if (d.protect) {
+    const pending = await takeRollbackPoint(ctx, app, { key: run.key, vmid, node, running: seen.status === 'running' }, { specHash: run.extra.appliedSpecHash, deployHash: run.extra.deployHash }, run.extra.pendingUpdate)
+    remember(run, { pendingUpdate: pending })
+    if (pending.point) done.push(pending.point.kind === 'snapshot' ? `took snapshot ${pending.point.name}` : `took backup ${pending.point.volid}`)
+  }
   const desired = desiredGuest(app, ctx.cluster.spec, { markerSpecHash: seen.markerSpecHash })
   const config = desired.config
   let running = seen.status === 'running'
@@ -213,7 +225,6 @@ function remount(desired: string, observed: string | undefined): string {
 async function deployAndCheck(run: Run, g: GuestRef, deployHash: string, done: string[]): Promise<Result> {
   const { ctx, app } = run
   await ensureDocker(g)
-  await beforeRedeploy(ctx, app, { vmid: run.vmid, node: run.node, hadDeploy: run.extra.deployHash !== undefined })
   const env = await buildEnv(run, g)
   await deployProject(g, app, env)
   const startedAt = ctx.now()
@@ -243,13 +254,16 @@ async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: strin
   const { ctx, app } = run
   ctx.progress(run.key, 'waiting-health')
   const probe = await probeHealth(g, app)
+  const pending = run.extra.pendingUpdate?.specHash === app.specHash ? run.extra.pendingUpdate : undefined
   if (probe.healthy) {
     ctx.progress(run.key, 'healthy')
     ctx.status.condition({ type: HEALTHY, status: 'True', reason: 'HealthCheckPassed', message: probe.detail })
+    if (pending) await updateSucceeded(run, pending, done)
     return finish(run, done)
   }
-  const timeout = app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS
+  const timeout = pending ? app.spec.update.healthTimeout : (app.spec.health?.timeout ?? DEFAULT_HEALTH_TIMEOUT_MS)
   if (ctx.now() - startedAt >= timeout) {
+    if (pending?.point && app.spec.update.rollback) return rollBackUpdate(run, g, { ...pending, point: pending.point }, `not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}`, done)
     const message = `App ${app.metadata.name} is not healthy ${formatDuration(timeout)} after deploy: ${probe.detail}; check its logs with proximity logs ${app.metadata.name}, or its health settings`
     // Kept although the attempt stalls: what failed, and that this deploy is not healthy.
     ctx.status.condition({ type: HEALTHY, status: 'False', reason: 'HealthCheckFailed', message })
@@ -258,6 +272,55 @@ async function checkHealth(run: Run, g: GuestRef, startedAt: number, done: strin
   }
   remember(run, { deployStartedAt: startedAt, healthy: false })
   return { ready: false, reason: 'Progressing', message: `waiting for health: ${probe.detail}`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: inventory(run), changed: done, extra: { ...run.extra } }
+}
+
+/** A healthy update: older pre-update snapshots go, the rolled-back mark is cleared. */
+async function updateSucceeded(run: Run, pending: PendingUpdate, done: string[]): Promise<void> {
+  const { ctx } = run
+  if (pending.point?.kind === 'snapshot') {
+    const dropped = await prunePreUpdateSnapshots(ctx, run)
+    if (dropped.length > 0) done.push(`deleted older pre-update snapshots ${dropped.join(', ')}`)
+  }
+  if (run.extra.rolledBack) ctx.status.condition({ type: UPDATE_ROLLED_BACK, status: 'False', reason: 'UpdateSucceeded', message: `update to ${pending.revision} is healthy` })
+  remember(run, { pendingUpdate: undefined, rolledBack: undefined })
+}
+
+/**
+ * The update is not healthy in time: back to the rollback point, start, and remember the failed
+ * specHash (not retried while the spec is unchanged). Health is confirmed by afterRollback.
+ */
+async function rollBackUpdate(run: Run, g: GuestRef, pending: PendingUpdate & { point: RollbackPoint }, reason: string, done: string[]): Promise<Result> {
+  const { ctx, app } = run
+  ctx.progress(run.key, 'updating', 'rolling back')
+  await rollBack(ctx, app, { key: run.key, vmid: run.vmid, node: run.node, running: true }, pending)
+  const rolledBack: RolledBackUpdate = { specHash: pending.specHash, revision: pending.revision, reason, at: ctx.now() }
+  const point = pending.point.kind === 'snapshot' ? `snapshot ${pending.point.name}` : `backup ${pending.point.volid}`
+  ctx.status.condition({
+    type: UPDATE_ROLLED_BACK,
+    status: 'True',
+    reason: 'HealthCheckFailed',
+    message: `the update of App ${app.metadata.name} to ${pending.revision} was rolled back to ${point}: ${reason}; app data written since then was reverted; it is not retried until the spec changes`,
+  })
+  remember(run, { pendingUpdate: undefined, rolledBack, deployHash: pending.fromDeployHash, deployStartedAt: ctx.now(), healthy: false })
+  done.push(`rolled back to ${point}`)
+  return afterRollback(run, g, done)
+}
+
+/** After a rollback: confirm the previous version is healthy again; reports UpdateRolledBack (not Ready). */
+async function afterRollback(run: Run, g: GuestRef, done: string[]): Promise<Result> {
+  const { ctx, app } = run
+  const rolled = run.extra.rolledBack
+  let healthy = run.extra.healthy !== false
+  if (!healthy) {
+    const probe = await probeHealth(g, app)
+    healthy = probe.healthy
+    if (healthy) {
+      ctx.status.condition({ type: HEALTHY, status: 'True', reason: 'HealthCheckPassed', message: `previous version: ${probe.detail}` })
+      remember(run, { healthy: true })
+    }
+  }
+  const message = `the update to ${rolled?.revision ?? 'this spec'} was rolled back (${rolled?.reason ?? 'not healthy'}); the previous version ${healthy ? 'runs and is healthy' : 'is starting'}; change the spec to try again`
+  return { ready: false, reason: UPDATE_ROLLED_BACK, message, inventory: inventory(run), changed: done, extra: { ...run.extra }, ...(healthy ? {} : { requeueAfterMs: HEALTH_REQUEUE_MS }) }
 }
 
 /** `400ms`, `30s`, `5m`, `1h30m` — for messages. */

@@ -103,3 +103,14 @@ export async function deployProject(g: GuestRef, app: AppManifest, env: Record<s
     throw new TransientError(`compose up failed for App ${name}: ${tail(up)}`)
   }
 }
+
+/**
+ * Starts the project as the guest now has it — its own compose.yaml and .env, nothing pushed —
+ * after a restore or a rollback brought back an earlier state. Containers without a restart
+ * policy stay exited across the guest's restart, so `up -d` is needed; it is idempotent.
+ */
+export async function upExistingProject(g: GuestRef, app: string): Promise<void> {
+  await ensureDocker(g)
+  const up = await exec(g, [...composeArgs(app), 'up', '-d'], 'compose up (restored project)', { timeoutMs: 900_000 })
+  if (up.code !== 0) throw new TransientError(`compose up of the restored project of App ${app} failed: ${tail(up)}`)
+}

@@ -4,6 +4,7 @@
  */
 import type { PendingCreate } from '../../src/store/types.js'
 import type { GuestMemory, ObservedGuest } from '../lxc/index.js'
+import type { PendingUpdate, RolledBackUpdate } from './safe-update.js'
 
 /** Status extra the App controller keeps between reconciles (never secrets). */
 export interface AppStatusExtra extends GuestMemory {
@@ -23,6 +24,10 @@ export interface AppStatusExtra extends GuestMemory {
   template?: string
   /** ms epoch of the last full config read that found (or made) the guest converged. */
   lastDeepCheckAt?: number
+  /** An update in flight with its rollback point (cleared once healthy or rolled back). */
+  pendingUpdate?: PendingUpdate
+  /** The last update that was rolled back; its specHash is not tried again while unchanged. */
+  rolledBack?: RolledBackUpdate
 }
 
 /** The App's guest as observed (see ObservedGuest in controllers/lxc). */
@@ -41,6 +46,8 @@ export interface AppObservation {
   creating?: boolean
   /** Status extra from the store (or rebuilt from the marker when the state dir was lost). */
   extra: AppStatusExtra
+  /** A Restore is acting on this app's guest right now (controllers/restore/in-progress.ts). */
+  restoring?: boolean
   /** dependsOn apps that are not Ready. */
   notReady: { name: string; reason?: string }[]
   /** Observing time (ms epoch), for health timeouts. */

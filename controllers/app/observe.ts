@@ -9,6 +9,7 @@ import { gibToBytes, mibToBytes, normalizeTags } from '../../src/plan/normalize.
 import type { ClusterGuest } from '../../src/providers/proxmox/types.js'
 import type { ClusterSnapshot, ControllerContext } from '../../src/runtime/controller.js'
 import { findGuest } from '../lxc/index.js'
+import { isBeingRestored } from '../restore/in-progress.js'
 import { APP_TAG, appIdentity } from './desired.js'
 import type { AppObservation, AppStatusExtra } from './observation.js'
 
@@ -70,9 +71,10 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     const st = ctx.statusOf(appKey(dep))
     if (!st?.ready) notReady.push({ name: dep, reason: st?.reason })
   }
-  const base = { extra, notReady, now: ctx.now() }
+  const restoring = isBeingRestored(name)
+  const base = { extra, notReady, now: ctx.now(), ...(restoring ? { restoring } : {}) }
   // Nothing will be done this pass: do not spend reads (plan turns these into a wait or a noop).
-  if (app.spec.suspend || app.spec.network.appliance || notReady.length > 0) return { ...base, steady: false }
+  if (app.spec.suspend || app.spec.network.appliance || notReady.length > 0 || restoring) return { ...base, steady: false }
 
   const found = await findGuest(ctx, id, {
     desiredState: app.spec.state,

@@ -10,6 +10,7 @@ import type { Action, ControllerContext, Wait } from '../../src/runtime/controll
 import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/plan/deploy.js'
 import { deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
+import { updateNote } from './safe-update.js'
 
 /** Where the App's guest is. */
 export interface GuestAt {
@@ -43,8 +44,14 @@ export type AppStep =
   | { step: 'await-create'; guest: GuestAt }
   /** No guest: create, start, deploy (create). `pendingVmid` reuses an interrupted create's vmid. */
   | { step: 'create'; pendingVmid?: number }
-  /** Config, power or deploy changes (update). `deploy`: re-push compose/.env and `up`. */
-  | { step: 'update'; guest: SeenGuest; deploy: boolean; checkedAt: number }
+  /**
+   * Config, power or deploy changes (update). `deploy`: re-push compose/.env and `up`.
+   * `protect`: a running app is updated: take a rollback point first per update.strategy
+   * (safe-update.ts) and time its health gate with update.healthTimeout.
+   */
+  | { step: 'update'; guest: SeenGuest; deploy: boolean; protect: boolean; checkedAt: number }
+  /** This spec was rolled back after a failed update (noop): not retried until the spec changes. */
+  | { step: 'rolled-back'; guest: GuestAt }
   /** A change only a re-create can make (replace): refused with a clear message. */
   | { step: 'replace'; guest: GuestAt }
   /** Deployed but not yet healthy, nothing else to change (noop): probe again. */
@@ -116,6 +123,10 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     const message = `appliance ${app.spec.network.appliance} is not available yet`
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 30_000 })]
   }
+  if (o.restoring) {
+    const message = `a Restore of App ${app.metadata.name} is in progress`
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'RestoreInProgress', message, requeueAfterMs: 5_000 })]
+  }
   if (o.notReady.length > 0) {
     const message = `waiting for ${o.notReady.map((d) => `App/${d.name}`).join(', ')} to be ready`
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 })]
@@ -128,6 +139,10 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     return [action(app, 'create', creationChanges(app, cluster), { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
   }
 
+  const rolled = o.extra.rolledBack
+  if (rolled && rolled.specHash === app.specHash && app.spec.state === 'running') {
+    return [action(app, 'noop', [], { ...base, step: 'rolled-back', guest: at(g) }, `the update to ${rolled.revision} was rolled back (${rolled.reason}); not retried until the spec changes`)]
+  }
   const markerSpecHash = g.marker?.specHash ?? ''
   const desired = desiredGuest(app, cluster, { markerSpecHash })
   const changes = diffGuest(desired, { config: g.config, status: g.status, pendingKeys: g.pendingKeys })
@@ -142,12 +157,13 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   }
 
   if (changes.length > 0) {
-    const summary = `guest ${g.vmid} on ${g.node}`
+    const protect = deploy && g.status === 'running' && o.extra.deployHash !== undefined
+    const summary = `guest ${g.vmid} on ${g.node}${deploy && g.status === 'running' && o.extra.deployHash !== undefined ? `: ${updateNote(app)}` : ''}`
     if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g) }, summary)]
     const volumes: Record<string, string> = {}
     for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) volumes[k] = String(v)
     const seen: SeenGuest = { ...at(g), digest: g.digest, status: g.status, markerSpecHash, volumes }
-    return [action(app, 'update', changes, { ...base, step: 'update', guest: seen, deploy, checkedAt: o.now }, summary)]
+    return [action(app, 'update', changes, { ...base, step: 'update', guest: seen, deploy, protect, checkedAt: o.now }, summary)]
   }
   // Deployed but not yet healthy: keep checking (no visible change).
   if (app.spec.state === 'running' && o.extra.healthy === false && o.extra.deployHash === base.deployHash) {

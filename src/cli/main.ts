@@ -14,6 +14,7 @@ import { registerToken } from './commands/token.js'
 import { registerLogs } from './commands/logs.js'
 import { registerCompletion } from './commands/completion.js'
 import { registerServe } from './commands/serve.js'
+import { registerRestore } from './commands/restore.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDescribe(program, ctx)
   registerEvents(program, ctx)
   registerLogs(program, ctx)
+  registerRestore(program, ctx)
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)

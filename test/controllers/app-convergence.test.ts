@@ -128,7 +128,7 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
     expect(String(h.sim.guests().find((x) => x.vmid === vmidOf(h, 'grow'))!.config.rootfs)).toContain('size=10G')
   })
 
-  it('a compose change re-pushes the project and runs compose up, with no Proxmox write but the marker', async () => {
+  it('a compose change takes the pre-update snapshot, re-pushes the project and runs compose up, with no other Proxmox write but the marker', async () => {
     await converged(h, 'compose')
     const v2 = app('compose', { source: { compose: { services: { web: { image: 'nginx:1.28-alpine', ports: ['8080:80'] } } } } })
     h.sim.log.clear()
@@ -137,7 +137,7 @@ describe('App convergence: create, steady state, one-field change, drift, migrat
     expect(out.actions[0].changes.map((c) => [c.path, c.impact])).toEqual([['services.web.image', 'restart']])
     expect(out.result?.ready).toBe(true)
     const api = mutating(h.sim).filter((m) => !m.startsWith('SSH'))
-    expect(api).toEqual(['PUT /nodes/{node}/lxc/{vmid}/config'])
+    expect(api).toEqual(['POST /nodes/{node}/lxc/{vmid}/snapshot', 'PUT /nodes/{node}/lxc/{vmid}/config'])
     const ssh = h.sim.log.entries().filter((e) => e.method === 'SSH').map((e) => e.route)
     expect(ssh.some((r) => r.startsWith('pct push'))).toBe(true)
     const g = h.sim.guests().find((x) => x.vmid === vmidOf(h, 'compose'))!

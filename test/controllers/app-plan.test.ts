@@ -13,6 +13,7 @@ import { PveApiError, PveTaskError } from '../../src/providers/proxmox/errors.js
 import { SshError, SshHostKeyMismatchError } from '../../src/providers/ssh/errors.js'
 import { failureOf, StalledError, TransientError, WaitingError, type Failure } from '../../src/runtime/errors.js'
 import { app, clusterSpec } from './helpers.js'
+import type { AppSpec } from '../../src/model/types.js'
 
 const secrets = { resolve: async () => 'x', digest: (v: string) => createHmac('sha256', 'k').update(v).digest('hex') }
 const ctx = { cluster: { spec: clusterSpec(), origin: 'test' }, set: { apps: [], appliances: [], backupPolicies: [], restores: [], roots: [] }, secrets }
@@ -34,6 +35,7 @@ describe('planApp (pure)', () => {
     { name: 'appliance', reason: 'appliance LANs arrive in a later issue: wait, never create on the wrong network', given: { over: { network: { ip: 'dhcp', appliance: 'edge' } } }, want: { type: 'noop', step: 'wait' } },
     { name: 'dependency', reason: 'dependsOn not Ready: nothing planned', given: { over: { dependsOn: ['db'] }, obs: { notReady: [{ name: 'db' }] } }, want: { type: 'noop', step: 'wait' } },
     { name: 'steady', reason: 'the fast path is converged', given: { obs: { steady: true, guest: { vmid: 100, node: 'pve', status: 'running' } } }, want: { type: 'noop', step: 'in-sync' } },
+    { name: 'restoring', reason: 'a Restore acting on the guest must not see it started or re-deployed under it', given: { obs: { restoring: true, guest: { vmid: 100, node: 'pve', status: 'stopped' } } }, want: { type: 'noop', step: 'wait' } },
     { name: 'creating', reason: 'a create task still holding lock:create is waited for, not repeated', given: { obs: { creating: true, guest: { vmid: 100, node: 'pve', status: 'unknown', lock: 'create' } } }, want: { type: 'noop', step: 'await-create' } },
   ]
   for (const c of cases) {
@@ -57,6 +59,25 @@ describe('planApp (pure)', () => {
     const same = { ...obs, extra: { appliedSpecHash: 'old', deployHash: deployHash(a, secrets.digest), healthy: true } }
     const [marker] = planApp(a, same, ctx)
     expect([marker.type, marker.detail?.step]).toEqual(['noop', 'write-marker'])
+  })
+
+  it('says how a running app is updated, per update.strategy, and plans no retry of a rolled-back spec', () => {
+    const cases: { update: AppSpec['update']; note: string }[] = [
+      { update: { strategy: 'snapshot', rollback: true, healthTimeout: 1000 }, note: 'update (snapshot first, rolls back on failure)' },
+      { update: { strategy: 'backup', rollback: true, healthTimeout: 1000 }, note: 'update (backup first, rolls back on failure)' },
+      { update: { strategy: 'snapshot', rollback: false, healthTimeout: 1000 }, note: 'update (snapshot first, no rollback: update.rollback false)' },
+      { update: { strategy: 'none', rollback: true, healthTimeout: 1000 }, note: 'update (no snapshot: update.strategy none)' },
+    ]
+    for (const c of cases) {
+      const a = app('web', { update: c.update })
+      const cfg = { ...desiredGuest(a, clusterSpec(), { markerSpecHash: 'old' }).config, digest: 'd', rootfs: 'local-lvm:vm-100-disk-0,size=8G' }
+      const obs: AppObservation = { ...nothing, guest: { vmid: 100, node: 'pve', status: 'running', config: cfg, digest: 'd' }, extra: { appliedSpecHash: 'old', deployHash: 'previous', healthy: true } }
+      const [act] = planApp(a, obs, ctx)
+      expect(act.summary).toBe(`guest 100 on pve: ${c.note}`)
+      expect(act.detail).toMatchObject({ step: 'update', protect: true })
+      const rolled = { ...obs, extra: { ...obs.extra, rolledBack: { specHash: a.specHash, revision: 'main@sha1:abc', reason: 'not healthy', at: 1 } } }
+      expect(planApp(a, rolled, ctx)[0]).toMatchObject({ type: 'noop', detail: { step: 'rolled-back' } })
+    }
   })
 })
 

@@ -9,6 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { appController } from '../../controllers/app/index.js'
+import { restoreController } from '../../controllers/restore/index.js'
+import type { AnyController } from '../../src/runtime/attempt.js'
 import type { AppManifest, AppSpec, ClusterSpec, ManifestSet } from '../../src/model/types.js'
 import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
 import { createNodeShellPool } from '../../src/providers/ssh/index.js'
@@ -75,6 +77,8 @@ export interface Harness {
   forgetGeneratedSecrets(): void
   /** One runtime attempt at `a` (a fresh snapshot first); status is written by the runtime. */
   reconcile(a: AppManifest): Promise<Outcome>
+  /** One runtime attempt at any key of the set (a Restore, …), a fresh snapshot first. */
+  reconcileKey(key: string): Promise<Outcome>
   /** One pass over `apps`: one snapshot, then one runtime attempt per app, in order. */
   pass(apps: AppManifest[]): Promise<Outcome[]>
   /** The runtime's reconciler over the apps set with setApps (runOnce: retries, backoff, stalls). */
@@ -158,7 +162,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }) as StateStore
   let current: AppManifest | undefined
   const attempter = createAttempter({
-    registry: new Map([['App', appController]]),
+    registry: new Map<string, AnyController>([['App', appController as unknown as AnyController], ['Restore', restoreController as unknown as AnyController]]),
     store: auditing,
     // The set the runtime looks keys up in: the apps set with setApps, plus the one being reconciled.
     manifests: () => (current ? { ...set, apps: [current, ...set.apps.filter((x) => x.metadata.name !== current?.metadata.name)] } : set),
@@ -170,6 +174,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     current = a
     // force: a Stalled status does not short-cut the attempt (tests look at what apply does again).
     const r = await attempter.attempt(`App/${a.metadata.name}`, { ctx, orphans: new Map(), prune: false, force: true })
+    if (r.outcome === 'bug' || r.outcome === 'skipped') throw r.error instanceof Error ? r.error : new Error(`${r.reason}: ${r.message}`)
+    return { actions: r.actions ?? [], result: r.result, ...(r.outcome === 'success' ? {} : { error: r.error as Error }) }
+  }
+
+  const reconcileKey = async (key: string): Promise<Outcome> => {
+    await ctx.refreshSnapshot()
+    current = undefined
+    const r = await attempter.attempt(key, { ctx, orphans: new Map(), prune: false, force: true })
     if (r.outcome === 'bug' || r.outcome === 'skipped') throw r.error instanceof Error ? r.error : new Error(`${r.reason}: ${r.message}`)
     return { actions: r.actions ?? [], result: r.result, ...(r.outcome === 'success' ? {} : { error: r.error as Error }) }
   }
@@ -196,6 +208,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       generated.clear()
     },
     reconcile,
+    reconcileKey,
     reconciler() {
       return createReconciler({
         controllers: [appController],

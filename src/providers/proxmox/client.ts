@@ -165,6 +165,10 @@ export function createPveClient(opts: PveClientOptions): PveHttpClient {
     async lxcInterfaces(n, vmid) {
       return (await ct(n, vmid).interfaces.$get()) as unknown as Awaited<ReturnType<PveClient['lxcInterfaces']>>
     },
+    async lxcHasFeature(n, vmid, feature) {
+      const r = (await ct(n, vmid).feature.$get({ feature })) as unknown as { hasFeature?: number | boolean }
+      return r.hasFeature === 1 || r.hasFeature === true
+    },
     async listSnapshots(n, vmid) {
       return (await ct(n, vmid).snapshot.$get()) as unknown as Awaited<ReturnType<PveClient['listSnapshots']>>
     },

@@ -181,6 +181,8 @@ export interface PveClient {
   deleteLxc(node: string, vmid: number, opts?: { purge?: boolean; force?: boolean }): Promise<Upid>
   resizeLxc(node: string, vmid: number, disk: string, size: string): Promise<Upid>
   lxcInterfaces(node: string, vmid: number): Promise<{ name: string; hwaddr: string; inet?: string }[]>
+  /** `GET /nodes/{node}/lxc/{vmid}/feature` (e.g. `snapshot`): whether every volume of the guest supports it. */
+  lxcHasFeature(node: string, vmid: number, feature: 'snapshot' | 'clone' | 'copy'): Promise<boolean>
   listSnapshots(node: string, vmid: number): Promise<{ name: string; snaptime?: number; description?: string; parent?: string }[]>
   createSnapshot(node: string, vmid: number, snapname: string, description?: string): Promise<Upid>
   deleteSnapshot(node: string, vmid: number, snapname: string): Promise<Upid>
