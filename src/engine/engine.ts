@@ -14,6 +14,7 @@ import { findManifest } from '../runtime/keys.js'
 import { createSemaphores } from '../runtime/semaphore.js'
 import type { BackoffOptions } from '../runtime/backoff.js'
 import { createPveClient } from '../providers/proxmox/client.js'
+import type { PveRequestEvent } from '../providers/proxmox/engine.js'
 import type { NodeShellPool } from '../providers/ssh/types.js'
 import type { StateStore } from '../store/types.js'
 import type { Target } from './target.js'
@@ -43,6 +44,8 @@ export interface EngineDeps {
   backoff?: BackoffOptions
   /** Extra cleanups run by `close()` after the engine's own (lease, store, sandbox). */
   onClose?: () => Promise<void>
+  /** Every Proxmox API request the engine makes (metrics). */
+  onPveRequest?: (e: PveRequestEvent) => void
 }
 
 /** Creates the engine over opened ports (see openEngine for the production wiring). */
@@ -70,6 +73,7 @@ export function createEngine(deps: EngineDeps): Engine {
     endpoint: target.pve.endpoint,
     tls: target.pve.tls,
     auth: target.pve.auth,
+    ...(deps.onPveRequest ? { onRequest: deps.onPveRequest } : {}),
     audit: (e) => {
       if (!inController.getStore()) store.appendAudit({ action: e.action, target: e.target, upid: e.upid, result: e.result, error: e.error, revision: state.revision })
     },
@@ -144,6 +148,7 @@ export function createEngine(deps: EngineDeps): Engine {
       clock,
       logger,
       options: { workers: o.workers ?? 8, backoff: deps.backoff, deleteThreshold: spec.deleteThreshold, prune: o.prune, resyncMs: o.resyncMs, resyncJitter: o.resyncJitter },
+      onResync: (at) => emit({ type: 'resync', at: new Date(at).toISOString() }),
     })
 
   const plan = async (sel: Selection = {}, o: PlanOptions = {}): Promise<ComputedPlan> => {

@@ -14,6 +14,7 @@ import type { BackoffOptions } from '../runtime/backoff.js'
 import type { Lease, StateStore } from '../store/types.js'
 import type { HeldClusterLease } from '../runtime/cluster-lease.js'
 import type { PveHttpClient } from '../providers/proxmox/client.js'
+import type { PveRequestEvent } from '../providers/proxmox/engine.js'
 import { resolveTarget, TargetError, type Target } from './target.js'
 import { createSecretResolver, obtainKey } from './secret-resolver.js'
 import { resolveKeyFile } from './key-file.js'
@@ -47,6 +48,8 @@ export interface OpenEngineOptions {
   clock?: Clock
   logger?: RuntimeLogger
   backoff?: BackoffOptions
+  /** Every Proxmox API request the engine makes (metrics). */
+  onPveRequest?: (e: PveRequestEvent) => void
 }
 
 /** An engine opened by openEngine, with the lease it holds (if any). */
@@ -165,6 +168,7 @@ export async function openEngine(opts: OpenEngineOptions): Promise<OpenedEngine>
       logger: opts.logger,
       progress: opts.progress,
       backoff: opts.backoff,
+      ...(opts.onPveRequest ? { onPveRequest: opts.onPveRequest } : {}),
       onClose: runCleanups,
     })
     return Object.assign(engine, { stateDir, lease: () => lease })

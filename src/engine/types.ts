@@ -75,6 +75,7 @@ export type EngineEvent =
   | { type: 'event'; event: StoredEvent }
   | { type: 'revision'; revision: string; previous: string }
   | { type: 'source'; state: SourceState }
+  | { type: 'resync'; at: string }
 
 /** The long-lived composition root shared by `plan`, `apply`, `serve`, tests and benches. */
 export interface Engine {

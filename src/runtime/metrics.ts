@@ -13,6 +13,8 @@ export interface EngineMetrics {
   queueRetried(name: string): void
   queueDepth(name: string, depth: number): void
   queueWaited(name: string, seconds: number): void
+  /** Sets the queue series from a queue's running totals (counters advance by the difference). */
+  queueTotals(name: string, totals: { depth: number; adds: number; retries: number }): void
   pveRequest(method: string, route: string, status: number, seconds: number): void
   objectReady(kind: string, name: string, ready: boolean): void
   objectGone(kind: string, name: string): void
@@ -60,6 +62,7 @@ export function createEngineMetrics(opts: { processMetrics?: boolean } = {}): En
   const appInfo = new Gauge({ name: 'proximity_app_info', help: 'Managed app and its guest; id matches pve-exporter (lxc/<vmid>)', labelNames: ['name', 'id', 'node'], registers: [registry] })
   const lastResync = new Gauge({ name: 'proximity_last_resync_timestamp_seconds', help: 'Unix time of the last completed resync pass', registers: [registry] })
   const appInfoLabels = new Map<string, { name: string; id: string; node: string }>()
+  const seenTotals = new Map<string, { adds: number; retries: number }>()
 
   return {
     registry,
@@ -73,6 +76,16 @@ export function createEngineMetrics(opts: { processMetrics?: boolean } = {}): En
     queueRetried: (name) => retries.inc({ name }),
     queueDepth: (name, d) => depth.set({ name }, d),
     queueWaited: (name, s) => queueDuration.observe({ name }, s),
+    queueTotals(name, t) {
+      const prev = seenTotals.get(name) ?? { adds: 0, retries: 0 }
+      depth.set({ name }, t.depth)
+      // A restarted queue starts again from 0: count its totals from there.
+      const addDelta = t.adds >= prev.adds ? t.adds - prev.adds : t.adds
+      const retryDelta = t.retries >= prev.retries ? t.retries - prev.retries : t.retries
+      if (addDelta > 0) adds.inc({ name }, addDelta)
+      if (retryDelta > 0) retries.inc({ name }, retryDelta)
+      seenTotals.set(name, { adds: t.adds, retries: t.retries })
+    },
     pveRequest(method, route, status, seconds) {
       pveTotal.inc({ method, route, status: String(status) })
       pveTime.observe({ method, route }, seconds)

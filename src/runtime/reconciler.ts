@@ -62,6 +62,8 @@ export interface ReconcilerDeps {
   clock?: Clock
   logger?: RuntimeLogger
   options?: ReconcilerOptions
+  /** Daemon: called after each resync was queued (with its snapshot taken), with the time. */
+  onResync?: (atMs: number) => void
 }
 
 /** The final word on one key after `runOnce`. */
@@ -331,7 +333,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   }
 
-  const resync = (): Promise<void> => queueBatch(allManifests(deps.manifests()).map((m) => `${m.kind}/${m.metadata.name}`), true)
+  const resync = async (): Promise<void> => {
+    await queueBatch(allManifests(deps.manifests()).map((m) => `${m.kind}/${m.metadata.name}`), true)
+    deps.onResync?.(clock.now())
+  }
 
   const loopHandler = async (key: string): Promise<void> => {
     const l = loop

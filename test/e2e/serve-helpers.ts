@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream'
 import { main } from '../../src/cli/main.js'
 import { createManualClock, type ManualClock } from '../../src/runtime/manual-clock.js'
-import type { CliRun } from './helpers.js'
+import { testHomeDir, type CliRun } from './helpers.js'
 
 /** One pino JSON line. */
 export interface LogRecord {
@@ -42,7 +42,7 @@ export function startServe(args: string[], opts: { cwd: string }): ServeRun {
     stdout,
     stderr,
     cwd: opts.cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { PATH: process.env.PATH, HOME: testHomeDir() },
     stdin: new PassThrough(),
     signal: abort.signal,
     clock,

@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createPveClient } from '../../src/providers/proxmox/index.js'
 import { openStateStore } from '../../src/store/state-store.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, clusterChanges, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+import { appYaml, clusterChanges, runCli, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
+import { createTokenAuthority } from '../../src/api/tokens.js'
 import { startServe, until, type ServeRun } from './serve-helpers.js'
 
 const FOREIGN = 150
@@ -72,6 +73,21 @@ describe('proximity serve', () => {
     }, { what: 'two Ready apps' })
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
     const vmid = (name: string): number => rows.find((a) => a.name === name)!.inventory!.vmid!
+
+    // the status API: a token is required; a viewer reads the apps; /metrics shows their readiness
+    expect((await fetch(`${url}/api/v1/apps`)).status).toBe(401)
+    const tokens = createTokenAuthority({ configDir: join(testHomeDir(), '.config', 'proximity') })
+    const { token } = await tokens.issue({ role: 'viewer', ttlMs: 600_000 })
+    const auth = { headers: { Authorization: `Bearer ${token}` } }
+    const api = (await (await fetch(`${url}/api/v1/apps`, auth)).json()) as { items: { metadata: { name: string }; status: { ready: boolean; inventory: { vmid: number } } }[] }
+    expect(api.items.map((o) => [o.metadata.name, o.status.ready, o.status.inventory.vmid])).toEqual([
+      ['app-000', true, vmid('app-000')],
+      ['app-001', true, vmid('app-001')],
+    ])
+    const metricsText = await (await fetch(`${url}/metrics`, auth)).text()
+    expect(metricsText).toContain('proximity_object_ready{kind="App",name="app-000"} 1')
+    expect(metricsText).toContain(`proximity_app_info{name="app-001",id="lxc/${vmid('app-001')}"`)
+    expect(metricsText).toMatch(/proximity_pve_requests_total\{method="GET",route="\/cluster\/resources",status="200"\} [1-9]/)
 
     // a memory change written into the watched file: exactly one config PUT
     sim.log.clear()

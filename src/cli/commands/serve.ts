@@ -6,7 +6,9 @@ import { parseDurationOption } from '../format.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import type { Lease } from '../../store/types.js'
 import type { OpenedEngine } from '../../engine/open.js'
-import type { HealthServer } from '../../api/health.js'
+import type { RunningServer } from '../../api/server.js'
+import type { EngineSource } from '../../api/engine-source.js'
+import { createEngineMetrics } from '../../runtime/metrics.js'
 import { formatError } from '../../manifest/format.js'
 
 interface ServeOptions {
@@ -19,6 +21,10 @@ interface ServeOptions {
   leaseWait: string
   stateDir?: string
   logFormat?: string
+  tlsCert?: string
+  tlsKey?: string
+  metricsPublic?: boolean
+  viewerToken?: boolean
 }
 
 /** Registers `proximity serve`. */
@@ -37,7 +43,11 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .requiredOption('-f, --filename <path>', 'manifest file or folder to watch (repeatable; folders are watched recursively)', collect, [])
     .option('--resync <duration>', 'look at every object again this often (drift correction)', '5m')
     .option('--prune', 'delete managed guests whose manifest is gone (honours deletionPolicy)')
-    .option('--listen <addr>', 'HOST:PORT for /healthz and /readyz', '127.0.0.1:8080')
+    .option('--listen <addr>', 'HOST:PORT of the status API, dashboard, /metrics, /healthz and /readyz (port 0 picks one)', '127.0.0.1:8080')
+    .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (PEM; with --tls-key)')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--metrics-public', 'serve /metrics without a token (for a scraper on a trusted network)')
+    .option('--viewer-token', 'issue a 24h viewer token at start and print the dashboard URL carrying it (npm start uses this)')
     .option('--grace <duration>', 'on shutdown, how long running work may take to finish', '30s')
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
     .option('--lease-wait <duration>', 'wait this long for another run holding the lease', '30s')
@@ -55,7 +65,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
   let leaseWaitMs: number
   let listen: { host: string; port: number }
   const workers = Number(o.parallelism)
-  const { parseListen, startHealthServer } = await import('../../api/health.js')
+  const { parseListen } = await import('../../api/health.js')
   try {
     resyncMs = parseDurationOption(o.resync, '--resync')
     if (resyncMs < 1000) throw new Error(`--resync must be at least 1s, got "${o.resync}"`)
@@ -64,6 +74,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new Error(`--parallelism must be a whole number from 1 to 256, got "${o.parallelism}"`)
     if (o.logFormat !== undefined && o.logFormat !== 'json' && o.logFormat !== 'text') throw new Error(`--log-format must be json or text, got "${o.logFormat}"`)
     listen = parseListen(o.listen)
+    if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together')
   } catch (e) {
     err(ctx, `error: ${(e as Error).message}`)
     return 1
@@ -91,7 +102,9 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
   process.on('SIGTERM', onSignal)
   ctx.signal?.addEventListener('abort', onAbort, { once: true })
   let engine: OpenedEngine | undefined
-  let health: HealthServer | undefined
+  let health: RunningServer | undefined
+  let apiSource: EngineSource | undefined
+  const metrics = createEngineMetrics()
   try {
     engine = await openCliEngine(ctx, {
       source,
@@ -100,6 +113,10 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
       logger: log.runtime,
       clock: ctx.clock,
       progress: (key, phase, detail) => log.pino.debug({ key, phase, detail }, 'progress'),
+      onPveRequest: (r) => {
+        metrics.pveRequest(r.method, r.pathTemplate, r.status, r.durationMs / 1000)
+        apiSource?.pveAnswered(r.status >= 200 && r.status < 500, r.status)
+      },
       lease: {
         waitMs: leaseWaitMs,
         purpose: 'serve',
@@ -118,7 +135,41 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
       }
     })
     if (stop.signal.aborted) return 0
-    health = await startHealthServer({ ...listen, ready: () => e.ready() })
+    const [{ createEngineSource }, { createChangeFeed }, { createApiApp }, { startApiServer }, { createTokenAuthority, resolveConfigDir }] = await Promise.all([
+      import('../../api/engine-source.js'),
+      import('../../api/status-source.js'),
+      import('../../api/app.js'),
+      import('../../api/server.js'),
+      import('../../api/tokens.js'),
+    ])
+    apiSource = createEngineSource({ engine: e, metrics })
+    const feed = createChangeFeed(apiSource)
+    const app = createApiApp({
+      source: apiSource,
+      feed,
+      tokens: createTokenAuthority({ configDir: resolveConfigDir(ctx.env) }),
+      metrics: {
+        contentType: metrics.contentType,
+        text: async () => {
+          metrics.queueTotals('reconcile', e.metrics())
+          return metrics.text()
+        },
+      },
+      metricsPublic: o.metricsPublic === true,
+      secureCookies: o.tlsCert !== undefined,
+      log: { warn: (m) => log.pino.warn(m), error: (m, err) => log.pino.error({ err }, m) },
+    })
+    health = await startApiServer({ app, listen, ...(o.tlsCert && o.tlsKey ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey } } : {}), warn: (m) => log.pino.warn(m) })
+    if (o.viewerToken) {
+      const issued = await createTokenAuthority({ configDir: resolveConfigDir(ctx.env) }).issue({ role: 'viewer', ttlMs: 24 * 3600_000, name: 'serve --viewer-token' })
+      // Printed for the person at the terminal, never logged: the log may be shipped elsewhere.
+      ctx.stderr.write(
+        `\n  Dashboard: ${health.url}/#token=${issued.token}\n` +
+          `  API:       ${health.url}/api/v1/apps  (header Authorization: Bearer <the token above>)\n` +
+          `  Token:     ${issued.record.id}, expires ${issued.record.expiresAt} (proximity token revoke ${issued.record.id})\n` +
+          `  Stop:      Ctrl-C\n\n`,
+      )
+    }
     const manifests = source.inputs.map((p) => relative(ctx.cwd, p) || '.').join(', ')
     const target = `${e.target.cluster.origin} ${e.target.pve.endpoint}`
     log.pino.info(
@@ -129,6 +180,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
     const revision = e.current().revision
     await health.close()
     health = undefined
+    apiSource.close()
     await e.close()
     engine = undefined
     log.pino.info({ revision }, 'stopped: state flushed, lease released')
