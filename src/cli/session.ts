@@ -104,12 +104,13 @@ function markControllerCalls(c: Controller): Controller {
     kind: c.kind,
     phases: c.phases,
     ...(c.waitingPhase !== undefined ? { waitingPhase: c.waitingPhase } : {}),
+    ...(c.watches !== undefined ? { watches: c.watches } : {}),
     observe: (ctx, obj) => inController.run(true, () => c.observe(ctx, obj)),
     plan: (obj, observed, ctx) => c.plan(obj, observed, ctx),
     apply: (ctx, obj, actions) => inController.run(true, () => c.apply(ctx, obj, actions)),
     finalize: (ctx, record) => inController.run(true, () => c.finalize(ctx, record)),
   }
-  if (c.orphans) w.orphans = (ctx) => inController.run(true, () => c.orphans!(ctx))
+  if (c.orphans) w.orphans = (ctx, o) => inController.run(true, () => c.orphans!(ctx, o))
   if (c.planDelete) w.planDelete = (record) => c.planDelete!(record)
   return w
 }
