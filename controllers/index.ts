@@ -1,11 +1,15 @@
 /**
  * The controller registry: the runtime registers these at start-up (`src/` never imports
- * `controllers/`). App now; Appliance, BackupPolicy and Restore arrive with their issues.
+ * `controllers/`). App and BackupPolicy now; Appliance and Restore arrive with their issues.
  */
 import type { AnyController } from '../src/runtime/attempt.js'
 import { appController } from './app/index.js'
+import { backupPolicyController } from './backup-policy/index.js'
 
-/** Every controller, in dependency order (apps after the appliance they may join). */
+/**
+ * Every controller, in dependency order (apps after the appliance they may join; backup
+ * policies after the apps they select, and queued again when an app changes: `watches`).
+ */
 export function registerControllers(): AnyController[] {
-  return [appController]
+  return [appController, backupPolicyController]
 }
