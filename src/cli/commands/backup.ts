@@ -19,6 +19,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .description('Back apps up now and list their backups (scheduled backups come from BackupPolicy manifests).')
   backup
     .command('now')
+    .summary('back apps up now (vzdump with notes naming app, revision and images)')
     .description(
       'Back up apps now with vzdump, to the storage and in the mode of the BackupPolicy that covers\n' +
         'each app (else the cluster backup storage, snapshot mode). The notes of the backup name the\n' +
@@ -36,6 +37,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     })
   backup
     .command('list')
+    .summary("list the backups of the manifests' apps, newest first")
     .description(
       "List the backups of the manifests' apps on the backup storages in use, newest first: time,\n" +
         'size, the revision and trigger recorded in the notes, and the volume id. Apps that no\n' +
