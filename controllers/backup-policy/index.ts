@@ -22,6 +22,7 @@ import { StalledError, TransientError } from '../../src/runtime/errors.js'
 import { audited, isAlreadyExists, isNotFound } from '../shared/call.js'
 import { jobPolicy } from './desired.js'
 import {
+  forgetBackupJobs,
   observeBackupPolicy,
   passBackupJobs,
   policyKey,
@@ -120,6 +121,8 @@ export async function applyBackupPolicy(ctx: ControllerContext, policy: BackupPo
   ctx.status.condition(overdueCondition(s.overdue))
   const what = `backup job ${d.id} for BackupPolicy ${policy.metadata.name}`
   const changed: string[] = []
+  // Whatever happens to a write, the job list this pass cached is stale from here on.
+  if (d.mode === 'create' || d.mode === 'update' || d.mode === 'delete') forgetBackupJobs(ctx)
   switch (d.mode) {
     case 'conflict':
       throw new StalledError('BackupJobConflict', d.message ?? `backup job ${d.id} belongs to someone else`)
@@ -207,6 +210,7 @@ export async function finalizeBackupJob(ctx: ControllerContext, record: OrphanRe
   if (!mine || mine.owner !== owner || mine.policy !== policy) {
     return { ready: true, reason: 'Deleted', message: `backup job ${id} is not ours (any more); left alone` }
   }
+  forgetBackupJobs(ctx)
   try {
     await audited(ctx, { action: 'DELETE /cluster/backup/{id}', target: jobTarget(id), reason: 'policy removed', what: `delete backup job ${id} of removed BackupPolicy ${policy}` }, () =>
       ctx.pve.deleteBackupJob(id),

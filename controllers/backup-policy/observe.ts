@@ -90,7 +90,15 @@ function once<T>(ctx: Pick<ControllerContext, 'snapshot'>, key: string, load: ()
   return p
 }
 
-/** Every backup job (`GET /cluster/backup`), read at most once per pass. */
+/**
+ * Drops this pass's copy of the job list after a job was written (or found written meanwhile), so
+ * the next policy or attempt of the pass reads what Proxmox has now, not what it had before.
+ */
+export function forgetBackupJobs(ctx: Pick<ControllerContext, 'snapshot'>): void {
+  passCache.get(ctx.snapshot)?.delete('jobs')
+}
+
+/** Every backup job (`GET /cluster/backup`), read at most once per pass (see forgetBackupJobs). */
 export function passBackupJobs(ctx: PassContext): Promise<ObservedBackupJob[]> {
   return once(ctx, 'jobs', () => read('list backup jobs', () => ctx.pve.listBackupJobs()))
 }
