@@ -20,7 +20,7 @@ import type { PlanFieldChange } from '../../src/plan/types.js'
 import type { Action, Controller, ControllerContext, DomainCondition, OrphanRecord, PassContext, Result } from '../../src/runtime/controller.js'
 import { StalledError, TransientError } from '../../src/runtime/errors.js'
 import { audited, isAlreadyExists, isNotFound } from '../shared/call.js'
-import { jobPolicy } from './desired.js'
+import { compressParam, jobPolicy, pruneBackups } from './desired.js'
 import {
   forgetBackupJobs,
   observeBackupPolicy,
@@ -82,9 +82,28 @@ export function planBackupPolicy(policy: BackupPolicyManifest, o: BackupPolicyOb
   }
   if (o.jobs === undefined) {
     // Steady: the desired job is the one last applied and checked recently; nothing to read or do.
-    return [{ key: policyKey(name), kind: 'BackupPolicy', name, type: 'noop', changes: [], detail: { mode: 'converged', id: o.desired.id, status } }]
+    const detail: BackupPolicyDetail = o.desired.params
+      ? { mode: 'converged', id: o.desired.id, status }
+      : { mode: 'absent', id: o.desired.id, status, message: `the selector matches no app with a guest${o.desired.selection.pending.length > 0 ? ` yet (waiting for ${o.desired.selection.pending.join(', ')})` : ''}` }
+    return [{ key: policyKey(name), kind: 'BackupPolicy', name, type: 'noop', changes: [], detail }]
   }
   const a = planBackupJob(name, o.desired, o.jobs, ctx.cluster.spec.owner)
+  const pending = o.desired.selection.pending
+  if (a.detail?.mode === 'absent' && pending.length > 0) {
+    // The apps it selects are still to be created: show the job to come, as Terraform shows values
+    // "known after apply". Apply creates it once they have guests (the policy watches App).
+    const spec = policy.spec
+    const later = `(known after apply: ${pending.join(', ')})`
+    const changes: PlanFieldChange[] = [
+      { path: 'schedule', key: 'schedule', after: spec.schedule, impact: 'live' },
+      { path: 'selector', key: 'vmid', after: later, impact: 'live' },
+      { path: 'storage', key: 'storage', after: o.desired.storage, impact: 'live' },
+      { path: 'mode', key: 'mode', after: spec.mode ?? 'snapshot', impact: 'live' },
+      { path: 'compress', key: 'compress', after: compressParam(spec.compress), impact: 'live' },
+      { path: 'retention', key: 'prune-backups', after: pruneBackups(spec.retention), impact: 'live' },
+    ]
+    return [{ ...a, type: 'create', changes, summary: `create backup job ${o.desired.id} once ${pending.join(', ')} have guests`, detail: { ...(a.detail as BackupJobDetail), status } }]
+  }
   return [{ ...a, detail: { ...(a.detail as BackupJobDetail), status } }]
 }
 

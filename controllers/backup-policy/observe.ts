@@ -187,7 +187,10 @@ export async function observeBackupPolicy(ctx: ControllerContext, policy: Backup
   // The job's last scheduled run: read the task lists only when a new run is due to have shown up.
   let lastRun = extra.lastRun
   const scheduled = desired.params ? previousOccurrence(spec.schedule, new Date(now)) : undefined
-  if (scheduled && !spec.suspend) {
+  // A run scheduled before the policy covered any of its apps is not the job's (it did not exist).
+  const coveredFrom = Math.min(...Object.values(coveredSince).map((t) => Date.parse(t)))
+  if (scheduled && scheduled.getTime() < coveredFrom) lastRun = undefined
+  else if (scheduled && !spec.suspend) {
     const at = iso(scheduled)
     const settled = lastRun?.scheduledAt === at && lastRun.state !== 'running' && !(lastRun.state === 'missing' && now - scheduled.getTime() < JOB_START_WINDOW_MS)
     if (!settled) {

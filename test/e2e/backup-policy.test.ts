@@ -106,6 +106,11 @@ describe('BackupPolicy → Proxmox backup job, through the CLI', () => {
   })
 
   it('apply creates the job with the schedule, vmids, storage, mode and retention, and then plans nothing', async () => {
+    // Before the apps exist, plan already shows the job to come, its guests known after apply.
+    const before = await runCli(['plan', '-o', 'json', ...args], { cwd: work.dir })
+    const planned = (JSON.parse(before.stdout) as { changes: { key: string; action: string; fields: { path: string; after?: unknown }[] }[] }).changes.find((c) => c.key === 'BackupPolicy/nightly')
+    expect(planned?.action).toBe('create')
+    expect(planned?.fields.find((f) => f.path === 'selector')?.after).toBe('(known after apply: web)')
     await apply()
     const ids = await vmids()
     const job = await ourJob()
