@@ -29,6 +29,7 @@ import {
   type BackupPolicyExtra,
   type BackupPolicyObservation,
   type LastBackup,
+  type NotesCompletion,
   type StoredJobRun,
 } from './observe.js'
 import { orphanJobs, planBackupJob, type BackupJobDetail } from './plan.js'
@@ -51,6 +52,7 @@ export interface BackupPolicyDetail extends BackupJobDetail {
     lastRun?: StoredJobRun
     uncovered: string[]
     coveredSince: Record<string, string>
+    completions: NotesCompletion[]
     now: number
   }
 }
@@ -78,6 +80,7 @@ export function planBackupPolicy(policy: BackupPolicyManifest, o: BackupPolicyOb
     ...(o.lastRun ? { lastRun: o.lastRun } : {}),
     uncovered: o.uncovered,
     coveredSince: o.coveredSince,
+    completions: o.completions,
     now: o.now,
   }
   if (o.jobs === undefined) {
@@ -171,6 +174,19 @@ export async function applyBackupPolicy(ctx: ControllerContext, policy: BackupPo
       break
     default:
       break
+  }
+  // Notes of new job backups: one PUT each, once; a failure is retried by the next pass.
+  for (const c of s.completions) {
+    try {
+      await audited(ctx, { action: 'PUT /nodes/{node}/storage/{storage}/content/{volume}', target: c.volid, reason: `record app and revision of ${c.key} in the backup notes`, what: `complete the notes of backup ${c.volid}` }, () =>
+        ctx.pve.updateVolume(c.node, c.storage, c.volid, { notes: c.notes }),
+      )
+      const last = s.lastBackups[c.key]
+      if (last?.volid === c.volid && c.revision) last.revision = c.revision
+      changed.push(`recorded ${c.key} in the notes of ${c.volid}`)
+    } catch {
+      // audited() recorded the failure; status keeps the backup without its revision until then
+    }
   }
   const checked = s.jobRead || changed.length > 0
   const extra: BackupPolicyExtra = { ...memory, appliedJobDigest: s.digest, ...(checked ? { jobCheckedAt: s.now } : {}) }

@@ -15,6 +15,7 @@
  * not tagged as managed does not count).
  */
 import { createHash } from 'node:crypto'
+import { completeBackupNotes, needsCompletion, parseBackupNotes } from '../../src/model/backup-notes.js'
 import { hasManagedTag } from '../../src/model/marker.js'
 import { previousOccurrence } from '../../src/model/calendar-occurrence.js'
 import { backupEntries, type BackupEntry } from '../../src/model/vzdump.js'
@@ -22,6 +23,7 @@ import type { BackupPolicyManifest } from '../../src/model/types.js'
 import type { ClusterSnapshot, ControllerContext, PassContext } from '../../src/runtime/controller.js'
 import { read } from '../shared/call.js'
 import { desiredBackupJob, selects, type BackupTarget, type DesiredBackupJob } from './desired.js'
+import { appImages } from './operations.js'
 import type { ObservedBackupJob } from './plan.js'
 import { checkOverdue, JOB_START_WINDOW_MS, lastBackups, lastJobRun, uncoveredTargets, type OverdueResult, type TaskEntry } from './status.js'
 
@@ -58,6 +60,16 @@ export interface BackupPolicyExtra {
   uncovered?: string[]
 }
 
+/** Notes of a job backup to complete with what only Proximity knows (app, revision, images). */
+export interface NotesCompletion {
+  key: string
+  volid: string
+  storage: string
+  node: string
+  notes: string
+  revision?: string
+}
+
 export interface BackupPolicyObservation {
   desired: DesiredBackupJob
   digest: string
@@ -70,6 +82,8 @@ export interface BackupPolicyObservation {
   lastRun?: StoredJobRun
   uncovered: string[]
   coveredSince: Record<string, string>
+  /** Job backups whose notes lack the app and revision (one `PUT …/content/{volid}` each, once). */
+  completions: NotesCompletion[]
   now: number
 }
 
@@ -104,7 +118,7 @@ export function passBackupJobs(ctx: PassContext): Promise<ObservedBackupJob[]> {
 }
 
 /** The node a storage is listed on: one that holds our guests (sorted), else any node of the snapshot. */
-function listingNode(ctx: Pick<ControllerContext, 'snapshot'>): string | undefined {
+export function listingNode(ctx: Pick<ControllerContext, 'snapshot'>): string | undefined {
   const nodes = [...new Set(ctx.snapshot.guests.filter((g) => hasManagedTag(g.tags)).map((g) => g.node))].sort()
   return nodes[0] ?? [...new Set(ctx.snapshot.guests.map((g) => g.node))].sort()[0]
 }
@@ -184,6 +198,21 @@ export async function observeBackupPolicy(ctx: ControllerContext, policy: Backup
     overdue[key] = checkOverdue({ schedule: spec.schedule, now: new Date(now), last: b?.time, since: new Date(coveredSince[key]!), suspended: spec.suspend })
   }
 
+  // Job backups know only owner, policy, guest and vmid; add the app, its revision and images once.
+  const completions: NotesCompletion[] = []
+  const node = listingNode(ctx)
+  for (const t of selected) {
+    const key = `${t.kind}/${t.name}`
+    const b = last.get(key as `App/${string}`)
+    const entry = b ? entries.find((e) => e.volid === b.volid) : undefined
+    const notes = parseBackupNotes(entry?.notes)
+    if (!b || !notes || notes.owner !== cluster.owner || !needsCompletion(notes) || node === undefined) continue
+    const revision = revisionAt(ctx, key, b.time)
+    const app = t.kind === 'App' ? ctx.set.apps.find((a) => a.metadata.name === t.name) : undefined
+    const text = completeBackupNotes(notes, { app: t.name, kind: t.kind, revision, images: app ? appImages(app) : undefined })
+    completions.push({ key, volid: b.volid, storage: b.storage || desired.storage, node, notes: text, ...(revision ? { revision } : {}) })
+  }
+
   // The job's last scheduled run: read the task lists only when a new run is due to have shown up.
   let lastRun = extra.lastRun
   const scheduled = desired.params ? previousOccurrence(spec.schedule, new Date(now)) : undefined
@@ -203,7 +232,19 @@ export async function observeBackupPolicy(ctx: ControllerContext, policy: Backup
   } else if (!desired.params) lastRun = undefined
 
   const uncovered = uncoveredTargets(ctx.set.backupPolicies, targets).map((t) => `${t.kind}/${t.name}`)
-  return { desired, digest, jobs, extra, overdue, lastBackups: lastOut, lastRun, uncovered, coveredSince, now }
+  return { desired, digest, jobs, extra, overdue, lastBackups: lastOut, lastRun, uncovered, coveredSince, completions, now }
+}
+
+/**
+ * The revision `key` ran at `time`: its last applied revision when that was first reconciled
+ * before the backup started; undefined when it cannot be told (an update happened since).
+ */
+function revisionAt(ctx: Pick<ControllerContext, 'store'>, key: string, time: Date): string | undefined {
+  const st = ctx.store.getStatus(key)
+  const rev = st?.lastAppliedRevision
+  if (!st || !rev) return undefined
+  const since = st.history.filter((h) => h.revision === rev && h.result === 'Succeeded').map((h) => Date.parse(h.firstReconciled))
+  return since.length > 0 && Math.min(...since) <= time.getTime() ? rev : undefined
 }
 
 /** True when `policy` selects the App `name` (for `backup now`: which storage and mode apply). */

@@ -10,6 +10,7 @@ import { backupPolicyController } from '../../controllers/backup-policy/index.js
 import { backupJobId } from '../../controllers/backup-policy/desired.js'
 import { planBackupNow, runBackupNow } from '../../controllers/backup-policy/operations.js'
 import { normalizeVmids } from '../../controllers/backup-policy/plan.js'
+import { parseBackupNotes } from '../../src/model/backup-notes.js'
 import type { AppManifest, BackupPolicyManifest } from '../../src/model/types.js'
 import { createAttempter, type AttemptReport } from '../../src/runtime/attempt.js'
 import { app, mutating, OWNER, startHarness, type Harness } from './helpers.js'
@@ -99,6 +100,34 @@ describe('BackupPolicy controller', () => {
     expect(last['App/web']).toMatchObject({ volid: done.volid, revision: h.store.getStatus('App/web')!.lastAppliedRevision })
     expect(last['App/web']!.size).toBeGreaterThan(0)
     expect(condition('BackupPolicy/nightly', 'BackupOverdue')).toMatchObject({ status: 'False', reason: 'BackupCurrent' })
+  })
+
+  it("a backup made by the job gets the app, revision and images added to its notes, once", async () => {
+    // What Proxmox's scheduler runs: a vzdump with the job's notes template (owner, policy, guest, vmid).
+    const job = (await h.pve.listBackupJobs()).find((j) => j.id === backupJobId(OWNER, 'nightly'))!
+    const node = h.sim.nodes[0]!
+    // Archive names and ctime have one-second resolution: start in a later second than the manual backup.
+    await new Promise((r) => setTimeout(r, 1100))
+    const upid = await h.pve.vzdump(node, { vmid: vmidOf('web'), storage: 'local', mode: 'snapshot', 'notes-template': String(job['notes-template']) })
+    await h.pve.waitTask(node, upid as string, { pollMs: 10 })
+    const listed = async () => (await h.pve.storageContent(node, 'local', { content: 'backup', vmid: vmidOf('web') })).sort((a, b) => (b.ctime ?? 0) - (a.ctime ?? 0) || (a.volid < b.volid ? 1 : -1))
+    const made = (await listed()).find((c) => parseBackupNotes(c.notes)?.trigger === 'schedule')!
+    expect(parseBackupNotes(made.notes)).toMatchObject({ owner: OWNER, policy: 'nightly', vmid: vmidOf('web') })
+    expect(parseBackupNotes(made.notes)?.app).toBeUndefined()
+
+    h.sim.log.clear()
+    const r = await attempt('BackupPolicy/nightly')
+    expect(r.outcome, r.message).toBe('success')
+    expect(mutating(h.sim)).toEqual(['PUT /nodes/{node}/storage/{storage}/content/{volume}'])
+    const after = (await listed()).find((c) => c.volid === made.volid)!
+    const revision = h.store.getStatus('App/web')!.lastAppliedRevision
+    expect(parseBackupNotes(after.notes)).toMatchObject({ owner: OWNER, policy: 'nightly', app: 'web', revision, images: ['nginx:1.27-alpine'], trigger: 'schedule' })
+    const last = (h.store.getStatus('BackupPolicy/nightly')!.extra as { lastBackups: Record<string, { volid: string; revision?: string }> }).lastBackups
+    expect(last['App/web']).toMatchObject({ volid: made.volid, revision })
+
+    h.sim.log.clear()
+    await attempt('BackupPolicy/nightly')
+    expect(mutating(h.sim)).toEqual([])
   })
 
   it('a steady pass reads one backup listing besides the snapshot and changes nothing', async () => {
