@@ -1,12 +1,16 @@
 /**
  * The controller registry: the runtime registers these at start-up (`src/` never imports
- * `controllers/`). App and Restore now; Appliance and BackupPolicy arrive with their issues.
+ * `controllers/`). App, BackupPolicy and Restore now; the Appliance arrives with its issue.
  */
 import type { AnyController } from '../src/runtime/attempt.js'
 import { appController } from './app/index.js'
+import { backupPolicyController } from './backup-policy/index.js'
 import { restoreController } from './restore/index.js'
 
-/** Every controller, in dependency order (apps after the appliance they may join). */
+/**
+ * Every controller, in dependency order (apps after the appliance they may join; backup
+ * policies after the apps they select, and queued again when an app changes: `watches`).
+ */
 export function registerControllers(): AnyController[] {
-  return [appController, restoreController]
+  return [appController, backupPolicyController, restoreController]
 }

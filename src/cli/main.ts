@@ -15,6 +15,7 @@ import { registerLogs } from './commands/logs.js'
 import { registerCompletion } from './commands/completion.js'
 import { registerServe } from './commands/serve.js'
 import { registerRestore } from './commands/restore.js'
+import { registerBackup } from './commands/backup.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerEvents(program, ctx)
   registerLogs(program, ctx)
   registerRestore(program, ctx)
+  registerBackup(program, ctx)
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)

@@ -23,6 +23,7 @@ export function wrapController(c: Controller, memo: Memo): Controller {
     kind: c.kind,
     phases: c.phases,
     ...(c.waitingPhase !== undefined ? { waitingPhase: c.waitingPhase } : {}),
+    ...(c.watches !== undefined ? { watches: c.watches } : {}),
     observe: (ctx, obj) =>
       inController.run(true, async () => {
         const key = `${obj.kind}/${obj.metadata.name}`
@@ -45,7 +46,7 @@ export function wrapController(c: Controller, memo: Memo): Controller {
     apply: (ctx, obj, actions) => inController.run(true, () => c.apply(ctx, obj, actions)),
     finalize: (ctx, record) => inController.run(true, () => c.finalize(ctx, record)),
   }
-  if (c.orphans) w.orphans = (ctx) => inController.run(true, () => c.orphans!(ctx))
+  if (c.orphans) w.orphans = (ctx, o) => inController.run(true, () => c.orphans!(ctx, o))
   if (c.planDelete) w.planDelete = (record) => c.planDelete!(record)
   if (c.requeueOnChange) w.requeueOnChange = (changed, set) => c.requeueOnChange!(changed, set)
   return w

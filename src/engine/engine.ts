@@ -266,6 +266,7 @@ export function createEngine(deps: EngineDeps): Engine {
     store,
     pve,
     shells,
+    semaphores,
     controllers,
     source,
     current: () => state,

@@ -1,6 +1,6 @@
 /** The engine's public surface (DESIGN §1 `engine/`): what `plan`, `apply`, `serve`, tests and benches call. */
 import type { ManifestError, ManifestSet } from '../model/types.js'
-import type { Controller, ProgressPhase } from '../runtime/controller.js'
+import type { Controller, ProgressPhase, Semaphores } from '../runtime/controller.js'
 import type { Outcome } from '../runtime/reconciler.js'
 import type { WorkQueueMetrics } from '../runtime/queue.js'
 import type { PveClient } from '../providers/proxmox/types.js'
@@ -84,6 +84,8 @@ export interface Engine {
   readonly store: StateStore
   readonly pve: PveClient
   readonly shells: NodeShellPool
+  /** Per-node and per-storage limits shared by every run of this engine (backups, creates). */
+  readonly semaphores: Semaphores
   readonly controllers: readonly Controller[]
   readonly source: ManifestSource
   /** The set being reconciled (the last good load) and its revision. */

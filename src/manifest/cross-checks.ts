@@ -5,6 +5,7 @@
  */
 import { relative } from 'node:path'
 import type { AppManifest, ApplianceManifest, BackupPolicyManifest, Manifest, ManifestError, RestoreManifest } from '../model/types.js'
+import { checkBackupSchedule } from '../model/calendar-occurrence.js'
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../model/ipv4.js'
 import { suggest } from './ajv-messages.js'
 import { errorAt, identity } from './located.js'
@@ -75,6 +76,9 @@ export function crossCheck(all: CheckedDoc[], cwd: string): ManifestError[] {
     })
   }
   for (const { d, manifest } of all.filter((c): c is { d: ParsedDoc; manifest: BackupPolicyManifest } => c.manifest?.kind === 'BackupPolicy')) {
+    // The schema only filters characters; the calendar grammar (and "fires at all") is checked here.
+    const problem = checkBackupSchedule(manifest.spec.schedule)
+    if (problem) errors.push(errorAt(d, ['spec', 'schedule'], `must be a Proxmox calendar event: ${problem}`))
     manifest.spec.selector.apps?.forEach((a, i) => {
       if (!appNames.includes(a)) dangling(d, ['spec', 'selector', 'apps', i], 'App', a, appNames)
     })

@@ -77,8 +77,8 @@ export interface Attempter {
    * `statusOf` reads the store, `status` records into `recorder` (a fresh one when omitted).
    */
   keyContext(pass: PassContext, key: string, dryRun: boolean, recorder?: ControllerContext['status']): ControllerContext
-  /** Every registered controller's orphans, by key. */
-  collectOrphans(ctx: PassContext): Promise<Pass['orphans']>
+  /** Every registered controller's orphans, by key (`prune`: the pass may finalize them). */
+  collectOrphans(ctx: PassContext, prune?: boolean): Promise<Pass['orphans']>
   /** Throws MassDeleteRefusedError when pruning `orphans` against `set` is refused. */
   guard(set: ManifestSet, orphans: Pass['orphans'], ctx: PassContext, allowMassDelete?: boolean): void
   /** One attempt at `key`. Never throws. */
@@ -99,11 +99,11 @@ export function createAttempter(deps: AttempterDeps): Attempter {
       redact: (text: string) => redactObjectSecrets(pass.secrets, key, text),
     })
 
-  const collectOrphans = async (ctx: PassContext): Promise<Pass['orphans']> => {
+  const collectOrphans = async (ctx: PassContext, prune = false): Promise<Pass['orphans']> => {
     const out: Pass['orphans'] = new Map()
     for (const c of registry.values()) {
       if (!c.orphans) continue
-      for (const record of await c.orphans(ctx)) out.set(record.key, { controller: c, record })
+      for (const record of await c.orphans(ctx, { prune })) out.set(record.key, { controller: c, record })
     }
     return out
   }

@@ -212,6 +212,16 @@ export interface OrphanRecord<D = unknown> {
   detail: D
 }
 
+/** What the runtime tells an orphan scan. */
+export interface OrphanScanOptions {
+  /**
+   * True when the pass may finalize orphans (`--prune`, a pruning daemon). Otherwise the scan only
+   * gives keys without a manifest an accurate verdict, and a controller whose scan costs a
+   * Proxmox read may answer from the store instead (steady-state budget). @default false
+   */
+  prune?: boolean
+}
+
 /**
  * One kind's controller (DESIGN §5). Type parameters: the manifest `M`, what observe returns `O`,
  * the action detail `D` plan hands to apply, the orphan detail `R`, the field-change type `C`.
@@ -228,8 +238,15 @@ export interface Controller<M extends Manifest = Manifest, O = unknown, D = unkn
   plan(obj: M, observed: O, ctx: Pick<ControllerContext, 'cluster' | 'set' | 'secrets'>): Action<D, C>[]
   /** Idempotent: executes the actions (re-observing where needed). Throws Transient/Waiting/Stalled errors. Never called for a waiting plan. */
   apply(ctx: ControllerContext, obj: M, actions: Action<D, C>[]): Promise<Result>
+  /**
+   * Kinds whose objects feed this kind's desired state (BackupPolicy watches App and Appliance:
+   * its job lists their vmids). When an object of a watched kind reports changes
+   * (`Result.changed`) or is deleted, the runtime queues every object of this kind again, so an
+   * App created after its policy ran still joins the job in the same run. @default none
+   */
+  watches?: readonly Kind[]
   /** Owned objects with no manifest (read from the snapshot). */
-  orphans?(ctx: PassContext): Promise<OrphanRecord<R>[]>
+  orphans?(ctx: PassContext, opts?: OrphanScanOptions): Promise<OrphanRecord<R>[]>
   /** Plans the deletion of an orphan (pure). */
   planDelete?(record: OrphanRecord<R>): Action<unknown>
   /** Deletion honouring the kind's policy; "already gone" is success. */

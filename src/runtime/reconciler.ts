@@ -157,6 +157,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     registry.set(c.kind, c)
   }
   const { store } = deps
+  /** Kinds to queue again when an object of a kind changes (Controller.watches). */
+  const watchers = new Map<string, string[]>()
+  for (const c of deps.controllers) for (const k of c.watches ?? []) watchers.set(k, [...(watchers.get(k) ?? []), c.kind])
+  /** Keys of the current set whose controller watches `key`'s kind, when `r` changed something. */
+  const watchersOf = (key: string, r: AttemptReport): string[] => {
+    const kinds = watchers.get(splitKey(key).kind)
+    if (!kinds || !(r.outcome === 'deleted' || (r.outcome === 'success' && (r.result?.changed?.length ?? 0) > 0))) return []
+    return allManifests(deps.manifests())
+      .filter((m) => kinds.includes(m.kind))
+      .map((m) => `${m.kind}/${m.metadata.name}`)
+  }
 
   const { keyContext, collectOrphans, guard, attempt } = createAttempter({
     registry, store, manifests: deps.manifests, clock, logger,
@@ -173,7 +184,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const newPass = async (keys: string[], dryRun: boolean, prune: boolean, force: boolean, allowMassDelete?: boolean, given?: PassContext, hold?: ReadonlySet<string>): Promise<Pass> => {
     const ctx = given ?? (await deps.context({ dryRun, keys }))
     // Orphans are collected even without prune so a key without a manifest gets an accurate verdict.
-    const orphans = await collectOrphans(ctx)
+    const orphans = await collectOrphans(ctx, prune)
     if (prune) guard(deps.manifests(), without(orphans, hold), ctx, allowMassDelete)
     return { ctx, orphans, prune, force }
   }
@@ -206,6 +217,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       tries.set(key, (tries.get(key) ?? 0) + 1)
       const r = await attempt(key, pass)
       if (r.result?.changed?.length) changed.set(key, [...(changed.get(key) ?? []), ...r.result.changed])
+      // Watchers look again, joining the run if they were not in it (before this key's outcome,
+      // which may end the run); a finished one is reopened.
+      for (const w of watchersOf(key, r)) {
+        if (!all.includes(w)) all.push(w)
+        outcomes.delete(w)
+        waiting.delete(w)
+        tries.delete(w)
+        queue.add(w)
+      }
       switch (r.outcome) {
         case 'skipped':
           return finish(key, 'Skipped', r)
@@ -242,7 +262,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const plan = async (keys: string[], o: { prune?: boolean; allowMassDelete?: boolean; hold?: ReadonlySet<string>; context?: PassContext } = {}): Promise<PlanReport> => {
     const prune = o.prune ?? opts.prune ?? false
     const ctx = o.context ?? (await deps.context({ dryRun: true, keys }))
-    const found = prune ? await collectOrphans(ctx) : new Map<string, { controller: AnyController; record: OrphanRecord }>()
+    const found = prune ? await collectOrphans(ctx, true) : new Map<string, { controller: AnyController; record: OrphanRecord }>()
     const orphans = without(found, o.hold)
     const held = [...found.keys()].filter((k) => !orphans.has(k)).sort()
     let refusal: string | undefined
@@ -317,7 +337,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
     if (opts.prune && ctx) {
       try {
-        const orphans = await collectOrphans(ctx)
+        const orphans = await collectOrphans(ctx, true)
         guard(deps.manifests(), orphans, ctx)
         l.orphans = orphans
       } catch (e) {
@@ -349,6 +369,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (before !== readyOf(key) || (r.result?.changed?.length ?? 0) > 0 || r.outcome === 'deleted') {
       for (const d of dependentsOf(key)) l.queue.add(d)
     }
+    for (const w of watchersOf(key, r)) l.queue.add(w)
     switch (r.outcome) {
       case 'success':
         l.queue.forget(key)
