@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RunningSimulator } from '../../src/sim/types.js'
 import { runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
@@ -112,8 +112,10 @@ describe('a secret printed back by a failing compose project', () => {
       seen[cmd.join(' ')] = r.stdout + r.stderr
     }
     expect(seen.events).toContain('(sensitive)')
-    for (const f of ['state.json', 'audit.log']) seen[f] = await readFile(join(stateDir, f), 'utf8')
-    seen['errors.log'] = await readFile(join(stateDir, 'errors.log'), 'utf8').catch(() => '')
+    // Every file of the state dir (snapshot, op logs, audit log, errors log, records).
+    const files = (await readdir(stateDir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name)
+    expect(files).toContain('audit.log')
+    for (const f of files) seen[f] = await readFile(join(stateDir, f), 'utf8')
     for (const [where, text] of Object.entries(seen)) {
       expect(text, where).not.toContain(SECRET)
       expect(text, where).not.toContain(encodeURIComponent(SECRET))

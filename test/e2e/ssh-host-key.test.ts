@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+import { appYaml, clusterChanges, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
 
 describe('ssh host-key mismatch', () => {
   let sim: RunningSimulator
@@ -47,7 +47,7 @@ describe('ssh host-key mismatch', () => {
     const again = await runCli(['apply', ...args], { cwd: work.dir })
     expect(again.code).toBe(1)
     expect(again.stdout).toMatch(/App\/web: SshHostKeyMismatch: /)
-    expect(sim.log.mutating()).toEqual([])
+    expect(clusterChanges(sim)).toEqual([])
 
     // Pinning the offered key in the Cluster manifest (a new revision) resumes: no --force needed.
     await writeClusterManifest(work.dir, sim)
