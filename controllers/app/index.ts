@@ -31,4 +31,6 @@ export const appController: Controller<AppManifest, AppObservation, AppDetail, G
   orphans: (ctx) => findGuestOrphans(ctx, APP_GUEST, new Set(ctx.set.apps.map((a) => a.metadata.name))),
   planDelete: planGuestDelete,
   finalize: (ctx, record) => finalizeGuest(ctx, APP_GUEST, record),
+  // The appliance an App joins renders its lease, name and routes: re-queue it on every change.
+  dependents: (app) => (app.spec.network.appliance ? [`Appliance/${app.spec.network.appliance}`] : []),
 }

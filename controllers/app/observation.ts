@@ -39,6 +39,8 @@ export interface AppObservation {
   creating?: boolean
   /** Status extra from the store (or rebuilt from the marker when the state dir was lost). */
   extra: AppStatusExtra
+  /** The Appliance the App joins, when it is not Ready (or not in the set): why, for the wait. */
+  applianceNotReady?: string
   /** dependsOn apps that are not Ready. */
   notReady: { name: string; reason?: string }[]
   /** Observing time (ms epoch), for health timeouts. */

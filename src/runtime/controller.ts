@@ -234,4 +234,10 @@ export interface Controller<M extends Manifest = Manifest, O = unknown, D = unkn
   planDelete?(record: OrphanRecord<R>): Action<unknown>
   /** Deletion honouring the kind's policy; "already gone" is success. */
   finalize(ctx: ControllerContext, record: OrphanRecord<R>): Promise<Result>
+  /**
+   * Cross-object triggers: the keys of OTHER objects to re-queue when `obj` is added, changed or
+   * removed (an App that joins an appliance → `Appliance/<name>`, whose files list it). Pure.
+   * Optional; a runtime that does not read it still converges on the dependents' next requeue.
+   */
+  dependents?(obj: M, set: ManifestSet): string[]
 }
