@@ -11,7 +11,7 @@ import type { ControllerContext, Result } from '../../src/runtime/controller.js'
 import { StalledError, TransientError, WaitingError } from '../../src/runtime/errors.js'
 import { audited, read, waitTask } from '../shared/call.js'
 import { createGuest, exec, guestRef, push, rebootGuest, startGuest, tail, type GuestRef } from '../lxc/index.js'
-import { APPLIANCE_FEATURES, APPLIANCE_PACKAGES, APPLIANCE_SERVICES, applianceConfig, applianceIdentity, bridgeComment, renderAppliance, SETUP_VERSION } from './desired.js'
+import { APPLIANCE_CHECK_INTERVAL_MS, APPLIANCE_FEATURES, APPLIANCE_PACKAGES, APPLIANCE_SERVICES, applianceConfig, applianceIdentity, bridgeComment, filesDigest, renderAppliance, SETUP_VERSION } from './desired.js'
 import { probeAppliance, serviceStatus } from './health.js'
 import type { ApplianceStatusExtra } from './observation.js'
 import { readFileHashes, storedApplianceExtra } from './observe.js'
@@ -20,7 +20,7 @@ import { changedFiles, serviceCommandsFor, type ApplianceFileId, type ApplianceN
 
 /** Requeue while services come up, and the health polling interval once Ready. */
 export const APPLIANCE_RETRY_MS = 5_000
-export const APPLIANCE_POLL_MS = 60_000
+export const APPLIANCE_POLL_MS = APPLIANCE_CHECK_INTERVAL_MS
 
 /** Condition type of each service, for config errors. */
 const CONDITION_OF: Record<ApplianceService, string> = { dnsmasq: 'DnsReady', caddy: 'ProxyReady', nftables: 'NatReady' }
@@ -62,6 +62,11 @@ export async function applyAppliance(ctx: ControllerContext, a: ApplianceManifes
   ctx.status.remember({ deletionPolicy: 'Delete' })
   if (d.step === 'await-create') return { ready: false, reason: 'Progressing', message: `guest ${d.guest.vmid} is being created`, requeueAfterMs: APPLIANCE_RETRY_MS, inventory: { vmid: d.guest.vmid, node: d.guest.node } }
 
+  if (d.step === 'in-sync' && !d.check) {
+    // Steady state: nothing changed since the last full check, which is recent (no request at all).
+    const due = (extra.lastCheckAt ?? 0) + APPLIANCE_CHECK_INTERVAL_MS - ctx.now()
+    return { ready: true, reason: 'Succeeded', message: `appliance guest ${d.guest.vmid} on ${d.guest.node} is converged`, requeueAfterMs: Math.max(1_000, due), inventory: { vmid: d.guest.vmid, node: d.guest.node }, extra }
+  }
   await ensureBridges(ctx, a, d)
   let run: Run
   if (d.step === 'create') {
@@ -87,7 +92,7 @@ export async function applyAppliance(ctx: ControllerContext, a: ApplianceManifes
   if (setup) await setupGuest(run, g)
   const { network, files } = renderAppliance(a, ctx.set, ctx.cluster.spec.owner, d.previous)
   await pushFiles(run, g, files, setup)
-  remember(run, { addresses: Object.fromEntries(network.apps.map((x) => [x.name, x.ip])) })
+  remember(run, { addresses: Object.fromEntries(network.apps.map((x) => [x.name, x.ip])), filesDigest: filesDigest(files) })
   const writeMarker = d.step !== 'in-sync' || d.writeMarker
   return health(run, g, network, writeMarker)
 }
@@ -204,7 +209,7 @@ async function health(run: Run, g: GuestRef, network: ApplianceNetwork, writeMar
     reason: unreachable.length ? 'AppUnreachable' : 'AllReachable',
     message: unreachable.length ? unreachable.map((x) => `${x.name}: ${x.detail ?? 'not reachable'}`).join('; ') : `${exposed.length} exposed apps answer through the proxy`,
   })
-  remember(run, { apps: h.apps })
+  remember(run, { apps: h.apps, lastCheckAt: ctx.now() })
   const inventory = { vmid: run.vmid, node: run.node }
   if (!h.ready) {
     const bad = h.conditions.filter((c) => c.status !== 'True')

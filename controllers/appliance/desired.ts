@@ -4,6 +4,7 @@
  * address), the LAN bridge and how we mark it as ours, the nodes that need it, the packages and
  * services, and the rendered config files (controllers/appliance/render).
  */
+import { createHash } from 'node:crypto'
 import type { AppManifest, ApplianceManifest, ClusterSpec, ManifestSet } from '../../src/model/types.js'
 import { guestIdentity, type GuestIdentity, type GuestKind } from '../lxc/index.js'
 import { renderApplianceFiles, resolveApplianceNetwork, type ApplianceNetwork, type ApplianceService, type RenderedApplianceFile } from './render/index.js'
@@ -105,6 +106,14 @@ export function renderAppliance(a: ApplianceManifest, set: Pick<ManifestSet, 'ap
   const network = resolveApplianceNetwork(a, set.apps, { owner, previous })
   return { network, files: renderApplianceFiles(network) }
 }
+
+/** One digest over every rendered file (ids and content hashes), kept in memory to skip reads in steady state. */
+export function filesDigest(files: readonly RenderedApplianceFile[]): string {
+  return createHash('sha256').update(files.map((f) => `${f.id}=${f.hash}`).join('\n')).digest('hex')
+}
+
+/** How long a converged appliance goes without a full check (files read back, health probed). */
+export const APPLIANCE_CHECK_INTERVAL_MS = 60_000
 
 /** `MAC,IP,name` lines of a dhcp-hosts file → name → IP. */
 export function addressesFromDhcpHosts(text: string): Record<string, string> {

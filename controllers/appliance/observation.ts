@@ -31,6 +31,10 @@ export interface ApplianceStatusExtra extends GuestMemory {
   /** The template as written in the spec/defaults when the guest was created. */
   templateSpec?: string
   template?: string
+  /** filesDigest of the files last pushed and running. */
+  filesDigest?: string
+  /** ms epoch of the last full check (file hashes read back, health probed). */
+  lastCheckAt?: number
   /** Per-app LAN status from the last health probe. */
   apps?: LanAppStatus[]
 }
@@ -46,6 +50,8 @@ export interface ObservedBridge {
 }
 
 export interface ApplianceObservation {
+  /** The snapshot alone shows the guest running, the spec and files are what we last applied, and the last full check is recent: no read was made. */
+  steady: boolean
   guest?: ObservedGuest
   creating?: boolean
   pendingCreate?: PendingCreate

@@ -9,7 +9,7 @@ import type { ControllerContext } from '../../src/runtime/controller.js'
 import { TransientError } from '../../src/runtime/errors.js'
 import { read } from '../shared/call.js'
 import { exec, findGuest, guestRef, tail, type GuestRef } from '../lxc/index.js'
-import { addressesFromDhcpHosts, applianceIdentity, applianceKey, isOurBridge, lanNodes, membersOf, renderAppliance } from './desired.js'
+import { addressesFromDhcpHosts, APPLIANCE_CHECK_INTERVAL_MS, applianceIdentity, applianceKey, filesDigest, isOurBridge, lanNodes, membersOf, renderAppliance } from './desired.js'
 import type { ApplianceObservation, ApplianceStatusExtra, ObservedBridge } from './observation.js'
 import { APPLIANCE_FILES, ApplianceRenderError, type ApplianceFileId } from './render/index.js'
 
@@ -56,9 +56,21 @@ async function observeBridges(ctx: ControllerContext, a: ApplianceManifest, gues
 export async function observeAppliance(ctx: ControllerContext, a: ApplianceManifest): Promise<ApplianceObservation> {
   const name = a.metadata.name
   const extra = storedApplianceExtra(ctx, name)
-  const found = await findGuest(ctx, applianceIdentity(name), { desiredState: 'running' })
+  let digest: string | undefined
+  try {
+    digest = filesDigest(renderAppliance(a, ctx.set, ctx.cluster.spec.owner, extra.addresses ?? {}).files)
+  } catch (err) {
+    if (!(err instanceof ApplianceRenderError)) throw err
+  }
+  const recent = extra.lastCheckAt !== undefined && ctx.now() - extra.lastCheckAt < APPLIANCE_CHECK_INTERVAL_MS
+  const found = await findGuest(ctx, applianceIdentity(name), {
+    desiredState: 'running',
+    steady: (g) => recent && digest !== undefined && extra.filesDigest === digest && extra.appliedSpecHash === a.specHash && extra.setupVmid === g.vmid && g.status === 'running' && !g.lock,
+  })
   const guest = found.found === 'none' ? undefined : found.guest
+  if (found.found === 'steady') return { steady: true, guest: found.guest, bridges: [], current: {}, previous: extra.addresses ?? {}, extra, now: ctx.now() }
   const base: ApplianceObservation = {
+    steady: false,
     ...(guest ? { guest } : {}),
     ...(found.found === 'creating' ? { creating: true } : {}),
     ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}),

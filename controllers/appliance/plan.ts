@@ -29,7 +29,7 @@ export type ApplianceStep =
   /** Bridges, guest config, power, setup, files, services (update); health afterwards. */
   | { step: 'converge'; guest: ApplianceGuestAt & { digest?: string; status: string }; config: string[]; restart: boolean; start: boolean; setup: boolean; files: ApplianceFileId[] }
   /** Nothing to change (noop): probe health. */
-  | { step: 'in-sync'; guest: ApplianceGuestAt; writeMarker: boolean }
+  | { step: 'in-sync'; guest: ApplianceGuestAt; writeMarker: boolean; check: boolean }
 
 /** Controller-private action detail. */
 export type ApplianceDetail = ApplianceStep & {
@@ -57,6 +57,7 @@ function action(a: ApplianceManifest, type: Action['type'], changes: PlanFieldCh
 export function planAppliance(a: ApplianceManifest, o: ApplianceObservation, ctx: Pick<ControllerContext, 'cluster' | 'set'>): ApplianceAction[] {
   const cluster: ClusterSpec = ctx.cluster.spec
   const base = { previous: o.previous, templateSpec: cluster.defaults.template }
+  if (o.steady && o.guest) return [action(a, 'noop', [], { ...base, bridges: [], step: 'in-sync', guest: { vmid: o.guest.vmid, node: o.guest.node }, writeMarker: false, check: false })]
   const bridges = o.bridges.filter((b) => b.state === 'missing' || (b.state === 'ours' && !b.active)).map((b) => ({ node: b.node, create: b.state === 'missing' }))
   const d = { ...base, bridges }
   let rendered
@@ -113,5 +114,5 @@ export function planAppliance(a: ApplianceManifest, o: ApplianceObservation, ctx
   if (changes.length > 0 || bridges.length > 0) {
     return [action(a, 'update', changes, { ...d, step: 'converge', guest: { ...at, ...(g.digest ? { digest: g.digest } : {}), status: g.status }, config, restart, start, setup, files }, `appliance guest ${g.vmid} on ${g.node}`)]
   }
-  return [action(a, 'noop', [], { ...d, step: 'in-sync', guest: at, writeMarker: g.marker?.specHash !== a.specHash || o.extra.appliedSpecHash !== a.specHash })]
+  return [action(a, 'noop', [], { ...d, step: 'in-sync', guest: at, writeMarker: g.marker?.specHash !== a.specHash || o.extra.appliedSpecHash !== a.specHash, check: true })]
 }

@@ -9,6 +9,7 @@ import { registerApply } from './commands/apply.js'
 import { registerGet } from './commands/get.js'
 import { registerDescribe } from './commands/describe.js'
 import { registerEvents } from './commands/events.js'
+import { registerDiagnose } from './commands/diagnose.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerGet(program, ctx)
   registerDescribe(program, ctx)
   registerEvents(program, ctx)
+  registerDiagnose(program, ctx)
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)

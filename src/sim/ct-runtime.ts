@@ -304,11 +304,11 @@ function nc(ctx: CtContext, args: string[]): CmdResult {
   let zero = false
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '-z') zero = true
-    else if (args[i] === '-w') i++
+    else if (args[i] === '-w' || args[i] === '-s') i++
     else if (args[i] === '-v') continue
     else rest.push(args[i])
   }
-  if (!zero || rest.length !== 2) return result(1, '', 'nc: proximity-sim supports only nc -z [-w N] HOST PORT')
+  if (!zero || rest.length !== 2) return result(1, '', 'nc: proximity-sim supports only nc -z [-w N] [-s ADDR] HOST PORT')
   const [host, port] = rest
   if (host !== '127.0.0.1' && host !== 'localhost') return result(applianceConnect(ctx, host, Number(port)) ? 0 : 1)
   return result(listener(ctx, Number(port)) ? 0 : 1)

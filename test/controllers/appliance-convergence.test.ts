@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { APPLIANCE_CHECK_INTERVAL_MS } from '../../controllers/appliance/desired.js'
 import { appMacAddress } from '../../controllers/appliance/render/index.js'
 import type { ApplianceManifest, ApplianceSpec } from '../../src/model/types.js'
 import { parseMarker } from '../../src/model/marker.js'
@@ -94,7 +95,8 @@ describe('Appliance convergence on the sandbox: LAN bridge, guest, files, servic
     expect(String(d.config.net0)).toContain('ip=10.44.0.20/24')
     expect(String(d.config.net0)).toContain('gw=10.44.0.1')
     expect(d.config.nameserver).toBe('10.44.0.1')
-    // The appliance now sees web's lease and reaches it through the proxy.
+    // At its next full check the appliance sees web's lease and reaches it through the proxy.
+    h.advance(APPLIANCE_CHECK_INTERVAL_MS)
     const out = await h.reconcileAppliance(edge)
     expect(out.result?.ready).toBe(true)
     const st = h.store.getStatus('Appliance/edge')!
@@ -103,8 +105,14 @@ describe('Appliance convergence on the sandbox: LAN bridge, guest, files, servic
     expect(apps.find((x) => x.name === 'web')).toMatchObject({ leased: true, reachable: true })
   })
 
-  it('a second apply changes nothing: no file pushed, no service reloaded, no API write', async () => {
+  it('a second apply changes nothing: no file pushed, no service reloaded, no API write; steady state costs no SSH', async () => {
     await h.reconcileAppliance(edge)
+    h.sim.log.clear()
+    const steady = await h.reconcileAppliance(edge)
+    expect(steady.result?.ready).toBe(true)
+    expect(h.sim.log.entries().map((e) => `${e.method} ${e.route}`)).toEqual(['GET /cluster/resources'])
+    // Even a full check (files read back, health probed) pushes and reloads nothing.
+    h.advance(APPLIANCE_CHECK_INTERVAL_MS)
     const from = h.audit.length
     h.sim.log.clear()
     const out = await h.reconcileAppliance(edge)

@@ -49,9 +49,10 @@ describe('apply examples/homelab', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { action: string; key?: string; revision?: string; result: string })
     const creates = audit.filter((a) => a.action === 'POST /nodes/{node}/lxc')
-    expect(creates).toHaveLength(items.length)
+    // one guest per app, plus the example's network appliance
+    expect(creates).toHaveLength(items.length + 1)
     for (const a of audit) {
-      expect(a.key, a.action).toMatch(/^App\//)
+      expect(a.key, a.action).toMatch(/^(App|Appliance)\//)
       expect(a.revision).toMatch(/@sha(1|256):/)
     }
     expect(JSON.stringify(audit)).not.toContain(sim.tokenSecret)
