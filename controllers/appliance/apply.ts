@@ -187,13 +187,20 @@ async function pushFiles(run: Run, g: GuestRef, files: RenderedApplianceFile[], 
         if (hashes[f.id] !== undefined) await exec(g, ['mv', `${f.path}.prev`, f.path], `restore ${f.path}`)
         else await exec(g, ['rm', '-f', f.path], `remove ${f.path}`)
       }
-      const message = `${argv.slice(1).join(' ')} failed: ${tail(r)}; the previous config was restored`
+      const message = `${argv.slice(1).join(' ')} failed: ${serviceError(r)}; the previous config was restored`
       run.ctx.status.condition({ type: CONDITION_OF[svc], status: 'False', reason: running ? 'ReloadFailed' : 'StartFailed', message })
       throw new StalledError(running ? 'ReloadFailed' : 'StartFailed', `Appliance ${run.a.metadata.name}: ${message}`)
     }
     for (const f of mine) if (hashes[f.id] !== undefined) await exec(g, ['rm', '-f', `${f.path}.prev`], `drop ${f.path}.prev`)
     run.done.push(`${argv[2]} ${svc}${mine.length ? ` (${mine.map((f) => f.path).join(', ')})` : ''}`)
   }
+}
+
+/** The service's own message from an OpenRC command's output: the last line that is not OpenRC's ` * …` chatter. */
+function serviceError(r: { stdout: string; stderr: string; code: number }): string {
+  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('* ') && !l.startsWith('['))
+  const last = lines[lines.length - 1]
+  return last ? (last.length > 300 ? `${last.slice(0, 300)}…` : last) : tail(r)
 }
 
 /** Probes, records conditions and the LAN app list, writes the marker when converged. */

@@ -30,6 +30,23 @@ export interface ApplianceRuntime {
   loaded: Record<string, Record<string, string>>
   /** service → successful reloads and restarts, for tests ("no service reloaded"). */
   reloads: Record<string, number>
+  /** Fault injection: service → reloads/restarts still to fail, and with what message. */
+  failing?: Record<string, { message: string; count: number }>
+}
+
+/** Fault injection (FaultApi.failServiceReload): the next `count` reloads/restarts of `svc` fail. */
+export function failServiceReload(runtime: Record<string, unknown>, svc: string, message: string, count: number): void {
+  const r = runtime as { appliance?: ApplianceRuntime }
+  r.appliance ??= { loaded: {}, reloads: {} }
+  ;(r.appliance.failing ??= {})[svc] = { message, count }
+}
+
+/** Takes one injected failure of `svc`, if any. */
+function injected(ctx: CtContext, svc: string): string | undefined {
+  const f = applianceRuntime(ctx).failing?.[svc]
+  if (!f || f.count <= 0) return undefined
+  f.count--
+  return f.message
 }
 
 const LEASES = '/var/lib/misc/dnsmasq.leases'
@@ -90,6 +107,8 @@ export async function runApplianceService(ctx: CtContext, svc: CheckedService, o
     case 'start':
     case 'restart': {
       if (op === 'start' && started) return generic()
+      const fault = op === 'restart' ? injected(ctx, svc) : undefined
+      if (fault) return result(1, '', `${fault}\n * ERROR: ${svc} failed to start`)
       const c = await check(ctx, svc)
       if (!c.ok) {
         log(ctx, `${svc}: failed to ${op}: ${c.message}`)
@@ -102,6 +121,11 @@ export async function runApplianceService(ctx: CtContext, svc: CheckedService, o
     }
     case 'reload': {
       if (!started) return result(1, '', ` * ${svc}: cannot 'reload' as it has not been started`)
+      const fault = injected(ctx, svc)
+      if (fault) {
+        log(ctx, `${svc}: reload failed, old configuration kept: ${fault}`)
+        return result(1, '', `${fault}\n * ERROR: ${svc} failed to reload`)
+      }
       const c = await check(ctx, svc)
       if (!c.ok) {
         log(ctx, `${svc}: reload failed, old configuration kept: ${c.message}`)

@@ -171,4 +171,27 @@ describe('Appliance convergence on the sandbox: LAN bridge, guest, files, servic
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('a reload that fails keeps the old config running, restores the old file and reports it as a condition', async () => {
+    const g = guestOf(h, 'Appliance', 'edge')
+    const shell = h.shells.forNode(g.node)
+    const before = (await shell.pctExec(g.vmid, ['cat', '/etc/caddy/Caddyfile'])).stdout
+    const blog = app('blog', { network: { ip: 'dhcp', appliance: 'edge' }, expose: [{ port: 2368, tls: 'none' }] })
+    h.setApps([...h.ctx.set.apps, blog])
+    h.sim.faults.failServiceReload(g.vmid, 'caddy', 'Error: loading new config: http app module: start: listening on :80: bind: address already in use')
+    const failed = await h.reconcileAppliance(edge)
+    expect(failed.error?.name).toBe('StalledError')
+    expect(failed.error?.message).toContain('address already in use')
+    expect(failed.error?.message).toContain('the previous config was restored')
+    const proxy = h.store.getStatus('Appliance/edge')!.conditions.find((c) => c.type === 'ProxyReady')
+    expect(proxy).toMatchObject({ status: 'False', reason: 'ReloadFailed' })
+    expect((await shell.pctExec(g.vmid, ['cat', '/etc/caddy/Caddyfile'])).stdout).toBe(before)
+    const running = (await shell.pctExec(g.vmid, ['wget', '-q', '-O', '-', 'http://localhost:2019/config/'])).stdout
+    expect(running).not.toContain('blog.home.arpa')
+    // The fault is gone: the next attempt pushes the Caddyfile again and converges.
+    const out = await applianceUntilReady(h, edge)
+    expect(out.result?.ready, out.error?.message).toBe(true)
+    expect((await shell.pctExec(g.vmid, ['wget', '-q', '-O', '-', 'http://localhost:2019/config/'])).stdout).toContain('blog.home.arpa')
+    expect(h.store.getStatus('Appliance/edge')!.conditions.find((c) => c.type === 'ProxyReady')).toMatchObject({ status: 'True' })
+  })
 })
