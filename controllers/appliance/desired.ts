@@ -55,14 +55,15 @@ export const applianceNode = (a: ApplianceManifest, cluster: ClusterSpec): strin
 export function lanNodes(a: ApplianceManifest, members: readonly AppManifest[], cluster: ClusterSpec, guestNode: string | undefined, allNodes: readonly string[]): string[] {
   const out = new Set<string>()
   const own = guestNode ?? applianceNode(a, cluster)
+  // Without a fixed node the appliance may be placed on any node: every node needs the bridge.
   if (own) out.add(own)
+  else for (const n of allNodes) out.add(n)
   for (const m of members) {
     if (m.spec.node) out.add(m.spec.node)
     else if (m.spec.placement?.nodes.length) for (const n of m.spec.placement.nodes) out.add(n)
     else if (cluster.defaults.node) out.add(cluster.defaults.node)
     else for (const n of allNodes) out.add(n)
   }
-  if (out.size === 0) for (const n of allNodes) out.add(n)
   return [...out].sort()
 }
 
