@@ -46,7 +46,10 @@ async function observeBridges(ctx: ControllerContext, a: ApplianceManifest, gues
     const list = await read(`list network of node ${node}`, () => ctx.pve.nodeNetworks(node))
     const b = list.find((i) => i.iface === a.spec.lan.bridge)
     // Interfaces that are not active and not our bridge: someone else's queued changes.
-    const foreignPending = list.some((i) => !i.active && !(i.iface === a.spec.lan.bridge && isOurBridge(i.comments, ctx.cluster.spec.owner)))
+    const oursPending = Boolean(b && !b.active && isOurBridge(b.comments, ctx.cluster.spec.owner))
+    // Queued changes we did not make (new interfaces, or edits Proxmox reports in its diff): never applied by us.
+    const changes = ctx.pve.nodeNetworkChanges ? await read(`read pending network changes of node ${node}`, () => ctx.pve.nodeNetworkChanges!(node)) : ''
+    const foreignPending = list.some((i) => !i.active && !(i.iface === a.spec.lan.bridge && oursPending)) || (changes.trim() !== '' && !oursPending)
     out.push({ node, state: !b ? 'missing' : isOurBridge(b.comments, ctx.cluster.spec.owner) ? 'ours' : 'foreign', active: Boolean(b?.active), foreignPending })
   }
   return out

@@ -194,4 +194,18 @@ describe('Appliance convergence on the sandbox: LAN bridge, guest, files, servic
     expect((await shell.pctExec(g.vmid, ['wget', '-q', '-O', '-', 'http://localhost:2019/config/'])).stdout).toContain('blog.home.arpa')
     expect(h.store.getStatus('Appliance/edge')!.conditions.find((c) => c.type === 'ProxyReady')).toMatchObject({ status: 'True' })
   })
+
+  it('never applies network changes someone else queued on the node: it waits and says so', async () => {
+    const node = guestOf(h, 'Appliance', 'edge').node
+    await h.pve.updateNetwork(node, 'vmbr0', { type: 'bridge', comments: 'edited by hand, not applied yet' })
+    const other = appliance('edge2', { lan: { bridge: 'vmbr2', subnet: '10.45.0.0/24', gateway: '10.45.0.1', dhcpRange: { start: '10.45.0.100', end: '10.45.0.199' } } })
+    h.sim.log.clear()
+    const out = await h.reconcileAppliance(other)
+    expect(out.error?.name).toBe('WaitingError')
+    expect((out.error as Error & { reason?: string }).reason).toBe('ForeignNetworkChanges')
+    expect(out.error?.message).toContain(`node ${node} has network changes Proximity did not make`)
+    expect(h.sim.log.entries().filter((e) => e.method !== 'GET')).toEqual([])
+    await h.pve.revertNetwork(node)
+    h.setAppliances([edge])
+  })
 })
