@@ -50,6 +50,14 @@ describe('proximity diagnose appliance', () => {
     expect(plan.code, plan.stdout + plan.stderr).toBe(0)
   })
 
+  it('a second apply reads no guest config and runs no node command (apps and appliance steady)', async () => {
+    sim.log.clear()
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stderr).toBe(0)
+    const routes = sim.log.entries().map((e) => `${e.method} ${e.route}`)
+    expect(routes.filter((x) => x.includes('/config') || x.startsWith('SSH') || !x.startsWith('GET'))).toEqual([])
+  })
+
   it('reports services, leases, DNS answers, routes, NAT and the files read back; exit 0', async () => {
     const r = await runCli(['diagnose', 'appliance', 'edge', '-o', 'json', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
