@@ -1,9 +1,10 @@
 /**
  * The controller registry: the runtime registers these at start-up (`src/` never imports
- * `controllers/`). App, BackupPolicy and Restore now; the Appliance arrives with its issue.
+ * `controllers/`). Every kind: Appliance, App, BackupPolicy and Restore.
  */
 import type { AnyController } from '../src/runtime/attempt.js'
 import { appController } from './app/index.js'
+import { applianceController } from './appliance/index.js'
 import { backupPolicyController } from './backup-policy/index.js'
 import { restoreController } from './restore/index.js'
 
@@ -12,5 +13,5 @@ import { restoreController } from './restore/index.js'
  * policies after the apps they select, and queued again when an app changes: `watches`).
  */
 export function registerControllers(): AnyController[] {
-  return [appController, backupPolicyController, restoreController]
+  return [applianceController, appController, backupPolicyController, restoreController]
 }

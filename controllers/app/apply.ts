@@ -12,7 +12,7 @@ import type { ControllerContext, Inventory, Result } from '../../src/runtime/con
 import { StalledError, WaitingError } from '../../src/runtime/errors.js'
 import { audited, read, waitTask } from '../shared/call.js'
 import { createGuest, guestRef, rebootGuest, setFeatures, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
-import { appIdentity, createParams, desiredDescription, desiredGuest } from './desired.js'
+import { appIdentity, appLan, createParams, desiredDescription, desiredGuest } from './desired.js'
 import { deployProject, ensureDocker, readExistingEnv } from './docker.js'
 import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
@@ -81,7 +81,7 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
         id: appIdentity(app.metadata.name),
         where: { node: app.spec.node, placement: app.spec.placement },
         templateSpec: d.templateSpec,
-        params: createParams(desiredGuest(app, ctx.cluster.spec, { markerSpecHash: '' })),
+        params: createParams(desiredGuest(app, ctx.cluster.spec, { markerSpecHash: '', lan: appLan(app, ctx.set, ctx.cluster.spec.owner) })),
         pendingVmid: d.pendingVmid,
       })
       const run: Run = { ctx, app, key, extra, vmid: created.vmid, node: created.node }
@@ -142,7 +142,7 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
     remember(run, { pendingUpdate: pending })
     if (pending.point) done.push(pending.point.kind === 'snapshot' ? `took snapshot ${pending.point.name}` : `took backup ${pending.point.volid}`)
   }
-  const desired = desiredGuest(app, ctx.cluster.spec, { markerSpecHash: seen.markerSpecHash })
+  const desired = desiredGuest(app, ctx.cluster.spec, { markerSpecHash: seen.markerSpecHash, lan: appLan(app, ctx.set, ctx.cluster.spec.owner) })
   const config = desired.config
   let running = seen.status === 'running'
 

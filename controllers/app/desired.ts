@@ -2,9 +2,10 @@
  * AppManifest → the Proxmox configuration Proximity wants for its guest. Pure.
  */
 import { createHash } from 'node:crypto'
-import type { AppManifest, ClusterSpec } from '../../src/model/types.js'
+import type { AppManifest, ClusterSpec, ManifestSet } from '../../src/model/types.js'
 import type { DesiredGuest } from '../../src/plan/types.js'
 import { guestIdentity, type GuestIdentity, type GuestKind } from '../lxc/index.js'
+import { appMacAddress } from '../appliance/render/index.js'
 
 /** Extra tag on every App guest (the kind), besides `proximity`. */
 export const APP_TAG = 'app'
@@ -25,9 +26,41 @@ export function rootStorage(app: AppManifest, cluster: ClusterSpec): string {
   return app.spec.resources.storage ?? cluster.defaults.storage
 }
 
-/** `name=eth0,bridge=<bridge>,ip=dhcp|<cidr>[,gw=<gateway>]`. */
-export function desiredNet0(app: AppManifest, cluster: ClusterSpec): string {
+/**
+ * The appliance LAN an App joins (`spec.network.appliance`): the LAN bridge, the appliance's
+ * LAN address (gateway and DNS), the prefix, the domain and the App's deterministic MAC, so its
+ * lease and name survive re-creation and restore. Undefined when the App joins none, or when
+ * the named Appliance is not in `set` (the App then waits).
+ */
+export interface AppLan {
+  appliance: string
+  bridge: string
+  gateway: string
+  prefix: string
+  domain: string
+  mac: string
+}
+
+/** The LAN of `app` (see AppLan). Pure. */
+export function appLan(app: AppManifest, set: Pick<ManifestSet, 'appliances'> | undefined, owner: string): AppLan | undefined {
+  const name = app.spec.network.appliance
+  const a = name ? set?.appliances.find((x) => x.metadata.name === name) : undefined
+  if (!a) return undefined
+  return { appliance: a.metadata.name, bridge: a.spec.lan.bridge, gateway: a.spec.lan.gateway, prefix: a.spec.lan.subnet.split('/')[1] ?? '24', domain: a.spec.dns.domain, mac: appMacAddress(owner, app.metadata.name) }
+}
+
+/**
+ * `name=eth0,bridge=<bridge>,ip=dhcp|<cidr>[,gw=<gateway>]`. On an appliance LAN: the LAN
+ * bridge, `hwaddr` = the App's deterministic MAC, DHCP (the appliance holds its reservation) or
+ * the static address with the appliance as gateway.
+ */
+export function desiredNet0(app: AppManifest, cluster: ClusterSpec, lan?: AppLan): string {
   const n = app.spec.network
+  if (lan) {
+    const parts = ['name=eth0', `bridge=${lan.bridge}`, `hwaddr=${lan.mac}`, `ip=${n.ip || 'dhcp'}`]
+    if (n.ip && n.ip !== 'dhcp') parts.push(`gw=${lan.gateway}`)
+    return parts.join(',')
+  }
   const parts = ['name=eth0', `bridge=${n.bridge ?? cluster.defaults.bridge}`, `ip=${n.ip || 'dhcp'}`]
   if (n.gateway && n.ip !== 'dhcp') parts.push(`gw=${n.gateway}`)
   return parts.join(',')
@@ -42,7 +75,7 @@ export function desiredDescription(app: AppManifest, owner: string, specHash: st
  * The desired guest. `markerSpecHash` is the hash written into the marker (the last fully applied
  * one: apply writes the new hash only after the deploy succeeded). `onboot` follows `state`.
  */
-export function desiredGuest(app: AppManifest, cluster: ClusterSpec, opts: { markerSpecHash: string; ostemplate?: string }): DesiredGuest {
+export function desiredGuest(app: AppManifest, cluster: ClusterSpec, opts: { markerSpecHash: string; ostemplate?: string; lan?: AppLan }): DesiredGuest {
   const s = app.spec
   const storage = rootStorage(app, cluster)
   const config: Record<string, string | number> = {
@@ -51,7 +84,9 @@ export function desiredGuest(app: AppManifest, cluster: ClusterSpec, opts: { mar
     memory: s.resources.memory,
     swap: s.resources.swap,
     rootfs: `${storage}:${s.resources.disk}`,
-    net0: desiredNet0(app, cluster),
+    net0: desiredNet0(app, cluster, opts.lan),
+    // On an appliance LAN the appliance is the DNS server (DHCP says so too; a static address needs it here).
+    ...(opts.lan ? { nameserver: opts.lan.gateway, searchdomain: opts.lan.domain } : {}),
     features: DESIRED_FEATURES,
     unprivileged: 1,
     onboot: s.state === 'running' ? 1 : 0,

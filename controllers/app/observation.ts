@@ -48,6 +48,8 @@ export interface AppObservation {
   extra: AppStatusExtra
   /** A Restore is acting on this app's guest right now (controllers/restore/in-progress.ts). */
   restoring?: boolean
+  /** The Appliance the App joins, when it is not Ready (or not in the set): why, for the wait. */
+  applianceNotReady?: string
   /** dependsOn apps that are not Ready. */
   notReady: { name: string; reason?: string }[]
   /** Observing time (ms epoch), for health timeouts. */

@@ -73,8 +73,17 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
   }
   const restoring = isBeingRestored(name)
   const base = { extra, notReady, now: ctx.now(), ...(restoring ? { restoring } : {}) }
+  const applianceName = app.spec.network.appliance
+  if (applianceName) {
+    const present = ctx.set.appliances.some((a) => a.metadata.name === applianceName)
+    const st = present ? ctx.statusOf(`Appliance/${applianceName}`) : undefined
+    if (!st?.ready) {
+      const why = !present ? `appliance ${applianceName} is not in the manifest set` : `waiting for Appliance/${applianceName} to be ready${st?.reason ? ` (${st.reason})` : ''}`
+      return { ...base, steady: false, applianceNotReady: why }
+    }
+  }
   // Nothing will be done this pass: do not spend reads (plan turns these into a wait or a noop).
-  if (app.spec.suspend || app.spec.network.appliance || notReady.length > 0 || restoring) return { ...base, steady: false }
+  if (app.spec.suspend || notReady.length > 0 || restoring) return { ...base, steady: false }
 
   const found = await findGuest(ctx, id, {
     desiredState: app.spec.state,

@@ -3,12 +3,12 @@
  * What apply does is stated explicitly by the action's typed detail (AppStep); a dependency that
  * is not ready is an explicit `wait` the runtime honours without calling apply. Never secrets.
  */
-import type { AppManifest, ClusterSpec } from '../../src/model/types.js'
+import type { AppManifest, ClusterSpec, ManifestSet } from '../../src/model/types.js'
 import { diffGuest, worstImpact } from '../../src/plan/diff.js'
 import type { PlanFieldChange } from '../../src/plan/types.js'
 import type { Action, ControllerContext, Wait } from '../../src/runtime/controller.js'
 import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/plan/deploy.js'
-import { deployHash, desiredGuest } from './desired.js'
+import { appLan, deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
 import { updateNote } from './safe-update.js'
 
@@ -81,7 +81,7 @@ const SECRET_PATHS = (app: AppManifest): PlanFieldChange[] =>
     .sort()
     .map((k) => ({ path: `secrets.${k}`, impact: 'live' as const, sensitive: true }))
 
-function creationChanges(app: AppManifest, cluster: ClusterSpec): PlanFieldChange[] {
+function creationChanges(app: AppManifest, cluster: ClusterSpec, lan?: ReturnType<typeof appLan>): PlanFieldChange[] {
   const s = app.spec
   const c: PlanFieldChange[] = [
     { path: 'hostname', after: s.hostname, impact: 'live' },
@@ -90,7 +90,8 @@ function creationChanges(app: AppManifest, cluster: ClusterSpec): PlanFieldChang
     { path: 'resources.swap', after: s.resources.swap, impact: 'live' },
     { path: 'resources.disk', after: s.resources.disk, impact: 'live' },
     { path: 'resources.storage', after: s.resources.storage ?? cluster.defaults.storage, impact: 'live' },
-    { path: 'network.bridge', after: s.network.bridge ?? cluster.defaults.bridge, impact: 'live' },
+    { path: 'network.bridge', after: lan?.bridge ?? s.network.bridge ?? cluster.defaults.bridge, impact: 'live' },
+    ...(lan ? [{ path: 'network.appliance', after: `${lan.appliance} (MAC ${lan.mac})`, impact: 'live' as const }] : []),
     { path: 'network.ip', after: s.network.ip, impact: 'live' },
     { path: 'template', after: templateSpecOf(app, cluster), impact: 'live' },
     { path: 'state', after: s.state, impact: 'live' },
@@ -113,15 +114,16 @@ const at = (g: GuestAt): GuestAt => ({ vmid: g.vmid, node: g.node })
 export const deploySummaryOf = (app: AppManifest, digest: (value: string) => string): DeploySummary =>
   summarizeDeploy({ compose: app.spec.source.compose, env: Object.fromEntries(Object.entries(app.spec.env).map(([k, v]) => [k, String(v)])), secrets: app.spec.secrets }, digest)
 
-export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<ControllerContext, 'cluster' | 'secrets'>): AppAction[] {
+export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<ControllerContext, 'cluster' | 'secrets'> & { set?: Pick<ManifestSet, 'appliances'> }): AppAction[] {
   const cluster = ctx.cluster.spec
   const base: AppDetailBase = { deployHash: deployHash(app, (v) => ctx.secrets.digest(v)), templateSpec: templateSpecOf(app, cluster) }
   const g = o.guest
 
   if (app.spec.suspend) return [action(app, 'noop', [], { ...base, step: 'suspended' }, 'suspended; nothing is reconciled')]
-  if (app.spec.network.appliance) {
-    const message = `appliance ${app.spec.network.appliance} is not available yet`
-    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 30_000 })]
+  const lan = appLan(app, ctx.set, cluster.owner)
+  if (app.spec.network.appliance && (o.applianceNotReady || !lan)) {
+    const message = o.applianceNotReady ?? `appliance ${app.spec.network.appliance} is not in the manifest set`
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 10_000 })]
   }
   if (o.restoring) {
     const message = `a Restore of App ${app.metadata.name} is in progress`
@@ -136,7 +138,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
 
   if (!g || !g.config) {
     const pendingVmid = o.pendingCreate && !o.pendingVmidTaken ? o.pendingCreate.vmid : undefined
-    return [action(app, 'create', creationChanges(app, cluster), { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
+    return [action(app, 'create', creationChanges(app, cluster, lan), { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
   }
 
   const rolled = o.extra.rolledBack
@@ -144,7 +146,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     return [action(app, 'noop', [], { ...base, step: 'rolled-back', guest: at(g) }, `the update to ${rolled.revision} was rolled back (${rolled.reason}); not retried until the spec changes`)]
   }
   const markerSpecHash = g.marker?.specHash ?? ''
-  const desired = desiredGuest(app, cluster, { markerSpecHash })
+  const desired = desiredGuest(app, cluster, { markerSpecHash, ...(lan ? { lan } : {}) })
   const changes = diffGuest(desired, { config: g.config, status: g.status, pendingKeys: g.pendingKeys })
   // Only an explicit spec.template change forces replacement: a new Cluster default applies to new guests only.
   if (app.spec.template && o.extra.templateSpec && o.extra.templateSpec !== app.spec.template) {

@@ -52,11 +52,16 @@ export async function findGuestOrphans(ctx: PassContext, k: GuestKind, wanted: R
   for (const s of ctx.store.listStatus(k.kind)) {
     if (typeof s.inventory?.vmid === 'number') known.set(s.inventory.vmid, { name: s.name, policy: (s.extra as GuestMemory | undefined)?.deletionPolicy })
   }
+  // Guests another guest kind's objects name in their inventory (an App's guest, seen from the
+  // Appliance kind) are explained too: no config read for them.
+  const otherKinds = new Set<number>()
+  for (const s of ctx.store.listStatus()) if (s.kind !== k.kind && typeof s.inventory?.vmid === 'number') otherKinds.add(s.inventory.vmid)
   const out: OrphanRecord<GuestOrphan>[] = []
   for (const g of ctx.snapshot.guests) {
     if (g.type !== 'lxc' || !hasManagedTag(g.tags)) continue
     const hint = known.get(g.vmid)
     if (hint && wanted.has(hint.name)) continue
+    if (!hint && otherKinds.has(g.vmid)) continue
     let cfg: Record<string, string | number>
     try {
       cfg = await ctx.pve.lxcConfig(g.node, g.vmid)

@@ -16,6 +16,7 @@ import { registerCompletion } from './commands/completion.js'
 import { registerServe } from './commands/serve.js'
 import { registerRestore } from './commands/restore.js'
 import { registerBackup } from './commands/backup.js'
+import { registerDiagnose } from './commands/diagnose.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLogs(program, ctx)
   registerRestore(program, ctx)
   registerBackup(program, ctx)
+  registerDiagnose(program, ctx)
   registerSandbox(program, ctx)
   registerSecret(program, ctx)
   registerCatalog(program, ctx)

@@ -269,6 +269,7 @@ export function createEngine(deps: EngineDeps): Engine {
     semaphores,
     controllers,
     source,
+    newContext: (o) => newContext({ dryRun: o.dryRun }),
     current: () => state,
     sourceState,
     plan,

@@ -39,6 +39,8 @@ export interface SimNodeAccess {
   nodeNames(): string[]
   /** Looks a guest up cluster-wide. */
   getGuest(vmid: number): SimGuestView | undefined
+  /** Every guest of `node` (the LAN peers of a container). */
+  guestsOn(node: string): SimGuestView[]
   /** `pct set` as root@pam (may set keyctl). Throws SimCommandError with pct's message. */
   setConfigAsRoot(node: string, vmid: number, changes: Record<string, string>): void
   /** `pct unlock` */

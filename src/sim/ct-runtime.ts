@@ -11,6 +11,8 @@ import { CtFilesystem, FsError } from './ct-fs.js'
 import { runDocker } from './ct-docker.js'
 import { runApk, runRcService, runRcUpdate, startService, stopService } from './ct-packages.js'
 import { publishers } from './ct-docker-format.js'
+import { APPLIANCE_SERVICES, applianceConnect, applianceHttp, refreshLeases, runApplianceService, runCaddy, runDnsmasq, runNft, runNslookup, runSysctl } from './ct-appliance.js'
+import type { LanPeer } from './ct-appliance.js'
 
 export type { CmdResult, CtContext } from './ct-state.js'
 export { ctState } from './ct-state.js'
@@ -26,9 +28,11 @@ export function ctContext(opts: {
   now: () => number
   hostLxcPveVersion: string
   readStdin: () => Promise<Buffer>
+  lan?: { peers(): LanPeer[] }
 }): CtContext {
   const state = ctState(opts.runtime, opts.now())
   return {
+    ...(opts.lan ? { lan: opts.lan } : {}),
     vmid: opts.vmid,
     state,
     fs: new CtFilesystem(state.fs, opts.now),
@@ -43,6 +47,7 @@ export function ctContext(opts: {
 export async function runInContainer(ctx: CtContext, argv: string[]): Promise<CmdResult> {
   const [prog0, ...args] = argv
   const prog = prog0?.replace(/^\/(usr\/)?s?bin\//, '') ?? ''
+  refreshLeases(ctx)
   try {
     switch (prog) {
       case 'cat': return await cat(ctx, args)
@@ -61,7 +66,14 @@ export async function runInContainer(ctx: CtContext, argv: string[]): Promise<Cm
       case 'sh': case 'ash': return result(2, '', `${prog}: proximity-sim does not run shell scripts; send argv commands`)
       case 'apk': return runApk(ctx, args)
       case 'rc-update': return runRcUpdate(ctx, args)
-      case 'rc-service': return runRcService(ctx, args)
+      case 'rc-service':
+        if (APPLIANCE_SERVICES.has(args[0] ?? '') && serviceInstalled(ctx, args[0])) return await runApplianceService(ctx, args[0] as 'dnsmasq', args[1] ?? '', () => runRcService(ctx, args))
+        return runRcService(ctx, args)
+      case 'dnsmasq': if (!('dnsmasq' in ctx.state.packages)) break; return await runDnsmasq(ctx, args)
+      case 'caddy': if (!('caddy' in ctx.state.packages)) break; return await runCaddy(ctx, args)
+      case 'nft': if (!('nftables' in ctx.state.packages)) break; return await runNft(ctx, args)
+      case 'sysctl': return runSysctl(ctx, args)
+      case 'nslookup': return runNslookup(ctx, args)
       case 'docker': return await runDocker(ctx, args)
       case 'docker-compose': return await runDocker(ctx, ['compose', ...args])
       case 'runc':
@@ -227,8 +239,12 @@ async function sleep(args: string[]): Promise<CmdResult> {
   return result(0)
 }
 
+function serviceInstalled(ctx: CtContext, svc: string | undefined): boolean {
+  return svc === 'nftables' ? 'nftables' in ctx.state.packages : svc !== undefined && svc in ctx.state.packages
+}
+
 /** Finds the running container publishing `port` on the CT's loopback. */
-function listener(ctx: CtContext, port: number): { health: string } | undefined {
+export function listener(ctx: CtContext, port: number): { health: string } | undefined {
   for (const p of Object.values(ctx.state.projects)) {
     for (const c of Object.values(p.containers)) {
       if (c.state !== 'running') continue
@@ -244,10 +260,14 @@ function wget(ctx: CtContext, args: string[]): CmdResult {
   let output: string | undefined
   let headers = false
   let url: string | undefined
+  let hostHeader: string | undefined
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     if (a === '-O') output = args[++i]
-    else if (a === '-Y' || a === '-T' || a === '-U' || a === '--header') i++
+    else if (a === '--header') {
+      const h = /^host:\s*(\S+)$/i.exec(args[++i] ?? '')
+      if (h) hostHeader = h[1]
+    } else if (a === '-Y' || a === '-T' || a === '-U') i++
     else if (a === '-S') headers = true
     else if (a === '-q' || a === '--spider') continue
     else if (a.startsWith('-')) return result(1, '', `wget: unrecognized option '${a}'`)
@@ -255,13 +275,15 @@ function wget(ctx: CtContext, args: string[]): CmdResult {
   }
   const m = url ? /^http:\/\/([^/:]+)(?::(\d+))?(\/.*)?$/.exec(url) : null
   if (!m) return result(1, '', `wget: bad address '${url ?? ''}'`)
-  const [, host, portText = '80'] = m
-  if (host !== '127.0.0.1' && host !== 'localhost') return result(1, '', `wget: bad address '${host}'`)
-  const l = listener(ctx, Number(portText))
+  const [, host, portText = '80', path = '/'] = m
+  const viaAppliance = applianceHttp(ctx, host, Number(portText), path, hostHeader)
+  if (viaAppliance === 'refused') return result(1, '', `wget: can't connect to remote host (${host}): Connection refused`)
+  if (!viaAppliance && host !== '127.0.0.1' && host !== 'localhost') return result(1, '', `wget: bad address '${host}'`)
+  const l = viaAppliance ? { health: viaAppliance.status === 200 ? '' : 'unhealthy' } : listener(ctx, Number(portText))
   if (!l) return result(1, '', `wget: can't connect to remote host (127.0.0.1): Connection refused`)
   const ok = l.health === '' || l.health === 'healthy'
-  const status = ok ? 'HTTP/1.1 200 OK' : 'HTTP/1.1 503 Service Unavailable'
-  const body = ok ? 'ok\n' : 'unavailable\n'
+  const status = ok ? 'HTTP/1.1 200 OK' : viaAppliance ? `HTTP/1.1 ${viaAppliance.status} ${viaAppliance.status === 502 ? 'Bad Gateway' : 'Not Found'}` : 'HTTP/1.1 503 Service Unavailable'
+  const body = ok ? (viaAppliance?.body ?? 'ok\n') : 'unavailable\n'
   let stderr = headers ? `  ${status}\n  Content-Type: text/plain; charset=utf-8\n  Content-Length: ${body.length}\n  Connection: close\n` : ''
   if (!ok) return result(1, '', `${stderr}wget: server returned error: ${status}`)
   if (output === '-') return result(0, body, stderr)
@@ -282,13 +304,13 @@ function nc(ctx: CtContext, args: string[]): CmdResult {
   let zero = false
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '-z') zero = true
-    else if (args[i] === '-w') i++
+    else if (args[i] === '-w' || args[i] === '-s') i++
     else if (args[i] === '-v') continue
     else rest.push(args[i])
   }
-  if (!zero || rest.length !== 2) return result(1, '', 'nc: proximity-sim supports only nc -z [-w N] HOST PORT')
+  if (!zero || rest.length !== 2) return result(1, '', 'nc: proximity-sim supports only nc -z [-w N] [-s ADDR] HOST PORT')
   const [host, port] = rest
-  if (host !== '127.0.0.1' && host !== 'localhost') return result(1, '', `nc: bad address '${host}'`)
+  if (host !== '127.0.0.1' && host !== 'localhost') return result(applianceConnect(ctx, host, Number(port)) ? 0 : 1)
   return result(listener(ctx, Number(port)) ? 0 : 1)
 }
 

@@ -140,6 +140,8 @@ export interface CtContext {
   hostLxcPveVersion: string
   /** resolves with all stdin once the client closed it */
   readStdin(): Promise<Buffer>
+  /** The other running containers of the node, as the LAN sees them (ct-appliance.ts). */
+  lan?: { peers(): import('./ct-appliance.js').LanPeer[] }
 }
 
 /** Shorthand for a result. */

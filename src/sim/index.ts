@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { SimCore } from './core.js'
 import { setServiceHealth } from './ct-runtime.js'
+import { failServiceReload } from './ct-appliance.js'
 import { FaultStore } from './faults.js'
 import { normaliseValue } from './guest-config.js'
 import { certFingerprint, loadOrCreateKeys } from './keys.js'
@@ -112,6 +113,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     },
     setServiceHealth: (vmid, project, service, health) => {
       setServiceHealth(guestOrThrow(vmid).runtime, project, service, health)
+      core.markDirty()
+    },
+    failServiceReload: (vmid, service, message, count = 1) => {
+      failServiceReload(guestOrThrow(vmid).runtime, service, message, count)
       core.markDirty()
     },
   }

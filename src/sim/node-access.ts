@@ -20,13 +20,14 @@ export function createNodeAccess(core: SimCore, log: MemoryRequestLog): SimNodeA
     if (!g || g.node !== node) throw new SimCommandError(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`, 2)
     return g
   }
+  const view = (g: SimGuest): SimGuestView => ({ vmid: g.vmid, node: g.node, type: g.type, status: g.status, ...(g.config.lock !== undefined ? { lock: String(g.config.lock) } : {}), config: effectiveConfig(g, true) })
   return {
     nodeNames: () => core.nodeNames(),
     getGuest: (vmid: number): SimGuestView | undefined => {
       const g = core.guest(vmid)
-      if (!g) return undefined
-      return { vmid: g.vmid, node: g.node, type: g.type, status: g.status, ...(g.config.lock !== undefined ? { lock: String(g.config.lock) } : {}), config: effectiveConfig(g, true) }
+      return g ? view(g) : undefined
     },
+    guestsOn: (node: string): SimGuestView[] => Object.values(core.state.guests).filter((g) => g.node === node).map(view),
     setConfigAsRoot: (node, vmid, changes) => {
       const g = guestOnNode(node, vmid)
       try {

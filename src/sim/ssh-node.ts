@@ -22,7 +22,8 @@ import type { Connection, ServerChannel } from 'ssh2'
 import type { SimNodeAccess } from './contracts.js'
 import { SimCommandError } from './contracts.js'
 import { ShellWordsError, splitShellWords } from './ct-shell-words.js'
-import { applyPowerChange, ctContext, runInContainer } from './ct-runtime.js'
+import { applyPowerChange, ctContext, listener, runInContainer } from './ct-runtime.js'
+import type { LanPeer } from './ct-appliance.js'
 import type { HostFs } from './ct-node-sftp.js'
 import { hostPath, serveSftp } from './ct-node-sftp.js'
 
@@ -242,10 +243,29 @@ export async function startSshNode(access: SimNodeAccess, opts: SshNodeOptions):
     if (!g.running) throw new SimCommandError(`container '${g.vmid}' not running!`)
     const runtime = access.runtime(g.vmid)
     const before = JSON.stringify(runtime)
-    const ctx = ctContext({ vmid: g.vmid, runtime, config: g.config, now: () => access.now(), hostLxcPveVersion: lxcPve, readStdin })
+    const ctx = ctContext({ vmid: g.vmid, runtime, config: g.config, now: () => access.now(), hostLxcPveVersion: lxcPve, readStdin, lan: { peers: () => lanPeers(g.vmid, g.node) } })
     const r = await runInContainer(ctx, cmdArgv)
     if (JSON.stringify(runtime) !== before) access.markDirty()
     return r
+  }
+
+  /** The other running containers on `node`, as seen from a LAN (ct-appliance.ts). */
+  function lanPeers(self: number, node: string): LanPeer[] {
+    return access
+      .guestsOn(node)
+      .filter((p) => p.vmid !== self && p.type === 'lxc' && p.status === 'running')
+      .map((p) => ({
+        vmid: p.vmid,
+        nets: Object.fromEntries(
+          Object.entries(p.config)
+            .filter(([k]) => /^net\d+$/.test(k))
+            .map(([k, v]) => [k, Object.fromEntries(String(v).split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))]),
+        ),
+        listens: (port: number) => {
+          const pctx = ctContext({ vmid: p.vmid, runtime: access.runtime(p.vmid), config: p.config, now: () => access.now(), hostLxcPveVersion: lxcPve, readStdin: async () => Buffer.alloc(0) })
+          return listener(pctx, port) !== undefined
+        },
+      }))
   }
 
   function pctPush(rest: string[], node: string | undefined): Outcome {

@@ -75,6 +75,12 @@ export interface FaultApi {
   lockGuest(vmid: number, lock: string | undefined): void
   /** Make a compose service inside a container report unhealthy (or healthy again). */
   setServiceHealth(vmid: number, project: string, service: string, health: 'healthy' | 'unhealthy' | 'starting'): void
+  /**
+   * Make the next `count` reloads/restarts of an appliance service (dnsmasq, caddy, nftables)
+   * inside a container fail with `message` although the config passes its check (as a Caddy
+   * reload whose port is taken does); the service keeps its old config.
+   */
+  failServiceReload(vmid: number, service: 'dnsmasq' | 'caddy' | 'nftables', message: string, count?: number): void
 }
 
 export interface RequestLog {

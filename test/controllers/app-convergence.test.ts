@@ -294,12 +294,12 @@ describe('App convergence: dependencies, suspension', () => {
     expect((await h.applyUntilReady(front)).result?.ready).toBe(true)
   })
 
-  it('network.appliance waits for the appliance (a later issue)', async () => {
+  it('network.appliance waits while its appliance is not in the set', async () => {
     const lan = app('lan-app', { network: { ip: 'dhcp', appliance: 'edge' } })
     h.sim.log.clear()
     const out = await h.reconcile(lan)
     expect((out.error as WaitingError).reason).toBe('DependencyNotReady')
-    expect(out.error?.message).toBe('appliance edge is not available yet')
+    expect(out.error?.message).toBe('appliance edge is not in the manifest set')
     expect(mutating(h.sim)).toEqual([])
   })
 

@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { appController } from '../../controllers/app/index.js'
 import { restoreController } from '../../controllers/restore/index.js'
+import { applianceController } from '../../controllers/appliance/index.js'
 import type { AnyController } from '../../src/runtime/attempt.js'
-import type { AppManifest, AppSpec, ClusterSpec, ManifestSet } from '../../src/model/types.js'
+import type { AppManifest, ApplianceManifest, AppSpec, ClusterSpec, ManifestSet } from '../../src/model/types.js'
 import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
 import { createNodeShellPool } from '../../src/providers/ssh/index.js'
 import type { NodeShellPool } from '../../src/providers/ssh/types.js'
@@ -71,6 +72,9 @@ export interface Harness {
   ctx: ControllerContext
   audit: AuditEntry[]
   setApps(apps: AppManifest[]): void
+  setAppliances(appliances: ApplianceManifest[]): void
+  /** One runtime attempt at an Appliance of the set (a fresh snapshot first). */
+  reconcileAppliance(a: ApplianceManifest): Promise<Outcome>
   /** Moves the controllers' clock forward (deep checks, health timeouts). */
   advance(ms: number): void
   /** Forgets generated secret values (as if the state dir were lost). */
@@ -162,7 +166,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }) as StateStore
   let current: AppManifest | undefined
   const attempter = createAttempter({
-    registry: new Map<string, AnyController>([['App', appController as unknown as AnyController], ['Restore', restoreController as unknown as AnyController]]),
+    registry: new Map<string, AnyController>([['App', appController as unknown as AnyController], ['Appliance', applianceController as unknown as AnyController], ['Restore', restoreController as unknown as AnyController]]),
     store: auditing,
     // The set the runtime looks keys up in: the apps set with setApps, plus the one being reconciled.
     manifests: () => (current ? { ...set, apps: [current, ...set.apps.filter((x) => x.metadata.name !== current?.metadata.name)] } : set),
@@ -200,6 +204,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     audit,
     setApps(apps) {
       set.apps = apps
+    },
+    setAppliances(appliances) {
+      set.appliances = appliances
+    },
+    async reconcileAppliance(a) {
+      await ctx.refreshSnapshot()
+      current = undefined
+      set.appliances = [a, ...set.appliances.filter((x) => x.metadata.name !== a.metadata.name)]
+      const r = await attempter.attempt(`Appliance/${a.metadata.name}`, { ctx, orphans: new Map(), prune: false, force: true })
+      if (r.outcome === 'bug' || r.outcome === 'skipped') throw r.error instanceof Error ? r.error : new Error(`${r.reason}: ${r.message}`)
+      return { actions: r.actions ?? [], result: r.result, ...(r.outcome === 'success' ? {} : { error: r.error as Error }) }
     },
     advance(ms) {
       offset += ms

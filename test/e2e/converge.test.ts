@@ -49,11 +49,12 @@ describe('apply examples/homelab', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { action: string; key?: string; revision?: string; result: string })
     const creates = audit.filter((a) => a.action === 'POST /nodes/{node}/lxc')
-    expect(creates).toHaveLength(items.length)
+    // one guest per app, plus the example's network appliance
+    expect(creates).toHaveLength(items.length + 1)
     // the example's BackupPolicy became one native backup job, audited under its own key
     expect(audit.filter((a) => a.action === 'POST /cluster/backup').map((a) => a.key)).toEqual(['BackupPolicy/nightly'])
     for (const a of audit) {
-      expect(a.key, a.action).toMatch(/^(App|BackupPolicy)\//)
+      expect(a.key, a.action).toMatch(/^(App|Appliance|BackupPolicy)\//)
       expect(a.revision).toMatch(/@sha(1|256):/)
     }
     expect(JSON.stringify(audit)).not.toContain(sim.tokenSecret)

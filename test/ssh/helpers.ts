@@ -44,6 +44,7 @@ export async function startTestNode(): Promise<TestNode> {
   const access: SimNodeAccess = {
     nodeNames: () => ['pve1', 'pve2'],
     getGuest: (vmid) => guests.get(vmid),
+    guestsOn: (node) => [...guests.values()].filter((g) => g.node === node),
     setConfigAsRoot(node, vmid, changes) {
       const g = guests.get(vmid)
       if (!g || g.node !== node) throw new SimCommandError(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`)

@@ -235,6 +235,9 @@ export function createPveClient(opts: PveClientOptions): PveHttpClient {
     taskLog(n, upid, o) {
       return readTaskLog(engine, n, upid, o?.start ?? 0, o?.limit ?? 50)
     },
+    async nodeNetworkChanges(n) {
+      return (await engine.requestRaw<unknown>('GET', `/nodes/${encodeURIComponent(n)}/network`, '/nodes/{node}/network')).changes ?? ''
+    },
     nodeNetwork(n, type) {
       return engine.requestRaw<Record<string, unknown>[]>('GET', `/nodes/${encodeURIComponent(n)}/network`, '/nodes/{node}/network', type === undefined ? undefined : { type })
     },

@@ -203,6 +203,12 @@ export interface PveClient {
 
   /** `GET /nodes/{node}/network` (pending state included; see PveHttpClient.nodeNetwork for the diff). */
   nodeNetworks(node: string, type?: string): Promise<NodeNetworkIface[]>
+  /**
+   * The node's queued (not yet applied) network changes as Proxmox's diff, '' when none
+   * (`changes` of `GET /nodes/{node}/network`). Optional: callers that must never apply someone
+   * else's changes treat a client without it as "unknown" and rely on the interface list.
+   */
+  nodeNetworkChanges?(node: string): Promise<string>
   /** `POST /nodes/{node}/network`: queued as a pending change until `applyNetwork`. */
   createNetwork(node: string, params: Record<string, string | number | boolean>): Promise<void>
   /** `PUT /nodes/{node}/network/{iface}` (`type` is required by PVE). Pending until applied. */

@@ -41,6 +41,12 @@ function power(kind: 'start' | 'stop' | 'shutdown' | 'reboot') {
         if (Number(g.config.template ?? 0) === 1) throw new Error("you can't start a CT if it's a template")
         if (g.status === 'running') throw new Error(`CT ${vmid} already running`)
         applyPending(g)
+        // Every NIC's bridge must exist (active, not merely pending) on the node, as lxc-start needs it.
+        const active = core.state.nodes[node]?.network ?? {}
+        for (const [k, v] of Object.entries(g.config)) {
+          const bridge = /^net\d+$/.test(k) ? /(?:^|,)bridge=([^,]+)/.exec(String(v))?.[1] : undefined
+          if (bridge && !active[bridge]) throw new Error(`bridge '${bridge}' does not exist`)
+        }
         core.setStatus(g, 'running')
       } else if (kind === 'reboot') {
         applyPending(g)
