@@ -20,6 +20,8 @@ export interface EngineMetrics {
   objectGone(kind: string, name: string): void
   appInfo(name: string, info: { vmid?: number; node?: string }): void
   resynced(atMs: number): void
+  /** The git source's last successful fetch and the head it found. */
+  sourceFetched(okAtMs: number | undefined, head: string | undefined, stale: boolean): void
   text(): Promise<string>
   readonly contentType: string
 }
@@ -62,6 +64,9 @@ export function createEngineMetrics(opts: { processMetrics?: boolean } = {}): En
   const appInfo = new Gauge({ name: 'proximity_app_info', help: 'Managed app and its guest; id matches pve-exporter (lxc/<vmid>)', labelNames: ['name', 'id', 'node'], registers: [registry] })
   const lastResync = new Gauge({ name: 'proximity_last_resync_timestamp_seconds', help: 'Unix time of the last completed resync pass', registers: [registry] })
   const appInfoLabels = new Map<string, { name: string; id: string; node: string }>()
+  const lastFetch = new Gauge({ name: 'proximity_source_last_fetch_success_timestamp_seconds', help: 'Unix time of the last successful fetch of the git source', registers: [registry] })
+  const sourceStale = new Gauge({ name: 'proximity_source_stale', help: '1 when no fetch of the git source has succeeded for several intervals', registers: [registry] })
+  const sourceHead = new Gauge({ name: 'proximity_source_head_info', help: 'The head revision last fetched from the git source', labelNames: ['revision'], registers: [registry] })
   const seenTotals = new Map<string, { adds: number; retries: number }>()
 
   return {
@@ -107,6 +112,14 @@ export function createEngineMetrics(opts: { processMetrics?: boolean } = {}): En
       appInfo.set(labels, 1)
     },
     resynced: (atMs) => lastResync.set(atMs / 1000),
+    sourceFetched(okAtMs, head, stale) {
+      if (okAtMs !== undefined) lastFetch.set(okAtMs / 1000)
+      sourceStale.set(stale ? 1 : 0)
+      if (head) {
+        sourceHead.reset()
+        sourceHead.set({ revision: head }, 1)
+      }
+    },
     text: () => registry.metrics(),
   }
 }

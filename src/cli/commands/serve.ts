@@ -10,6 +10,8 @@ import type { RunningServer } from '../../api/server.js'
 import type { EngineSource } from '../../api/engine-source.js'
 import { createEngineMetrics } from '../../runtime/metrics.js'
 import { formatError } from '../../manifest/format.js'
+import { openGitSource } from '../gitops.js'
+import type { GitOps } from '../../api/gitops.js'
 
 interface ServeOptions {
   filename: string[]
@@ -25,6 +27,19 @@ interface ServeOptions {
   tlsKey?: string
   metricsPublic?: boolean
   viewerToken?: boolean
+  git?: string
+  ref?: string
+  path?: string
+  interval: string
+  gitTokenFile?: string
+  gitSshKey?: string
+  gitKnownHosts?: string
+  webhookSecretFile?: string
+  notifyWebhook?: string
+  notifySecretFile?: string
+  commitStatusApi?: string
+  commitStatusRepo?: string
+  commitStatusTokenFile?: string
 }
 
 /** Registers `proximity serve`. */
@@ -40,7 +55,20 @@ export function registerServe(program: Command, ctx: CliContext): void {
         'a second SIGINT exits at once. Logs are JSON lines, or readable lines on a terminal.\n\n' +
         'Exit codes: 0 stopped by a signal, 1 could not start, 130 a second interrupt.',
     )
-    .requiredOption('-f, --filename <path>', 'manifest file or folder to watch (repeatable; folders are watched recursively)', collect, [])
+    .option('-f, --filename <path>', 'manifest file or folder to watch (repeatable; folders are watched recursively); with --git, files outside the repository (e.g. the Cluster manifest)', collect, [])
+    .option('--git <url>', 'follow a git repository (https, ssh, file:// or a local path) instead of watching folders')
+    .option('--ref <ref>', 'with --git: the branch, tag or commit sha to follow (default: the remote default branch)')
+    .option('--path <subdir>', 'with --git: the folder of the repository holding the manifests')
+    .option('--interval <duration>', 'with --git: poll this often (always on, also with webhooks)', '1m')
+    .option('--git-token-file <file>', 'with --git: an https token (or PROXIMITY_GIT_TOKEN); never in process arguments or logs')
+    .option('--git-ssh-key <file>', 'with --git over ssh: the private key')
+    .option('--git-known-hosts <file>', "with --git over ssh: a known_hosts file pinning the server's host key")
+    .option('--webhook-secret-file <file>', 'enable POST /hooks/{github,gitea,gitlab,generic} with this shared secret (or PROXIMITY_WEBHOOK_SECRET)')
+    .option('--notify-webhook <url>', 'send each revision outcome as signed JSON to this URL')
+    .option('--notify-secret-file <file>', 'the HMAC secret that signs --notify-webhook bodies (X-Signature: sha256=…)')
+    .option('--commit-status-api <url>', 'post commit statuses to this Gitea/GitHub API base (e.g. https://api.github.com)')
+    .option('--commit-status-repo <owner/name>', 'the repository of --commit-status-api')
+    .option('--commit-status-token-file <file>', 'the API token of --commit-status-api')
     .option('--resync <duration>', 'look at every object again this often (drift correction)', '5m')
     .option('--prune', 'delete managed guests whose manifest is gone (honours deletionPolicy)')
     .option('--listen <addr>', 'HOST:PORT of the status API, dashboard, /metrics, /healthz and /readyz (port 0 picks one)', '127.0.0.1:8080')
@@ -64,6 +92,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
   let graceMs: number
   let leaseWaitMs: number
   let listen: { host: string; port: number }
+  let intervalMs = 60_000
   const workers = Number(o.parallelism)
   const { parseListen } = await import('../../api/health.js')
   try {
@@ -75,12 +104,18 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
     if (o.logFormat !== undefined && o.logFormat !== 'json' && o.logFormat !== 'text') throw new Error(`--log-format must be json or text, got "${o.logFormat}"`)
     listen = parseListen(o.listen)
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together')
+    if (!o.git && o.filename.length === 0) throw new Error("give the manifests with -f PATH (repeatable) or --git URL")
+    if (!o.git && (o.ref || o.path || o.gitTokenFile || o.gitSshKey || o.webhookSecretFile)) throw new Error('--ref, --path, --git-token-file, --git-ssh-key and --webhook-secret-file need --git')
+    if (o.commitStatusApi && (!o.commitStatusRepo || !o.commitStatusTokenFile)) throw new Error('--commit-status-api needs --commit-status-repo and --commit-status-token-file')
+    if (o.git) intervalMs = parseDurationOption(o.interval, '--interval')
   } catch (e) {
     err(ctx, `error: ${(e as Error).message}`)
     return 1
   }
   const stateDir = resolveStateDir(ctx, o.stateDir)
-  const source = await pathsSource(ctx, o.filename, { stateDir, requireKey: true, watch: true })
+  const git = o.git ? await openGitSource(ctx, o, stateDir, intervalMs) : undefined
+  if (git === null) return 1
+  const source = git ?? (await pathsSource(ctx, o.filename, { stateDir, requireKey: true, watch: true }))
   const initial = await loadSource(ctx, source)
   if (!initial) return 1
   const { createDaemonLog } = await import('../daemon-log.js')
@@ -104,6 +139,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
   let engine: OpenedEngine | undefined
   let health: RunningServer | undefined
   let apiSource: EngineSource | undefined
+  let stopGitops: (() => void) | undefined
   const metrics = createEngineMetrics()
   try {
     engine = await openCliEngine(ctx, {
@@ -142,7 +178,13 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
       import('../../api/server.js'),
       import('../../api/tokens.js'),
     ])
-    apiSource = createEngineSource({ engine: e, metrics })
+    let gitops: GitOps | undefined
+    if (git) {
+      const { setupGitOps } = await import('../../api/gitops.js')
+      gitops = await setupGitOps({ ...(ctx.env.PROXIMITY_WEBHOOK_SECRET ? { envSecret: ctx.env.PROXIMITY_WEBHOOK_SECRET } : {}), flags: o, engine: e, git, stateDir, metrics, log: { info: (f, m) => log.pino.info(f, m), warn: (f, m) => log.pino.warn(f, m) } })
+      stopGitops = () => gitops?.close()
+    }
+    apiSource = createEngineSource({ engine: e, metrics, ...(gitops ? { deliveries: gitops.deliveries, sourceInfo: gitops.sourceInfo } : {}) })
     const feed = createChangeFeed(apiSource)
     const app = createApiApp({
       source: apiSource,
@@ -156,6 +198,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
         },
       },
       metricsPublic: o.metricsPublic === true,
+      ...(gitops?.webhooks ? { webhooks: gitops.webhooks } : {}),
       secureCookies: o.tlsCert !== undefined,
       log: { warn: (m) => log.pino.warn(m), error: (m, err) => log.pino.error({ err }, m) },
     })
@@ -170,17 +213,18 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
           `  Stop:      Ctrl-C\n\n`,
       )
     }
-    const manifests = source.inputs.map((p) => relative(ctx.cwd, p) || '.').join(', ')
+    const manifests = source.inputs.map((p) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : relative(ctx.cwd, p) || '.')).join(', ')
     const target = `${e.target.cluster.origin} ${e.target.pve.endpoint}`
     log.pino.info(
       { target, manifests, stateDir, listen: health.url, resync: o.resync, prune: o.prune === true, revision: e.current().revision },
-      `serving ${target}; manifests ${manifests} (watched); state ${stateDir}; listening on ${health.url}`,
+      `serving ${target}; manifests ${manifests} (${git ? 'git' : 'watched'}); state ${stateDir}; listening on ${health.url}`,
     )
     await e.run(stop.signal, { resyncMs, prune: o.prune === true, graceMs, workers })
     const revision = e.current().revision
     await health.close()
     health = undefined
     apiSource.close()
+    stopGitops?.()
     await e.close()
     engine = undefined
     log.pino.info({ revision }, 'stopped: state flushed, lease released')
