@@ -117,6 +117,12 @@ export function createEngineSource(o: EngineSourceOptions): EngineSource {
       return () => listeners.delete(l)
     },
     ...(o.deliveries ? { deliveries: o.deliveries } : {}),
+    // The last backup of every app, as the BackupPolicy controller observed it (newest first).
+    backups: () =>
+      engine.store
+        .listStatus('BackupPolicy')
+        .flatMap((s) => Object.entries((s.extra?.lastBackups ?? {}) as Record<string, Record<string, unknown>>).map(([target, b]): Record<string, unknown> => ({ target, policy: s.name, ...b })))
+        .sort((a, b) => String(b.time ?? '').localeCompare(String(a.time ?? ''))),
   })
   return {
     ...store,
