@@ -96,7 +96,7 @@ describe('dashboard', () => {
       const page = await context.newPage()
       await page.goto(`${h.url}/#token=${token}`)
       await page.waitForSelector('#apps-table')
-      for (const route of ['#/', '#/apps', '#/apps/whoami', '#/events']) {
+      for (const route of ['#/', '#/apps', '#/apps/whoami', '#/events', '#/deliveries']) {
         await page.evaluate(`location.hash = ${JSON.stringify(route)}`)
         await page.waitForSelector('#view h1')
         expect(await axeSerious(page), `${scheme} ${viewport.width}px ${route}`).toEqual([])

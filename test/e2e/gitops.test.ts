@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createTokenAuthority } from '../../src/api/tokens.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
 import { createTestRepo, type TestRepo } from '../git/repo.js'
-import { appYaml, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
+import { appYaml, runCli, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
 import { startServe, until, type ServeRun } from './serve-helpers.js'
 
 const SECRET = 'gitops-webhook-secret'
@@ -102,6 +102,13 @@ describe('serve --git', () => {
     expect(deliveries.items.map((d) => d.verdict)).toEqual(['wrong signature', 'ignored ref', 'duplicate', 'wrong signature', 'accepted'])
     expect(deliveries.items.at(-1)!.revision).toBe(`main@sha1:${sha}`)
     expect(JSON.stringify(deliveries)).not.toContain(SECRET)
+    const cli = await runCli(['get', 'deliveries', '--state-dir', join(dir, 'state')], { cwd: dir })
+    expect(cli.code).toBe(0)
+    expect(cli.stdout).toMatch(/d-1 +refs\/heads\/main +accepted +main@sha1:/)
+    expect(cli.stdout).toContain('duplicate')
+    const sources = await runCli(['get', 'sources', '-o', 'wide', '--state-dir', join(dir, 'state')], { cwd: dir })
+    expect(sources.stdout).toContain(`${repo.url} main`)
+    expect(sources.stdout).toContain(`main@sha1:${sha}`)
 
     // an invalid commit: not applied, the previous revision keeps running, the source says so
     const bad = repo.commit({ 'apps/web.yaml': appYaml('web', { memory: 1024 }).replace('cores: 1', 'cores: lots') }, 'broken')

@@ -66,8 +66,17 @@ export function statusText(s: ObjectStatus): string {
 /** The `get sources` table, then every recorded located error (as `validate` prints them). */
 function renderSources(items: ObjectStatus[], wide: boolean): string {
   const now = Date.now()
-  const rows = items.map((s) => [s.name, readyOf(s), wide ? statusText(s) : truncate(statusText(s), 60), s.lastAppliedRevision, formatAge(s.updatedAt, now)])
-  let text = renderTable(['NAME', 'READY', 'STATUS', 'REVISION', 'AGE'], rows)
+  // A git source shows its URL (no credentials), ref, head and last fetch; folders their paths.
+  const where = (s: ObjectStatus): string => (typeof s.extra?.url === 'string' ? `${s.extra.url} ${String(s.extra.ref ?? '')}`.trim() : ((s.extra?.inputs as string[] | undefined) ?? []).join(', '))
+  const rows = items.map((s) => [
+    s.name,
+    readyOf(s),
+    wide ? statusText(s) : truncate(statusText(s), 60),
+    s.lastAppliedRevision,
+    ...(wide ? [where(s), s.lastAttemptedRevision ?? '', typeof s.extra?.lastFetchOkAt === 'string' && s.extra.lastFetchOkAt ? formatAge(s.extra.lastFetchOkAt, now) : ''] : []),
+    formatAge(s.updatedAt, now),
+  ])
+  let text = renderTable(['NAME', 'READY', 'STATUS', 'REVISION', ...(wide ? ['SOURCE', 'HEAD', 'LAST FETCH'] : []), 'AGE'], rows)
   for (const s of items) {
     const errors = (s.extra?.errors as string[] | undefined) ?? []
     const count = (s.extra?.errorCount as number | undefined) ?? errors.length
@@ -87,16 +96,21 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .summary('list objects and their status, like kubectl get')
     .description(
       'List objects from the state store (what the last plan/apply/serve recorded), like kubectl get.\n' +
-        'RESOURCE is apps, appliances, backuppolicies, restores or sources (singular works too);\n' +
+        'RESOURCE is apps, appliances, backuppolicies, restores, sources or deliveries (singular works\n' +
+        'too); deliveries lists the webhook deliveries serve --git received, with their verdicts;\n' +
         'sources shows whether the manifests `serve` watches were accepted, with located errors.\n' +
         'Reads only the local state; it does not contact Proxmox. An unknown NAME exits 1.',
     )
-    .argument('<resource>', 'apps | appliances | backuppolicies | restores | sources')
+    .argument('<resource>', 'apps | appliances | backuppolicies | restores | sources | deliveries')
     .argument('[name]', 'show only this object')
     .option('-o, --output <format>', 'json, yaml or wide (default: table)')
     .option('--state-dir <dir>', 'state directory', '.proximity')
     .action(async (resource: string, name: string | undefined, o: { output?: string; stateDir?: string }) => {
       try {
+        if (/^deliver(y|ies)$/i.test(resource)) {
+          await getDeliveries(ctx, o)
+          return
+        }
         const kind = resourceKind(resource)
         const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
         const store = await openStoreIfPresent(ctx, o.stateDir)
@@ -155,4 +169,26 @@ export function registerGet(program: Command, ctx: CliContext): void {
         ctx.exitCode = 1
       }
     })
+}
+
+/**
+ * `get deliveries`: the webhook deliveries `serve --git` recorded (newest first) with their
+ * verdicts and the revision each led to. Reads `<state dir>/deliveries.json`; nothing secret is
+ * in it.
+ */
+async function getDeliveries(ctx: CliContext, o: { output?: string; stateDir?: string }): Promise<void> {
+  const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
+  const { readFile } = await import('node:fs/promises')
+  const { join } = await import('node:path')
+  let items: Record<string, string | undefined>[] = []
+  try {
+    items = (JSON.parse(await readFile(join(resolveStateDir(ctx, o.stateDir), 'deliveries.json'), 'utf8')) as { items: Record<string, string>[] }).items ?? []
+  } catch {
+    items = []
+  }
+  if (format === 'json') return void out(ctx, renderJson({ kind: 'DeliveryList', items }).trimEnd())
+  if (format === 'yaml') return void ctx.stdout.write(renderYaml({ kind: 'DeliveryList', items }))
+  if (items.length === 0) return void err(ctx, 'No deliveries found (serve --git with --webhook-secret-file records them).')
+  const now = Date.now()
+  out(ctx, renderTable(['AGE', 'SOURCE', 'EVENT', 'DELIVERY', 'REF', 'VERDICT', 'REVISION'], items.map((d) => [formatAge(d.time, now), d.source, d.event, d.deliveryId ?? '', d.ref ?? '', d.message ? `${d.verdict} (${d.message})` : d.verdict, d.revision ?? d.error ?? ''])).trimEnd())
 }

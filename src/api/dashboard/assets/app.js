@@ -65,14 +65,16 @@ function setLive(text) {
 }
 
 async function loadAll() {
-  const [summary, apps, appliances, policies, restores, events] = await Promise.all([
+  const [summary, apps, appliances, policies, restores, events, deliveries] = await Promise.all([
     api('/api/v1/summary'),
     api('/api/v1/apps'),
     api('/api/v1/appliances'),
     api('/api/v1/backuppolicies'),
     api('/api/v1/restores'),
     api('/api/v1/events?limit=200'),
+    api('/api/v1/deliveries'),
   ])
+  state.deliveries = deliveries.items
   state.summary = summary
   state.apps = apps.items
   state.others = [...appliances.items, ...policies.items, ...restores.items]
@@ -207,12 +209,27 @@ function renderEvents() {
   return [el('h1', {}, 'Events'), eventsList(state.events)]
 }
 
+function renderDeliveries() {
+  const items = state.deliveries || []
+  if (!items.length) return [el('h1', {}, 'Webhook deliveries'), el('p', { class: 'muted' }, 'No deliveries (serve --git with a webhook secret records them).')]
+  return [
+    el('h1', {}, 'Webhook deliveries'),
+    tableWrap('Deliveries', el('table', { id: 'deliveries-table' },
+      el('thead', {}, el('tr', {}, ['When', 'Source', 'Event', 'Delivery', 'Ref', 'Verdict', 'Revision'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, items.map((d) => el('tr', {},
+        el('td', {}, age(d.time)), el('td', {}, d.source), el('td', {}, d.event), el('td', {}, d.deliveryId || ''),
+        el('td', {}, d.ref || ''), el('td', {}, d.message ? `${d.verdict} (${d.message})` : d.verdict), el('td', {}, d.revision || d.error || '')))),
+    )),
+  ]
+}
+
 function route() {
   const h = location.hash.replace(/^#/, '') || '/'
   const m = /^\/apps\/(.+)$/.exec(h)
   if (m) return renderApp(decodeURIComponent(m[1]))
   if (h === '/apps') return renderApps()
   if (h === '/events') return renderEvents()
+  if (h === '/deliveries') return renderDeliveries()
   return renderOverview()
 }
 
@@ -251,6 +268,8 @@ function follow() {
   es.addEventListener('open', () => setLive('live'))
   es.addEventListener('error', () => setLive('reconnecting…'))
   for (const type of ['status', 'event', 'revision', 'delivery', 'source', 'reset']) es.addEventListener(type, scheduleRefresh)
+  // Deliveries arrive without a stream event of their own: look again now and then.
+  setInterval(scheduleRefresh, 30000)
 }
 
 async function start() {
