@@ -146,6 +146,16 @@ function passTasks(ctx: PassContext, node: string): Promise<TaskEntry[]> {
  * The guests a policy may select: every App and Appliance of the set, with the vmid the store's
  * inventory holds when the pass snapshot still shows that guest as managed.
  */
+/** True when an App or Appliance inventory names a vmid the pass snapshot does not show as managed. */
+function snapshotBehindStore(ctx: Pick<ControllerContext, 'set' | 'store' | 'snapshot'>): boolean {
+  const managed = new Set(ctx.snapshot.guests.filter((g) => hasManagedTag(g.tags)).map((g) => g.vmid))
+  const keys = [...ctx.set.apps.map((a) => `App/${a.metadata.name}`), ...ctx.set.appliances.map((a) => `Appliance/${a.metadata.name}`)]
+  return keys.some((k) => {
+    const vmid = ctx.store.getStatus(k)?.inventory?.vmid
+    return typeof vmid === 'number' && !managed.has(vmid)
+  })
+}
+
 export function backupTargets(ctx: Pick<ControllerContext, 'set' | 'store' | 'snapshot'>): BackupTarget[] {
   const managed = new Map(ctx.snapshot.guests.filter((g) => hasManagedTag(g.tags)).map((g) => [g.vmid, g]))
   const vmidOf = (key: string): number | undefined => {
@@ -177,6 +187,10 @@ export async function observeBackupPolicy(ctx: ControllerContext, policy: Backup
   const now = ctx.now()
   const extra = { ...((ctx.store.getStatus(policyKey(name))?.extra ?? {}) as BackupPolicyExtra) }
   const cluster = ctx.cluster.spec
+  // A guest another object created during this pass may not be in the pass snapshot yet: when the
+  // store names a vmid the snapshot does not show as managed, look again once (never in a steady
+  // pass, where every inventory is confirmed).
+  if (snapshotBehindStore(ctx)) await ctx.refreshSnapshot()
   const targets = backupTargets(ctx)
   const desired = desiredBackupJob(policy, { owner: cluster.owner, backupStorage: cluster.defaults.backupStorage }, targets)
   const digest = jobDigest(desired)

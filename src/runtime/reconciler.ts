@@ -200,7 +200,20 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const tries = new Map<string, number>()
     const changed = new Map<string, string[]>()
     const waiting = new Set<string>()
+    // Keys running now, and those reopened by a watcher while they ran: their current attempt may
+    // have read the state from before the change, so its outcome must not close them (the queue
+    // runs them again).
+    const running = new Set<string>()
+    const reopened = new Map<string, number>()
+    /** Attempts started per key (never reset, unlike `tries`). */
+    const started = new Map<string, number>()
     const finish = (key: string, result: Outcome['result'], r: AttemptReport): void => {
+      const stale = reopened.get(key)
+      if (stale !== undefined) {
+        reopened.delete(key)
+        // Only the attempt that was running when the key was reopened is ignored.
+        if (stale === started.get(key)) return
+      }
       const out: Outcome = { key, result, reason: r.reason, message: r.message, attempts: tries.get(key) ?? 0, changed: changed.get(key) ?? [] }
       outcomes.set(key, out)
       waiting.delete(key)
@@ -215,12 +228,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const handler = async (key: string): Promise<void> => {
       if (outcomes.has(key)) return
       tries.set(key, (tries.get(key) ?? 0) + 1)
-      const r = await attempt(key, pass)
+      running.add(key)
+      started.set(key, (started.get(key) ?? 0) + 1)
+      const r = await attempt(key, pass).finally(() => running.delete(key))
       if (r.result?.changed?.length) changed.set(key, [...(changed.get(key) ?? []), ...r.result.changed])
       // Watchers look again, joining the run if they were not in it (before this key's outcome,
       // which may end the run); a finished one is reopened.
       for (const w of watchersOf(key, r)) {
         if (!all.includes(w)) all.push(w)
+        if (running.has(w)) reopened.set(w, started.get(w) ?? 0)
         outcomes.delete(w)
         waiting.delete(w)
         tries.delete(w)

@@ -76,9 +76,11 @@ describe('BackupPolicy → Proxmox backup job, through the CLI', () => {
     return Object.fromEntries((JSON.parse(r.stdout) as { items: AppItem[] }).items.map((i) => [i.name, i.inventory?.vmid as number]))
   }
   const ourJob = async (): Promise<Record<string, unknown> | undefined> => (await pve.listBackupJobs()).find((j) => j.id === JOB)
+  let lastApply = ''
   const apply = async (...extra: string[]): Promise<void> => {
     const r = await runCli(['apply', ...args, ...extra], { cwd: work.dir })
-    expect(r.code, r.stdout + r.stderr).toBe(0)
+    lastApply = r.stdout + r.stderr
+    expect(r.code, lastApply).toBe(0)
     expect(r.stderr).not.toMatch(/no controller/)
   }
 
@@ -114,7 +116,7 @@ describe('BackupPolicy → Proxmox backup job, through the CLI', () => {
     await apply()
     const ids = await vmids()
     const job = await ourJob()
-    expect(job).toBeDefined()
+    expect(job, lastApply).toBeDefined()
     expect(job).toMatchObject({ schedule: 'mon..fri 22:30', storage: 'local', mode: 'snapshot', compress: 'zstd' })
     expect(normalizeVmids(job!.vmid)).toEqual([ids.web])
     expect(normalizePruneBackups(job!['prune-backups'])).toBe('keep-daily=7,keep-last=3')
