@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { main } from '../src/cli/main.js'
+import { benchAppDoc, writeBenchCluster } from './fixtures.js'
 import { openEngine } from '../src/engine/open.js'
 import { createPathsSource } from '../src/engine/sources/paths.js'
 import { packageRoot } from '../src/model/paths.js'
@@ -31,28 +32,6 @@ export interface BackupSteadyResult {
 
 const APPS = 100
 
-function appDoc(name: string): string {
-  return [
-    'apiVersion: proximity/v1alpha1',
-    'kind: App',
-    'metadata:',
-    `  name: ${name}`,
-    '  labels: {backup: nightly}',
-    'spec:',
-    '  source:',
-    '    compose:',
-    '      services:',
-    '        web:',
-    '          image: traefik/whoami:v1.10.3',
-    '          ports: ["80:80"]',
-    '  resources: {cores: 1, memory: 128, disk: 1}',
-    '  health:',
-    '    tcp: {port: 80}',
-    '  deletionPolicy: Delete',
-    '',
-  ].join('\n')
-}
-
 const POLICY = [
   'apiVersion: proximity/v1alpha1',
   'kind: BackupPolicy',
@@ -71,26 +50,8 @@ export async function run(): Promise<BackupSteadyResult> {
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, sshPort: 0, taskLatencyMs: 1 })
   try {
     const dir = join(work, 'm')
-    await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, 'token'), sim.tokenSecret, { mode: 0o600 })
-    await writeFile(join(dir, 'ssh-key'), sim.ssh.privateKey, { mode: 0o600 })
-    await writeFile(
-      join(dir, 'cluster.yaml'),
-      [
-        'apiVersion: proximity/v1alpha1',
-        'kind: Cluster',
-        'metadata: {name: bench}',
-        'spec:',
-        `  endpoint: ${JSON.stringify(sim.endpoint)}`,
-        `  tls: {fingerprint: ${JSON.stringify(sim.fingerprint)}}`,
-        `  auth: {tokenId: ${JSON.stringify(sim.tokenId)}, tokenSecret: {file: token}}`,
-        `  ssh: {host: ${JSON.stringify(sim.ssh.host)}, port: ${sim.ssh.port}, user: ${JSON.stringify(sim.ssh.user)}, privateKey: {file: ssh-key}, hostKey: ${JSON.stringify(sim.ssh.hostKey)}}`,
-        '  vmidRange: {min: 1000, max: 9999}',
-        '  concurrency: {perNode: 16}',
-        '',
-      ].join('\n'),
-    )
-    await writeFile(join(dir, 'apps.yaml'), Array.from({ length: APPS }, (_, i) => appDoc(`app-${String(i).padStart(4, '0')}`)).join('---\n'))
+    await writeBenchCluster(dir, sim, 16)
+    await writeFile(join(dir, 'apps.yaml'), Array.from({ length: APPS }, (_, i) => benchAppDoc(`app-${String(i).padStart(4, '0')}`, { backup: 'nightly' })).join('---\n'))
     await writeFile(join(dir, 'policy.yaml'), POLICY)
     const stateDir = join(work, 'state')
     const home = join(work, 'home')

@@ -22,6 +22,7 @@ import { PassThrough } from 'node:stream'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
 import { main } from '../src/cli/main.js'
+import { benchAppDoc, writeBenchCluster } from './fixtures.js'
 import { packageRoot } from '../src/model/paths.js'
 import { startSimulator } from '../src/sim/index.js'
 import type { RunningSimulator } from '../src/sim/types.js'
@@ -72,52 +73,13 @@ const TASK_LATENCY_MS = 10
 const PARALLELISM = 32
 const PER_NODE = 16
 
-function appDoc(name: string): string {
-  return [
-    'apiVersion: proximity/v1alpha1',
-    'kind: App',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  source:',
-    '    compose:',
-    '      services:',
-    '        web:',
-    '          image: traefik/whoami:v1.10.3',
-    '          ports: ["80:80"]',
-    '  resources: {cores: 1, memory: 128, disk: 1}',
-    '  health:',
-    '    tcp: {port: 80}',
-    '  deletionPolicy: Delete',
-    '',
-  ].join('\n')
-}
-
 async function writeInputs(dir: string, sim: RunningSimulator, n: number): Promise<{ cluster: string; apps: string }> {
   const cluster = join(dir, 'cluster')
   const apps = join(dir, 'apps')
-  await mkdir(cluster, { recursive: true })
+  await writeBenchCluster(cluster, sim, PER_NODE)
   await mkdir(apps, { recursive: true })
-  await writeFile(join(cluster, 'token'), sim.tokenSecret, { mode: 0o600 })
-  await writeFile(join(cluster, 'ssh-key'), sim.ssh.privateKey, { mode: 0o600 })
-  await writeFile(
-    join(cluster, 'cluster.yaml'),
-    [
-      'apiVersion: proximity/v1alpha1',
-      'kind: Cluster',
-      'metadata: {name: bench}',
-      'spec:',
-      `  endpoint: ${JSON.stringify(sim.endpoint)}`,
-      `  tls: {fingerprint: ${JSON.stringify(sim.fingerprint)}}`,
-      `  auth: {tokenId: ${JSON.stringify(sim.tokenId)}, tokenSecret: {file: token}}`,
-      `  ssh: {host: ${JSON.stringify(sim.ssh.host)}, port: ${sim.ssh.port}, user: ${JSON.stringify(sim.ssh.user)}, privateKey: {file: ssh-key}, hostKey: ${JSON.stringify(sim.ssh.hostKey)}}`,
-      '  vmidRange: {min: 1000, max: 9999}',
-      `  concurrency: {perNode: ${PER_NODE}}`,
-      '',
-    ].join('\n'),
-  )
   const docs: string[] = []
-  for (let i = 0; i < n; i++) docs.push(appDoc(`app-${String(i).padStart(4, '0')}`))
+  for (let i = 0; i < n; i++) docs.push(benchAppDoc(`app-${String(i).padStart(4, '0')}`))
   await writeFile(join(apps, 'apps.yaml'), docs.join('---\n'))
   return { cluster, apps }
 }

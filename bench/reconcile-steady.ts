@@ -24,6 +24,7 @@ import { main } from '../src/cli/main.js'
 import { packageRoot } from '../src/model/paths.js'
 import { startSimulator } from '../src/sim/index.js'
 import type { RunningSimulator } from '../src/sim/types.js'
+import { benchAppDoc, writeBenchCluster } from './fixtures.js'
 import { openEngine } from '../src/engine/open.js'
 import { createPathsSource } from '../src/engine/sources/paths.js'
 import type { Engine } from '../src/engine/types.js'
@@ -59,55 +60,14 @@ async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout:
   return { code, stdout: o, stderr: e }
 }
 
-function appDoc(name: string): string {
-  return [
-    'apiVersion: proximity/v1alpha1',
-    'kind: App',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  source:',
-    '    compose:',
-    '      services:',
-    '        web:',
-    '          image: traefik/whoami:v1.10.3',
-    '          ports: ["80:80"]',
-    '  resources: {cores: 1, memory: 128, disk: 1}',
-    '  health:',
-    '    tcp: {port: 80}',
-    '  deletionPolicy: Delete',
-    '',
-  ].join('\n')
-}
-
 async function writeApps(dir: string, from: number, to: number, prefix = 'app'): Promise<void> {
   await mkdir(dir, { recursive: true })
   const docs: string[] = []
-  for (let i = from; i < to; i++) docs.push(appDoc(`${prefix}-${String(i).padStart(4, '0')}`))
+  for (let i = from; i < to; i++) docs.push(benchAppDoc(`${prefix}-${String(i).padStart(4, '0')}`))
   await writeFile(join(dir, `apps-${from}-${to}.yaml`), docs.join('---\n'))
 }
 
-async function writeCluster(dir: string, sim: RunningSimulator, perNode = 4): Promise<void> {
-  await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, 'token'), sim.tokenSecret, { mode: 0o600 })
-  await writeFile(join(dir, 'ssh-key'), sim.ssh.privateKey, { mode: 0o600 })
-  await writeFile(
-    join(dir, 'cluster.yaml'),
-    [
-      'apiVersion: proximity/v1alpha1',
-      'kind: Cluster',
-      'metadata: {name: bench}',
-      'spec:',
-      `  endpoint: ${JSON.stringify(sim.endpoint)}`,
-      `  tls: {fingerprint: ${JSON.stringify(sim.fingerprint)}}`,
-      `  auth: {tokenId: ${JSON.stringify(sim.tokenId)}, tokenSecret: {file: token}}`,
-      `  ssh: {host: ${JSON.stringify(sim.ssh.host)}, port: ${sim.ssh.port}, user: ${JSON.stringify(sim.ssh.user)}, privateKey: {file: ssh-key}, hostKey: ${JSON.stringify(sim.ssh.hostKey)}}`,
-      '  vmidRange: {min: 1000, max: 9999}',
-      `  concurrency: {perNode: ${perNode}}`,
-      '',
-    ].join('\n'),
-  )
-}
+const writeCluster = (dir: string, sim: RunningSimulator, perNode = 4): Promise<void> => writeBenchCluster(dir, sim, perNode)
 
 /** Resolves once the daemon loop has nothing queued or in flight. */
 async function idle(engine: Engine): Promise<void> {
