@@ -85,7 +85,13 @@ export async function findLeftoverScratch(ctx: Pick<ControllerContext, 'snapshot
   const out: LeftoverScratch[] = []
   for (const g of ctx.snapshot.guests) {
     if (!parseTags(g.tags).includes(DRILL_TAG) || inUse.has(g.vmid)) continue
-    const cfg = await read(`read config of guest ${g.vmid}`, () => ctx.pve.lxcConfig(g.node, g.vmid), ctx)
+    let cfg: Record<string, unknown>
+    try {
+      cfg = await read(`read config of guest ${g.vmid}`, () => ctx.pve.lxcConfig(g.node, g.vmid), ctx)
+    } catch (e) {
+      if (isNotFound(e)) continue // destroyed since the snapshot was taken
+      throw e
+    }
     const m = drillMarker(cfg.description)
     if (m?.owner !== ctx.cluster.spec.owner) continue
     out.push({ vmid: g.vmid, node: g.node, ...(m.app ? { app: m.app } : {}) })
@@ -129,6 +135,8 @@ async function destroyScratch(ctx: ControllerContext, node: string, vmid: number
 export async function runRestoreDrill(ctx: ControllerContext, app: AppManifest, opts: DrillOptions): Promise<DrillResult> {
   const startedAt = ctx.now()
   const key = `App/${app.metadata.name}`
+  // A fresh look: the pass snapshot may still list the scratch guest of a drill just finished.
+  await ctx.refreshSnapshot()
   await removeLeftoverScratch(ctx)
   const fresh = await ctx.refreshSnapshot()
   const vmid = allocateVmid(ctx.cluster.spec.vmidRange, fresh.guests.map((g) => g.vmid))
