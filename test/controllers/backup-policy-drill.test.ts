@@ -120,6 +120,9 @@ describe('BackupPolicy restore drills', () => {
     expect(h.store.listEvents({ key: 'App/web' }).some((e) => e.reason === 'RestoreVerified')).toBe(true)
     expect(scratch()).toEqual([])
     expect(JSON.stringify(appGuests())).toBe(before)
+    // The App controller keeps the condition it did not set.
+    expect((await h.reconcile(web)).result?.ready).toBe(true)
+    expect(condition('App/web')).toMatchObject({ status: 'True', reason: 'Verified' })
   }, 90_000)
 
   it('the served run is not repeated: the next pass reads the snapshot and one listing, and writes nothing', async () => {
@@ -130,6 +133,18 @@ describe('BackupPolicy restore drills', () => {
     expect(r.actions?.map((a) => a.type)).toEqual(['noop'])
     expect(mutating(h.sim)).toEqual([])
     expect(h.sim.log.entries().map((e) => `${e.method} ${e.route}`)).toEqual(['GET /cluster/resources', 'GET /nodes/{node}/storage/{storage}/content'])
+  })
+
+  it('a run this process does not know (the daemon was killed mid-run) is reported as interrupted, not run again', async () => {
+    const st = h.store.getStatus(KEY)!
+    const verify = (st.extra as { verify: { lastScheduledAt: string } }).verify
+    const running = { scheduledAt: verify.lastScheduledAt, startedAt: new Date(h.ctx.now()).toISOString(), apps: ['App/web'] }
+    h.store.putStatus({ ...st, extra: { ...st.extra, verify: { ...verify, running } } })
+    const r = await attempt()
+    expect(r.result?.ready, r.result?.message).toBe(true)
+    expect(changes(r).find((c) => c.key === 'drill')).toBeUndefined()
+    expect(condition('App/web')).toMatchObject({ status: 'False', reason: 'DrillInterrupted' })
+    expect((h.store.getStatus(KEY)!.extra as { verify: { running?: unknown } }).verify.running).toBeUndefined()
   })
 
   it('a scratch guest left by a killed drill is planned for removal and removed; a foreign one is left alone', async () => {
