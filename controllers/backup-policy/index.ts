@@ -34,6 +34,7 @@ import {
 } from './observe.js'
 import { orphanJobs, planBackupJob, type BackupJobDetail } from './plan.js'
 import type { OverdueResult } from './status.js'
+import { applyVerify, planVerify, type VerifyPlan } from './verify-step.js'
 
 export { observeBackupPolicy } from './observe.js'
 
@@ -55,6 +56,8 @@ export interface BackupPolicyDetail extends BackupJobDetail {
     completions: NotesCompletion[]
     now: number
   }
+  /** Restore drills (spec.verify). */
+  verify: VerifyPlan
 }
 
 /** What finalize needs: the job id and the policy it was made for. */
@@ -65,8 +68,20 @@ export interface BackupJobOrphan {
 
 type PolicyAction = Action<BackupPolicyDetail, PlanFieldChange>
 
-/** Pure: the job action of planBackupJob, carrying the observed status facts. */
+/**
+ * Pure: the job action of planBackupJob, carrying the observed status facts, with the restore
+ * drill changes (verify fields, leftover scratch guests, a due drill) added to it.
+ */
 export function planBackupPolicy(policy: BackupPolicyManifest, o: BackupPolicyObservation, ctx: Pick<ControllerContext, 'cluster'>): PolicyAction[] {
+  const v = planVerify(policy, o.verify)
+  return planJob(policy, o, ctx, v.plan).map((a) => {
+    if (v.changes.length === 0) return a
+    const summary = [a.summary, ...v.changes.filter((c) => c.key === 'scratch' || c.key === 'drill').map((c) => (c.key === 'drill' ? String(c.after) : `remove ${String(c.before)}`))].filter(Boolean).join('; ')
+    return { ...a, type: a.type === 'noop' ? 'update' : a.type, changes: [...a.changes, ...v.changes], summary: summary || 'update restore drills' }
+  })
+}
+
+function planJob(policy: BackupPolicyManifest, o: BackupPolicyObservation, ctx: Pick<ControllerContext, 'cluster'>, verify: VerifyPlan): PolicyAction[] {
   const name = policy.metadata.name
   const status: BackupPolicyDetail['status'] = {
     digest: o.digest,
@@ -86,8 +101,8 @@ export function planBackupPolicy(policy: BackupPolicyManifest, o: BackupPolicyOb
   if (o.jobs === undefined) {
     // Steady: the desired job is the one last applied and checked recently; nothing to read or do.
     const detail: BackupPolicyDetail = o.desired.params
-      ? { mode: 'converged', id: o.desired.id, status }
-      : { mode: 'absent', id: o.desired.id, status, message: `the selector matches no app with a guest${o.desired.selection.pending.length > 0 ? ` yet (waiting for ${o.desired.selection.pending.join(', ')})` : ''}` }
+      ? { mode: 'converged', id: o.desired.id, status, verify }
+      : { mode: 'absent', id: o.desired.id, status, verify, message: `the selector matches no app with a guest${o.desired.selection.pending.length > 0 ? ` yet (waiting for ${o.desired.selection.pending.join(', ')})` : ''}` }
     return [{ key: policyKey(name), kind: 'BackupPolicy', name, type: 'noop', changes: [], detail }]
   }
   const a = planBackupJob(name, o.desired, o.jobs, ctx.cluster.spec.owner)
@@ -105,9 +120,9 @@ export function planBackupPolicy(policy: BackupPolicyManifest, o: BackupPolicyOb
       { path: 'compress', key: 'compress', after: compressParam(spec.compress), impact: 'live' },
       { path: 'retention', key: 'prune-backups', after: pruneBackups(spec.retention), impact: 'live' },
     ]
-    return [{ ...a, type: 'create', changes, summary: `create backup job ${o.desired.id} once ${pending.join(', ')} have guests`, detail: { ...(a.detail as BackupJobDetail), status } }]
+    return [{ ...a, type: 'create', changes, summary: `create backup job ${o.desired.id} once ${pending.join(', ')} have guests`, detail: { ...(a.detail as BackupJobDetail), status, verify } }]
   }
-  return [{ ...a, detail: { ...(a.detail as BackupJobDetail), status } }]
+  return [{ ...a, detail: { ...(a.detail as BackupJobDetail), status, verify } }]
 }
 
 /** The `BackupOverdue` condition over every selected app (True when any is overdue). */
@@ -189,20 +204,29 @@ export async function applyBackupPolicy(ctx: ControllerContext, policy: BackupPo
     }
   }
   const checked = s.jobRead || changed.length > 0
-  const extra: BackupPolicyExtra = { ...memory, appliedJobDigest: s.digest, ...(checked ? { jobCheckedAt: s.now } : {}) }
+  // Restore drills: leftovers, a finished run, a due one (started in the background).
+  const drills = await applyVerify(ctx, policy, d.verify)
+  ctx.status.remember({ verify: drills.memory })
+  if (drills.condition) ctx.status.condition(drills.condition)
+  const extra: BackupPolicyExtra = { ...memory, verify: drills.memory, appliedJobDigest: s.digest, ...(checked ? { jobCheckedAt: s.now } : {}) }
   const hasJob = d.mode !== 'absent' && d.mode !== 'delete'
   const parts: string[] = []
   if (hasJob) parts.push(`backup job ${d.id}: ${s.selected.length} guest${s.selected.length === 1 ? '' : 's'} (${s.selected.join(', ')}) to ${s.storage}, schedule "${s.schedule}"`)
   else parts.push(`no backup job: ${d.message ?? 'the selector matches no app with a guest'}`)
   if (hasJob && s.pending.length > 0) parts.push(`joining when their guest exists: ${s.pending.join(', ')}`)
   if (s.lastRun) parts.push(`last run: ${s.lastRun.message}`)
+  if (drills.message) parts.push(drills.message)
+  const all = [...changed, ...drills.changed]
   return {
-    ready: true,
-    reason: hasJob ? 'Succeeded' : 'NoGuestsSelected',
+    // While a drill runs the policy is not Ready and comes back to collect it: a one-shot apply
+    // waits for it (its scratch guest must not outlive the process); the daemon keeps working.
+    ready: !drills.running,
+    reason: drills.running ? 'RestoreDrillRunning' : hasJob ? 'Succeeded' : 'NoGuestsSelected',
     message: parts.join('; '),
     inventory: { jobId: hasJob ? d.id : undefined, storage: s.storage },
     extra: { ...extra },
-    ...(changed.length > 0 ? { changed } : {}),
+    ...(drills.requeueAfterMs !== undefined ? { requeueAfterMs: drills.requeueAfterMs } : {}),
+    ...(all.length > 0 ? { changed: all } : {}),
   }
 }
 

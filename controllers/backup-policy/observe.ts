@@ -26,6 +26,9 @@ import { desiredBackupJob, selects, type BackupTarget, type DesiredBackupJob } f
 import { appImages } from './operations.js'
 import type { ObservedBackupJob } from './plan.js'
 import { checkOverdue, JOB_START_WINDOW_MS, lastBackups, lastJobRun, uncoveredTargets, type OverdueResult, type TaskEntry } from './status.js'
+import { findLeftoverScratch, type LeftoverScratch } from '../restore/drill.js'
+import { activeDrillRun } from './drills.js'
+import { drillSchedule, type DrillSchedule, type VerifyMemory } from './verify.js'
 
 /** How old the last look at a converged job may get before `GET /cluster/backup` is read again (drift behind our back). */
 export const JOB_CHECK_INTERVAL_MS = 10 * 60_000
@@ -58,6 +61,23 @@ export interface BackupPolicyExtra {
   lastBackups?: Record<string, LastBackup>
   lastRun?: StoredJobRun
   uncovered?: string[]
+  /** Restore drills (spec.verify): schedule memory, running run, last result per app. */
+  verify?: VerifyMemory
+}
+
+/** What observe found about restore drills (spec.verify). */
+export interface VerifyObservation {
+  /** The policy's drill memory (`since` filled in when verify is set). */
+  memory: VerifyMemory
+  schedule: DrillSchedule
+  /** Selected Apps with a guest (`App/web`) and the volid of their latest backup, if any. */
+  candidates: { key: string; volid?: string }[]
+  /** Scratch guests left by interrupted drills (looked for by the first policy of the set only). */
+  leftovers: LeftoverScratch[]
+  /** A run of this policy's drills is going on (or awaits collection) in this process. */
+  active: boolean
+  /** The node backups were listed on (where a drill restores). */
+  node?: string
 }
 
 /** Notes of a job backup to complete with what only Proximity knows (app, revision, images). */
@@ -84,6 +104,7 @@ export interface BackupPolicyObservation {
   coveredSince: Record<string, string>
   /** Job backups whose notes lack the app and revision (one `PUT …/content/{volid}` each, once). */
   completions: NotesCompletion[]
+  verify: VerifyObservation
   now: number
 }
 
@@ -246,7 +267,33 @@ export async function observeBackupPolicy(ctx: ControllerContext, policy: Backup
   } else if (!desired.params) lastRun = undefined
 
   const uncovered = uncoveredTargets(ctx.set.backupPolicies, targets).map((t) => `${t.kind}/${t.name}`)
-  return { desired, digest, jobs, extra, overdue, lastBackups: lastOut, lastRun, uncovered, coveredSince, completions, now }
+  const verify = await observeVerify(ctx, policy, extra, selected, lastOut, now)
+  return { desired, digest, jobs, extra, overdue, lastBackups: lastOut, lastRun, uncovered, coveredSince, completions, verify, now }
+}
+
+/**
+ * Restore drills, read-only and free in steady state: the schedule is computed from memory, the
+ * latest backups come from the listing above, and leftover scratch guests are looked for in the
+ * pass snapshot (a config read only for a guest tagged as a scratch guest).
+ */
+async function observeVerify(
+  ctx: ControllerContext,
+  policy: BackupPolicyManifest,
+  extra: BackupPolicyExtra,
+  selected: readonly { kind: string; name: string }[],
+  last: Record<string, LastBackup>,
+  now: number,
+): Promise<VerifyObservation> {
+  const spec = policy.spec
+  const had = extra.verify ?? {}
+  const memory: VerifyMemory = spec.verify ? { ...had, since: had.since ?? new Date(now).toISOString() } : had
+  const schedule = drillSchedule(spec.verify, { now: new Date(now), policySuspended: spec.suspend, memory })
+  // One policy cleans up after interrupted drills (whichever app or command they were for).
+  const first = ctx.set.backupPolicies.map((p) => p.metadata.name).sort()[0] === policy.metadata.name
+  const leftovers = first ? await findLeftoverScratch(ctx) : []
+  const candidates = selected.filter((t) => t.kind === 'App').map((t) => ({ key: `App/${t.name}`, ...(last[`App/${t.name}`] ? { volid: last[`App/${t.name}`]!.volid } : {}) }))
+  const node = listingNode(ctx)
+  return { memory, schedule, candidates, leftovers, active: activeDrillRun(policyKey(policy.metadata.name)) !== undefined, ...(node ? { node } : {}) }
 }
 
 /**

@@ -16,15 +16,19 @@ import { rootStorage } from '../app/desired.js'
 import { upExistingProject } from '../app/docker.js'
 import { probeHealth } from '../app/health.js'
 import { allocateVmid, guestRef, setFeatures, startGuest } from '../lxc/index.js'
-import { audited, read, waitTask } from '../shared/call.js'
+import { audited, isNotFound, read, waitTask } from '../shared/call.js'
 
 /** The tag of scratch guests. */
 export const DRILL_TAG = 'proximity-drill'
 const DRILL_PREFIX = 'proximity:drill '
 
+/** Why a drill ended as it did (the `RestoreVerified` condition's reason). */
+export type DrillReason = 'Verified' | 'HealthCheckFailed' | 'RestoreFailed'
+
 /** What a drill found. */
 export interface DrillResult {
   ok: boolean
+  reason: DrillReason
   volid: string
   /** ms epoch */
   startedAt: number
@@ -46,27 +50,68 @@ export interface DrillOptions {
 
 const drillDescription = (owner: string, app: string, volid: string): string => `${DRILL_PREFIX}${JSON.stringify({ owner, app, volid })}`
 
-function drillOwner(description: unknown): string | undefined {
+function drillMarker(description: unknown): { owner: string; app?: string } | undefined {
   const line = String(description ?? '')
     .split('\n')
     .find((l) => l.startsWith(DRILL_PREFIX))
   if (!line) return undefined
   try {
-    const o = JSON.parse(line.slice(DRILL_PREFIX.length)) as { owner?: unknown }
-    return typeof o.owner === 'string' ? o.owner : undefined
+    const o = JSON.parse(line.slice(DRILL_PREFIX.length)) as { owner?: unknown; app?: unknown }
+    return typeof o.owner === 'string' ? { owner: o.owner, ...(typeof o.app === 'string' ? { app: o.app } : {}) } : undefined
   } catch {
     return undefined
   }
 }
 
-/** Destroys scratch guests of ours left by an interrupted drill (tag and description both ours). */
-export async function removeLeftoverScratch(ctx: ControllerContext): Promise<number[]> {
-  const removed: number[] = []
+/**
+ * Scratch guests drills of this process are using now: never leftovers, whatever runs the
+ * cleanup. Process-local is enough: drills and cleanups run under the apply lease.
+ */
+const inUse = new Set<number>()
+
+/** A scratch guest of ours that no drill of this process is using: left by an interrupted drill. */
+export interface LeftoverScratch {
+  vmid: number
+  node: string
+  /** The app its drill was for, from its description. */
+  app?: string
+}
+
+/**
+ * Read-only: the leftover scratch guests of the pass snapshot. Costs one config read per guest
+ * tagged {@link DRILL_TAG} (to confirm the owner), nothing when there is none (steady state).
+ */
+export async function findLeftoverScratch(ctx: Pick<ControllerContext, 'snapshot' | 'pve' | 'cluster' | 'redact'>): Promise<LeftoverScratch[]> {
+  const out: LeftoverScratch[] = []
   for (const g of ctx.snapshot.guests) {
-    if (!parseTags(g.tags).includes(DRILL_TAG)) continue
-    const cfg = await read(`read config of guest ${g.vmid}`, () => ctx.pve.lxcConfig(g.node, g.vmid), ctx)
-    if (drillOwner(cfg.description) !== ctx.cluster.spec.owner) continue
-    await destroyScratch(ctx, g.node, g.vmid)
+    if (!parseTags(g.tags).includes(DRILL_TAG) || inUse.has(g.vmid)) continue
+    let cfg: Record<string, unknown>
+    try {
+      cfg = await read(`read config of guest ${g.vmid}`, () => ctx.pve.lxcConfig(g.node, g.vmid), ctx)
+    } catch (e) {
+      if (isNotFound(e)) continue // destroyed since the snapshot was taken
+      throw e
+    }
+    const m = drillMarker(cfg.description)
+    if (m?.owner !== ctx.cluster.spec.owner) continue
+    out.push({ vmid: g.vmid, node: g.node, ...(m.app ? { app: m.app } : {}) })
+  }
+  return out.sort((a, b) => a.vmid - b.vmid)
+}
+
+/**
+ * Destroys scratch guests of ours left by an interrupted drill (tag and description both ours;
+ * never one a drill of this process is using). Gone already is success. Returns the vmids removed.
+ */
+export async function removeLeftoverScratch(ctx: ControllerContext, found?: readonly LeftoverScratch[]): Promise<number[]> {
+  const removed: number[] = []
+  for (const g of found ?? (await findLeftoverScratch(ctx))) {
+    if (inUse.has(g.vmid)) continue
+    try {
+      await destroyScratch(ctx, g.node, g.vmid)
+    } catch (e) {
+      if (!isNotFound(e)) throw e
+    }
     removed.push(g.vmid)
   }
   return removed
@@ -90,6 +135,8 @@ async function destroyScratch(ctx: ControllerContext, node: string, vmid: number
 export async function runRestoreDrill(ctx: ControllerContext, app: AppManifest, opts: DrillOptions): Promise<DrillResult> {
   const startedAt = ctx.now()
   const key = `App/${app.metadata.name}`
+  // A fresh look: the pass snapshot may still list the scratch guest of a drill just finished.
+  await ctx.refreshSnapshot()
   await removeLeftoverScratch(ctx)
   const fresh = await ctx.refreshSnapshot()
   const vmid = allocateVmid(ctx.cluster.spec.vmidRange, fresh.guests.map((g) => g.vmid))
@@ -106,12 +153,15 @@ export async function runRestoreDrill(ctx: ControllerContext, app: AppManifest, 
     description: drillDescription(ctx.cluster.spec.owner, app.metadata.name, opts.volid),
     onboot: 0,
   }
-  const done = (ok: boolean, detail: string): DrillResult => ({ ok, volid: opts.volid, startedAt, durationMs: ctx.now() - startedAt, detail, scratchVmid: vmid })
+  const done = (reason: DrillReason, detail: string): DrillResult => ({ ok: reason === 'Verified', reason, volid: opts.volid, startedAt, durationMs: ctx.now() - startedAt, detail, scratchVmid: vmid })
   let created = false
+  let restored = false
+  inUse.add(vmid)
   try {
     const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc', target: `lxc/${vmid}`, reason: `restore drill of ${key}`, what: `restore ${opts.volid} into scratch guest ${vmid}` }, () => ctx.pve.createLxc(opts.node, params))
     created = true
     await waitTask(ctx, opts.node, upid, `restore ${opts.volid} into scratch guest ${vmid}`)
+    restored = true
     const g = guestRef(ctx, key, vmid, opts.node)
     await setFeatures(g, { nesting: 1, keyctl: 1 }, 'features of the scratch guest (keyctl needs root@pam)')
     await startGuest(ctx, { key, vmid, node: opts.node }, 'restore drill')
@@ -121,13 +171,15 @@ export async function runRestoreDrill(ctx: ControllerContext, app: AppManifest, 
     const until = Date.now() + timeout
     for (;;) {
       const probe = await probeHealth(g, app)
-      if (probe.healthy) return done(true, probe.detail)
-      if (Date.now() >= until) return done(false, `not healthy after restore: ${probe.detail}`)
+      if (probe.healthy) return done('Verified', probe.detail)
+      if (Date.now() >= until) return done('HealthCheckFailed', `not healthy after restore: ${probe.detail}`)
       await new Promise((r) => setTimeout(r, every))
     }
   } catch (e) {
-    return done(false, (e as Error).message)
+    // Restored but it would not start or bring its project up: the app fails, not the backup store.
+    return done(restored ? 'HealthCheckFailed' : 'RestoreFailed', (e as Error).message)
   } finally {
     if (created) await destroyScratch(ctx, opts.node, vmid).catch(() => undefined)
+    inUse.delete(vmid)
   }
 }

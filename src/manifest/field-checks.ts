@@ -20,6 +20,7 @@ import type { Kind, ManifestError } from '../model/types.js'
 import { parseIpv4 } from '../model/ipv4.js'
 import { checkHostnameLength, checkMountPath, HOSTNAME_PATTERN } from '../model/names.js'
 import { checkCalendarBounds } from '../model/calendar-bounds.js'
+import { checkBackupSchedule } from '../model/calendar-occurrence.js'
 import { checkTemplate, checkVolid } from '../model/volid.js'
 import { describeValue } from './ajv-messages.js'
 import { errorAt } from './located.js'
@@ -188,6 +189,14 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       if (typeof spec.schedule === 'string') {
         const p = checkCalendarBounds(spec.schedule)
         if (p) err(['spec', 'schedule'], `schedule ${p}`)
+      }
+      const verify = isObj(spec.verify) ? spec.verify : {}
+      if (typeof verify.schedule === 'string') {
+        // Bounds first (the clearer sentence), then the grammar and "fires at all", as for schedule.
+        const bounds = checkCalendarBounds(verify.schedule)
+        const grammar = bounds ? undefined : checkBackupSchedule(verify.schedule)
+        if (bounds) err(['spec', 'verify', 'schedule'], `verify schedule ${bounds}`)
+        else if (grammar) err(['spec', 'verify', 'schedule'], `must be a Proxmox calendar event: ${grammar}`)
       }
       const sel = isObj(spec.selector) ? spec.selector : {}
       if (isObj(sel.matchLabels)) protoKeys(sel.matchLabels, ['spec', 'selector', 'matchLabels'], err)

@@ -62,7 +62,7 @@ export function normalizeManifest(value: Obj, ctx: NormalizeContext): Manifest {
       out = normalizeAppliance(spec)
       break
     case 'BackupPolicy':
-      out = spec as unknown as BackupPolicySpec
+      out = normalizeBackupPolicy(spec)
       break
     case 'Restore':
       out = spec as unknown as RestoreSpec
@@ -76,6 +76,17 @@ export function normalizeManifest(value: Obj, ctx: NormalizeContext): Manifest {
 
 function resources(r: Obj): { cores: number; memory: number; swap: number; disk: number } {
   return { cores: r.cores as number, memory: parseMemoryMiB(r.memory), swap: parseMemoryMiB(r.swap), disk: parseDiskGiB(r.disk) }
+}
+
+function normalizeBackupPolicy(spec: Obj): BackupPolicySpec {
+  const out = { ...spec } as unknown as BackupPolicySpec
+  if (spec.verify !== undefined) {
+    const v = obj(spec.verify)
+    out.verify = { schedule: v.schedule as string, suspend: (v.suspend as boolean | undefined) ?? false }
+    if (v.healthTimeout !== undefined) out.verify.healthTimeout = parseDurationMs(v.healthTimeout)
+    if (typeof v.appsPerRun === 'number') out.verify.appsPerRun = v.appsPerRun
+  }
+  return out
 }
 
 function normalizeCluster(spec: Obj): ClusterSpec {

@@ -161,6 +161,20 @@ export interface BackupPolicySpec {
   }
   includeAppliance: boolean
   suspend: boolean
+  /** Restore drills; absent: none are scheduled. */
+  verify?: BackupVerifySpec
+}
+
+/** `BackupPolicy.spec.verify`: when and how restore drills run. */
+export interface BackupVerifySpec {
+  /** Proxmox calendar event of the drills. */
+  schedule: string
+  /** Pause the drills. @default false */
+  suspend: boolean
+  /** ms a restored app may take to turn healthy. @default the app's health.timeout, else 5 min */
+  healthTimeout?: number
+  /** At most this many apps per run, verified longest ago first. @default every selected app */
+  appsPerRun?: number
 }
 export type BackupPolicyManifest = ManifestBase<'BackupPolicy', BackupPolicySpec>
 

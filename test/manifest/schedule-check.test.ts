@@ -51,3 +51,37 @@ describe('BackupPolicy.schedule', () => {
     expect(r.errors[0]!.message).toMatch(want)
   })
 })
+
+describe('BackupPolicy.verify', () => {
+  const withVerify = (verify: string[]): string => `${policy('daily')}  verify:\n${verify.map((l) => `    ${l}`).join('\n')}\n`
+  async function loadVerify(verify: string[]): Promise<Awaited<ReturnType<typeof loadManifests>>> {
+    const file = join(dir, `v-${Buffer.from(verify.join('|')).toString('hex').slice(0, 60)}.yaml`)
+    await writeFile(file, withVerify(verify))
+    return loadManifests([file], { requireKey: false })
+  }
+
+  it('loads with defaults and the timeout in ms', async () => {
+    const r = await loadVerify(['schedule: "sun 04:00"', 'healthTimeout: 90s', 'appsPerRun: 2'])
+    expect(r.ok, JSON.stringify(r.ok ? [] : r.errors)).toBe(true)
+    if (r.ok) expect(r.set.backupPolicies[0]?.spec.verify).toEqual({ schedule: 'sun 04:00', suspend: false, healthTimeout: 90_000, appsPerRun: 2 })
+  })
+
+  it('a policy without verify has no drills', async () => {
+    const r = await load('daily')
+    expect(r.ok && r.set.backupPolicies[0]?.spec.verify).toBeUndefined()
+  })
+
+  it.each([
+    { verify: ['schedule: "sun 25:00"'], reason: 'an hour Proxmox refuses', want: /^spec.verify.schedule verify schedule hour 25 is out of range/, line: 10 },
+    { verify: ['schedule: "02-30"'], reason: 'a drill date that never exists would never run', want: /^spec.verify.schedule must be a Proxmox calendar event: .*never fires/, line: 10 },
+    { verify: ['schedule: "sun 04:00"', 'appsPerRun: 0'], reason: 'a run that verifies nothing', want: /appsPerRun/, line: 11 },
+    { verify: ['healthTimeout: 1m'], reason: 'verify without a schedule says nothing about when', want: /schedule/, line: 9 },
+  ])('$reason is a located error', async ({ verify, want, line }) => {
+    const r = await loadVerify(verify)
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors).toHaveLength(1)
+    expect(r.errors[0]).toMatchObject({ line, kind: 'BackupPolicy', name: 'nightly' })
+    expect(`${r.errors[0]!.path} ${r.errors[0]!.message}`).toMatch(want)
+  })
+})

@@ -41,7 +41,8 @@ const fields = {
   applianceProxy: { tls: T, acmeEmail: T } satisfies Fields<ApplianceSpec['proxy']>,
   applianceNat: { masquerade: T, portForwards: T } satisfies Fields<ApplianceSpec['nat']>,
   applianceResources: { cores: T, memory: T, swap: T, disk: T, storage: T } satisfies Fields<ApplianceSpec['resources']>,
-  backupPolicy: { schedule: T, selector: T, storage: T, mode: T, compress: T, retention: T, includeAppliance: T, suspend: T } satisfies Fields<BackupPolicySpec>,
+  backupPolicy: { schedule: T, selector: T, storage: T, mode: T, compress: T, retention: T, includeAppliance: T, suspend: T, verify: T } satisfies Fields<BackupPolicySpec>,
+  backupVerify: { schedule: T, suspend: T, healthTimeout: T, appsPerRun: T } satisfies Fields<Def<BackupPolicySpec['verify']>>,
   backupSelector: { matchLabels: T, apps: T, all: T } satisfies Fields<BackupPolicySpec['selector']>,
   backupRetention: { keepLast: T, keepHourly: T, keepDaily: T, keepWeekly: T, keepMonthly: T, keepYearly: T } satisfies Fields<BackupPolicySpec['retention']>,
   restore: { app: T, backup: T, mode: T } satisfies Fields<RestoreSpec>,
@@ -93,6 +94,7 @@ const cases: { name: keyof typeof fields; reason: string; schema: Schema; path: 
   { name: 'backupPolicy', reason: 'BackupPolicy spec top level', schema: schemas.backupPolicy, path: ['spec'] },
   { name: 'backupSelector', reason: 'selector', schema: schemas.backupPolicy, path: ['spec', 'selector'] },
   { name: 'backupRetention', reason: 'retention', schema: schemas.backupPolicy, path: ['spec', 'retention'] },
+  { name: 'backupVerify', reason: 'restore drills', schema: schemas.backupPolicy, path: ['spec', 'verify'] },
   { name: 'restore', reason: 'Restore spec', schema: schemas.restore, path: ['spec'] },
 ]
 

@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
-import { renderJson, renderTable } from '../format.js'
+import { parseDurationOption, renderJson, renderTable } from '../format.js'
 import { TARGET_HELP } from '../target-help.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import type { Engine } from '../../engine/types.js'
+import type { Lease } from '../../store/types.js'
 
 /** What the backup commands use of an open engine. */
 interface Session {
@@ -23,11 +24,23 @@ interface BackupCommonOptions {
   stateDir?: string
 }
 
-/** Registers `proximity backup now` and `proximity backup list`. */
+/** The restore-drill runner beside the BackupPolicy controller. */
+const drills = () => import('../../../controllers/backup-policy/drills.js')
+
+const VOLID = /^[a-z][a-z0-9\-_.]*[a-z0-9]:backup\/\S+$/i
+
+interface BackupVerifyOptions extends BackupCommonOptions {
+  backup: string
+  output?: string
+  healthTimeout?: string
+  leaseWait: string
+}
+
+/** Registers `proximity backup now`, `proximity backup list` and `proximity backup verify`. */
 export function registerBackup(program: Command, ctx: CliContext): void {
   const backup = program
     .command('backup')
-    .description('Back apps up now and list their backups (scheduled backups come from BackupPolicy manifests).')
+    .description('Back apps up now, list their backups and prove they restore (scheduled backups and drills come from BackupPolicy manifests).')
   backup
     .command('now')
     .summary('back apps up now (vzdump with notes naming app, revision and images)')
@@ -61,6 +74,28 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .addHelpText('after', TARGET_HELP)
     .action(async (app: string | undefined, o: BackupCommonOptions & { output?: string }) => {
       ctx.exitCode = await runBackupList(ctx, app, o)
+    })
+  backup
+    .command('verify')
+    .summary('restore drill now: restore a backup into a scratch guest, health-check it, destroy it')
+    .description(
+      "Run a restore drill now: restore an app's backup into a scratch guest (a new vmid from\n" +
+        "Cluster.vmidRange, its network link down, never the app's addresses), start it, run the\n" +
+        "app's health check and destroy the scratch guest. The app itself is not touched. The outcome\n" +
+        'is recorded as the RestoreVerified condition of the App (shown by get and describe).\n' +
+        'Apps are drilled one after another.\n\n' +
+        'Exit codes: 0 every drill passed, 1 anything else (a failed drill, bad input).',
+    )
+    .argument('<app...>', 'names of the apps to drill')
+    .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable)', collect, [])
+    .option('--backup <latest|volid>', 'the backup to restore: latest, or a volid of the app (one app only)', 'latest')
+    .option('--health-timeout <duration>', "how long the restored app may take to turn healthy (default: the policy's verify.healthTimeout, else the app's health timeout)")
+    .option('-o, --output <format>', 'json: print the outcomes as JSON')
+    .option('--lease-wait <duration>', 'wait this long for a running apply to finish', '30s')
+    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addHelpText('after', TARGET_HELP)
+    .action(async (apps: string[], o: BackupVerifyOptions) => {
+      ctx.exitCode = await runBackupVerify(ctx, apps, o)
     })
 }
 
@@ -137,4 +172,61 @@ async function runBackupList(ctx: CliContext, app: string | undefined, o: Backup
     if (uncovered.length > 0) err(ctx, `note: not covered by any BackupPolicy: ${uncovered.join(', ')}`)
     return 0
   })
+}
+
+const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`)
+
+async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyOptions): Promise<number> {
+  let healthTimeoutMs: number | undefined
+  let leaseWaitMs: number
+  const names = [...new Set(apps)]
+  try {
+    if (o.output !== undefined && o.output !== 'json') throw new Error(`unknown output format "${o.output}"; backup verify supports: json`)
+    if (o.backup !== 'latest' && !VOLID.test(o.backup)) throw new Error(`--backup must be "latest" or a backup volid such as local:backup/vzdump-lxc-101-2026_01_01-00_00_00.tar.zst, got "${o.backup}"`)
+    if (o.backup !== 'latest' && names.length > 1) throw new Error('--backup with a volid names the backup of one app; drill one app at a time')
+    if (o.healthTimeout !== undefined) healthTimeoutMs = parseDurationOption(o.healthTimeout, '--health-timeout')
+    leaseWaitMs = parseDurationOption(o.leaseWait, '--lease-wait')
+  } catch (e) {
+    err(ctx, `error: ${(e as Error).message}`)
+    return 1
+  }
+  const stateDir = resolveStateDir(ctx, o.stateDir)
+  const source = await pathsSource(ctx, o.filename, { stateDir, requireKey: false })
+  const initial = await loadSource(ctx, source)
+  if (!initial) return 1
+  // Every name is checked before anything starts: bad input changes nothing.
+  const unknown = names.filter((n) => !initial.set.apps.some((a) => a.metadata.name === n))
+  if (unknown.length > 0) {
+    err(ctx, `error: no App ${unknown.map((n) => `"${n}"`).join(', ')} in the manifests`)
+    return 1
+  }
+  let session: Engine | undefined
+  try {
+    session = await openCliEngine(ctx, {
+      source,
+      initial,
+      stateDir,
+      lease: { waitMs: leaseWaitMs, purpose: 'backup verify', onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`) },
+    })
+    const { verifyAppNow } = await drills()
+    const pass = await session.newContext({ dryRun: false })
+    const items = []
+    for (const name of names) {
+      if (o.output !== 'json') err(ctx, `App/${name}: restoring ${o.backup === 'latest' ? 'its latest backup' : o.backup} into a scratch guest…`)
+      items.push(await verifyAppNow(pass, name, o.backup, healthTimeoutMs !== undefined ? { healthTimeoutMs } : {}))
+    }
+    if (o.output === 'json') out(ctx, renderJson({ items }))
+    else {
+      for (const r of items) {
+        if (r.ok) out(ctx, `App/${r.app}: verified ${r.volid} in ${seconds(r.durationMs)} (restored into a scratch guest and healthy; scratch guest destroyed)`)
+        else err(ctx, `error: App/${r.app}: restore drill failed (${r.reason}) after ${seconds(r.durationMs)}${r.volid ? ` from ${r.volid}` : ''}: ${r.message}`)
+      }
+    }
+    return items.every((r) => r.ok) ? 0 : 1
+  } catch (e) {
+    err(ctx, `error: ${(e as Error).message}`)
+    return 1
+  } finally {
+    await session?.close()
+  }
 }
