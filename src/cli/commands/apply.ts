@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
 import { TARGET_HELP } from '../target-help.js'
+import { requireManifests } from '../require-manifests.js'
 import { parseDurationOption } from '../format.js'
 import { createProgress, silentProgress } from '../progress.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
@@ -34,7 +35,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
         'held in Proxmox as the pool proximity-lease-<owner>, renewed while it runs, expiring by itself).\n\n' +
         'Exit codes: 0 every object Ready, 1 anything else.',
     )
-    .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
+    .option('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
     .option('--prune', 'delete managed guests whose manifest is gone (honours deletionPolicy)')
     .option('--allow-mass-delete', 'allow a prune to delete more than the threshold, or every managed guest')
     .option('--allow-missing-files', 'allow a prune to delete objects whose manifest file is gone or no longer holds a manifest (empty, comments only, now a compose file)')
@@ -51,6 +52,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
 }
 
 async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
+  if (!requireManifests(ctx, o.filename)) return 1
   let timeoutMs: number
   let leaseWaitMs: number
   const parallelism = Number(o.parallelism)

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
 import { TARGET_HELP } from '../target-help.js'
+import { requireManifests } from '../require-manifests.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import { desiredKeys } from '../../engine/plan.js'
 import type { Engine } from '../../engine/types.js'
@@ -16,7 +17,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
         'Exit codes: 0 success (or no changes with --detailed-exitcode), 1 error,\n' +
         '2 changes present (only with --detailed-exitcode).',
     )
-    .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
+    .option('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
     .option('-o, --output <format>', 'json: print the plan as stable JSON')
     .option('--prune', 'also plan the deletion of managed guests whose manifest is gone')
@@ -32,6 +33,7 @@ async function runPlan(
   ctx: CliContext,
   o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; allowMissingFiles?: boolean; stateDir?: string },
 ): Promise<number> {
+  if (!requireManifests(ctx, o.filename)) return 1
   if (o.output !== undefined && o.output !== 'json') {
     err(ctx, `error: unknown output format "${o.output}"; plan supports: json`)
     return 1
