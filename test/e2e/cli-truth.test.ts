@@ -4,7 +4,34 @@
  * Ctrl-C says what was in flight, and progress names phases, short task ids and elapsed times.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, tempDir } from './helpers.js'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { RunningSimulator } from '../../src/sim/types.js'
+import { appYaml, clusterChanges, guestsByApp, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+
+/** An App whose container never turns healthy, with a 1 s health gate. */
+function sickYaml(name: string): string {
+  return [
+    'apiVersion: proximity/v1alpha1',
+    'kind: App',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  source:',
+    '    compose:',
+    '      services:',
+    '        web:',
+    '          image: example/unhealthy:1',
+    '          ports: ["8080:80"]',
+    '          healthcheck: {test: ["CMD", "true"], interval: 1s}',
+    '  resources: {cores: 1, memory: 256, disk: 2}',
+    '  health:',
+    '    http: {port: 8080, path: /, expectStatus: 200}',
+    '    timeout: 1s',
+    '  deletionPolicy: Delete',
+    '',
+  ].join('\n')
+}
 
 describe('no -f: plan, apply and validate refuse alike', () => {
   let work: Awaited<ReturnType<typeof tempDir>>
@@ -24,4 +51,77 @@ describe('no -f: plan, apply and validate refuse alike', () => {
       expect(await readdir(work.dir)).toEqual([])
     })
   }
+})
+
+describe('"No changes" only when true', () => {
+  let sim: RunningSimulator
+  let work: Awaited<ReturnType<typeof tempDir>>
+  let args: string[]
+  let apps: string
+
+  beforeAll(async () => {
+    sim = await startSim()
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    await writeFile(join(apps, 'apps.yaml'), `${sickYaml('web')}---\n${appYaml('old')}`)
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+    expect(sim.endpoint).toMatch(/^https:/)
+  })
+  afterAll(async () => {
+    await sim.stop()
+    await work.cleanup()
+  })
+
+  it('apply of an app that fails its health gate exits 1 naming the failure', async () => {
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toMatch(/App\/web: HealthCheckFailed: App web is not healthy/)
+  })
+
+  it('plan then says no changes to make but web is not Ready, why, and where to look; exit code stays Terraform-correct', async () => {
+    sim.log.clear()
+    const r = await runCli(['plan', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0) // the diff is empty: --detailed-exitcode says 0
+    expect(r.stdout).not.toContain('Your cluster matches the manifests')
+    expect(r.stdout).toContain('No changes to make, but 1 app is not Ready:\n  web — HealthCheckFailed: App web is not healthy')
+    expect(r.stdout).toContain('(stalled: apply does not try again until the manifests change; see `proximity describe app web` / `proximity logs web`)')
+    expect(sim.log.mutating()).toEqual([])
+    expect(sim.log.entries().filter((e) => e.route === '/cluster/resources')).toHaveLength(1)
+  })
+
+  it('apply says the same before it reports the failure again, and changes nothing', async () => {
+    sim.log.clear()
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).not.toContain('Your cluster matches the manifests')
+    expect(r.stdout).toContain('No changes to make, but 1 app is not Ready:')
+    expect(clusterChanges(sim)).toEqual([])
+  })
+
+  it('a managed guest whose manifest is gone is listed with what --prune would do', async () => {
+    const vmid = guestsByApp(sim).get('old')?.[0]
+    expect(vmid).toBeGreaterThan(0)
+    await writeFile(join(apps, 'apps.yaml'), sickYaml('web')) // the file still holds a manifest: no prune guard
+    sim.log.clear()
+    const r = await runCli(['plan', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain(`1 managed object has no manifest (left alone without \`--prune\`):\n  \`--prune\` would delete 1: App/old (guest ${vmid} on pve)`)
+    expect(sim.log.mutating()).toEqual([])
+    // with --prune the deletion is the plan itself (exit 2: changes present), not a hint
+    const pruned = await runCli(['plan', '--prune', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(pruned.code, pruned.stdout + pruned.stderr).toBe(2)
+    expect(pruned.stdout).toContain('# App/old will be destroyed')
+    expect(pruned.stdout).not.toContain('left alone without')
+  })
+
+  it('once every app is Ready and nothing is orphaned, plan says the cluster matches', async () => {
+    await writeFile(join(apps, 'apps.yaml'), appYaml('web'))
+    const fixed = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0)
+    const r = await runCli(['plan', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toBe('No changes. Your cluster matches the manifests.\n')
+  })
 })

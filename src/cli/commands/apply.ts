@@ -108,7 +108,13 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
       err(ctx, `error: ${computed.refusal}`)
       return 1
     }
-    if (!json) ctx.stdout.write(nl(renderPlan(computed.plan, { color: ctx.stdout.isTTY === true && !ctx.env.NO_COLOR })))
+    if (!json) {
+      // "No changes" only when true: objects not Ready and orphans left alone are said (issue 9).
+      const { findAttention } = await import('../attention.js')
+      const att = await findAttention(engine, computed, { prune })
+      ctx.stdout.write(nl(renderPlan(computed.plan, { color: ctx.stdout.isTTY === true && !ctx.env.NO_COLOR, notReady: att.notReady, orphans: att.orphans })))
+      if (att.orphanScanError) err(ctx, `warning: ${att.orphanScanError}`)
+    }
     if (o.dryRun) {
       if (json) out(ctx, JSON.stringify(planToJson(computed.plan), null, 2))
       else out(ctx, 'Dry run: nothing was changed.')

@@ -51,7 +51,13 @@ async function runPlan(
     const computed = await engine.plan({}, { prune: o.prune === true, ...(held ? { hold: held.hold } : {}) })
     const { planToJson, renderPlan, isEmptyPlan } = await import('../../plan/index.js')
     if (o.output === 'json') out(ctx, JSON.stringify(planToJson(computed.plan), null, 2))
-    else ctx.stdout.write(ensureNl(renderPlan(computed.plan, { color: ctx.stdout.isTTY === true && !ctx.env.NO_COLOR })))
+    else {
+      // "No changes" only when true: objects not Ready and orphans left alone are said (issue 9).
+      const { findAttention } = await import('../attention.js')
+      const att = await findAttention(engine, computed, { prune: o.prune === true })
+      ctx.stdout.write(ensureNl(renderPlan(computed.plan, { color: ctx.stdout.isTTY === true && !ctx.env.NO_COLOR, notReady: att.notReady, orphans: att.orphans })))
+      if (att.orphanScanError) err(ctx, `warning: ${att.orphanScanError}`)
+    }
     const kinds = new Set<string>(engine.controllers.map((c) => c.kind))
     const unsupported = desiredKeys(initial.set).filter((k) => !kinds.has(k.slice(0, k.indexOf('/'))))
     if (unsupported.length > 0) err(ctx, `note: not planned (no controller for their kind in this version): ${unsupported.join(', ')}`)
