@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, clusterChanges, guestsByApp, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
+import { packageRoot } from '../../src/model/paths.js'
+import { appYaml, buildCli, clusterChanges, guestsByApp, runCli, startSim, tempDir, testHomeDir, writeClusterManifest, type CliRun } from './helpers.js'
 
 /** An App whose container never turns healthy, with a 1 s health gate. */
 function sickYaml(name: string): string {
@@ -118,10 +119,103 @@ describe('"No changes" only when true', () => {
 
   it('once every app is Ready and nothing is orphaned, plan says the cluster matches', async () => {
     await writeFile(join(apps, 'apps.yaml'), appYaml('web'))
-    const fixed = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    const fixed = await runCli(['apply', '--prune', '--yes', ...args], { cwd: work.dir })
     expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0)
     const r = await runCli(['plan', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toBe('No changes. Your cluster matches the manifests.\n')
   })
+})
+
+/** Runs the built CLI under a pseudo-terminal (util-linux `script`), answering `answer` at the prompt. */
+async function runOnTty(argv: string[], o: { cwd: string; answer?: string }): Promise<CliRun> {
+  const { spawn } = await import('node:child_process')
+  const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`
+  const command = [process.execPath, join(packageRoot(), 'bin', 'proximity.js'), ...argv].map(quote).join(' ')
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: o.cwd, env: { PATH: process.env.PATH, HOME: testHomeDir(), NO_COLOR: '1', TERM: 'dumb' } })
+  let text = ''
+  let answered = false
+  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
+  child.stdout.on('data', (d: Buffer) => {
+    text += d.toString()
+    if (!answered && o.answer !== undefined && text.includes('Apply it? ')) {
+      answered = true
+      child.stdin.write(`${o.answer}\r`)
+    }
+  })
+  const code = await new Promise<number>((done) => child.on('exit', (c) => done(c ?? 1)))
+  clearTimeout(guard)
+  // The terminal merges stdout and stderr and ends lines with CRLF.
+  const all = text.replace(/\r\n/g, '\n')
+  return { code, stdout: all, stderr: all }
+}
+
+describe('destructive changes ask first', () => {
+  let sim: RunningSimulator
+  let work: Awaited<ReturnType<typeof tempDir>>
+  let args: string[]
+  let apps: string
+  const write = (names: string[]): Promise<void> => writeFile(join(apps, 'apps.yaml'), names.map((n) => appYaml(n)).join('---\n'))
+
+  beforeAll(async () => {
+    await buildCli()
+    sim = await startSim()
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    await write(['a', 'b', 'c', 'd'])
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+    // creating needs no approval, with or without a terminal
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+  }, 180_000)
+  afterAll(async () => {
+    await sim.stop()
+    await work.cleanup()
+  })
+
+  it('without a terminal a prune that destroys needs --yes: exit 1, the flag named, nothing changed', async () => {
+    await write(['a', 'c', 'd'])
+    sim.log.clear()
+    const r = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toContain('# App/b will be destroyed') // the plan is shown
+    expect(r.stderr).toContain('error: this plan destroys, replaces or deletes data (App/b (destroy)) and stdin is not a terminal to ask on; nothing was changed; re-run with --yes (or --auto-approve) to apply it')
+    expect(clusterChanges(sim)).toEqual([])
+    expect(guestsByApp(sim).has('b')).toBe(true)
+  })
+
+  it('on a terminal only the literal yes approves: "y" cancels and changes nothing', async () => {
+    sim.log.clear()
+    const r = await runOnTty(['apply', '--prune', ...args], { cwd: work.dir, answer: 'y' })
+    expect(r.code, r.stdout).toBe(1)
+    expect(r.stdout).toContain('This plan destroys, replaces or deletes data of 1 object: App/b (destroy).')
+    expect(r.stdout).toContain('apply cancelled; nothing was changed')
+    expect(clusterChanges(sim)).toEqual([])
+    expect(guestsByApp(sim).has('b')).toBe(true)
+  }, 120_000)
+
+  it('on a terminal "yes" applies the plan', async () => {
+    const r = await runOnTty(['apply', '--prune', ...args], { cwd: work.dir, answer: 'yes' })
+    expect(r.code, r.stdout).toBe(0)
+    expect(r.stdout).toMatch(/Apply complete: 0 added, 0 changed, 1 destroyed/)
+    expect(guestsByApp(sim).has('b')).toBe(false)
+  }, 120_000)
+
+  it('--auto-approve (and --yes) skip the question without a terminal', async () => {
+    await write(['a', 'd'])
+    const r = await runCli(['apply', '--prune', '--auto-approve', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stderr).not.toContain('stdin is not a terminal')
+    expect(guestsByApp(sim).has('c')).toBe(false)
+  })
+
+  it('a plan that destroys nothing is applied on a terminal without a question', async () => {
+    await write(['a', 'd', 'e'])
+    const r = await runOnTty(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout).toBe(0)
+    expect(r.stdout).not.toContain('Apply it?')
+    expect(guestsByApp(sim).has('e')).toBe(true)
+  }, 120_000)
 })

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
 import { TARGET_HELP } from '../target-help.js'
+import { canPrompt, confirm } from '../confirm.js'
 import { requireManifests } from '../require-manifests.js'
 import { parseDurationOption } from '../format.js'
 import { createProgress, silentProgress } from '../progress.js'
@@ -16,6 +17,8 @@ interface ApplyOptions {
   allowMassDelete?: boolean
   allowMissingFiles?: boolean
   dryRun?: boolean
+  yes?: boolean
+  autoApprove?: boolean
   output?: string
   parallelism: string
   timeout: string
@@ -33,6 +36,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
         'guests through the controllers until every object is Ready, Stalled or the timeout passes.\n' +
         'Only one apply acts at a time per cluster, whatever folder or state dir it runs from (a lease\n' +
         'held in Proxmox as the pool proximity-lease-<owner>, renewed while it runs, expiring by itself).\n\n' +
+        'A plan that destroys, replaces or deletes data is shown first and applied only when you type\n' +
+        'yes on the terminal; without a terminal (CI, pipes) it needs --yes, else nothing is changed.\n' +
+        'Ctrl-C stops starting work, says what was in flight and exits; a re-run resumes safely.\n' +
+        'A second Ctrl-C exits at once.\n\n' +
         'Exit codes: 0 every object Ready, 1 anything else.',
     )
     .option('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
@@ -40,6 +47,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option('--allow-mass-delete', 'allow a prune to delete more than the threshold, or every managed guest')
     .option('--allow-missing-files', 'allow a prune to delete objects whose manifest file is gone or no longer holds a manifest (empty, comments only, now a compose file)')
     .option('--dry-run', 'observe and plan only; change nothing')
+    .option('-y, --yes', 'apply a plan that destroys, replaces or deletes data without asking')
+    .option('--auto-approve', 'the same as --yes (Terraform\'s name)')
     .option('-o, --output <format>', 'json: print the final statuses as JSON on stdout')
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
     .option('--timeout <duration>', 'give up on objects not Ready after this long', '15m')
@@ -120,6 +129,8 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
       else out(ctx, 'Dry run: nothing was changed.')
       return 0
     }
+    // Destroy, replace, data loss: only an explicit yes (or --yes) lets the plan run (issue 9).
+    if (!(o.yes || o.autoApprove) && !(await approveDestructive(ctx, computed, json))) return 1
     const applied = await engine.apply({}, { plan: computed, prune, allowMassDelete, workers: parallelism, deadlineMs: timeoutMs, maxAttempts: 8, ...(held ? { hold: held.hold } : {}) })
     progress.finish()
     // Remember which file each object came from, for the next prune.
@@ -139,6 +150,32 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
 }
 
 const nl = (s: string): string => (s.endsWith('\n') ? s : `${s}\n`)
+
+/**
+ * True when the plan destroys nothing, or a person typed `yes` on the terminal after seeing it.
+ * Without a terminal such a plan is refused with the flag that allows it. With `-o json` the
+ * plan (not printed on stdout) is shown on stderr before the question.
+ */
+async function approveDestructive(ctx: CliContext, computed: ComputedPlan, json: boolean): Promise<boolean> {
+  const { destructiveChanges, describeDestructive } = await import('../../plan/destructive.js')
+  const destructive = destructiveChanges(computed.plan)
+  if (destructive.length === 0) return true
+  const list = describeDestructive(destructive)
+  if (json && canPrompt(ctx)) {
+    const { renderPlan } = await import('../../plan/index.js')
+    ctx.stderr.write(nl(renderPlan(computed.plan)))
+  }
+  const n = destructive.length
+  return confirm(ctx, {
+    question:
+      `\nThis plan destroys, replaces or deletes data of ${n} object${n === 1 ? '' : 's'}: ${list}.\n` +
+      "Only 'yes' approves; anything else cancels and changes nothing.\n" +
+      'Apply it? ',
+    accept: 'yes',
+    notATerminal: `this plan destroys, replaces or deletes data (${list}) and stdin is not a terminal to ask on; nothing was changed; re-run with --yes (or --auto-approve) to apply it`,
+    declined: 'apply cancelled; nothing was changed',
+  })
+}
 
 function report(ctx: CliContext, engine: Engine, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean, extraFailures: { key: string; reason: string; message: string }[] = []): number {
   const { set, revision } = engine.current()
