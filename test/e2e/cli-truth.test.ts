@@ -219,3 +219,119 @@ describe('destructive changes ask first', () => {
     expect(guestsByApp(sim).has('e')).toBe(true)
   }, 120_000)
 })
+
+describe('progress that reads well', () => {
+  let sim: RunningSimulator
+  let work: Awaited<ReturnType<typeof tempDir>>
+  let args: string[]
+  let apps: string
+  beforeAll(async () => {
+    sim = await startSim()
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    args = ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+  })
+  afterAll(async () => {
+    await sim.stop()
+    await work.cleanup()
+  })
+
+  it("names the controller's phases with the time per object and in total, and task ids as type and vmid", async () => {
+    await writeFile(join(apps, 'apps.yaml'), appYaml('f'))
+    const r = await runCli(['apply', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const vmid = guestsByApp(sim).get('f')?.[0]
+    expect(r.stderr).toMatch(new RegExp(`^App/f: creating \\(vmid ${vmid} on pve, task vzcreate ${vmid}\\) \\[\\d+s\\]$`, 'm'))
+    expect(r.stderr).toMatch(new RegExp(`^App/f: starting \\(vmid ${vmid}, task vzstart ${vmid}\\) \\[\\d+s\\]$`, 'm'))
+    for (const phase of ['installing (docker)', 'deploying (compose up)', 'waiting-health', 'healthy', 'done']) expect(r.stderr).toMatch(new RegExp(`^App/f: ${phase.replace(/[()]/g, '\\$&')} \\[\\d+s\\]$`, 'm'))
+    expect(r.stderr).not.toContain('UPID:')
+    expect(r.stdout).toMatch(/^Apply complete: 1 added, 0 changed, 0 destroyed; all 1 app Ready \(took \d+s\)$/m)
+    // the audit log keeps the full task id
+    const { readFile } = await import('node:fs/promises')
+    const audit = await readFile(join(work.dir, 'state', 'audit.log'), 'utf8')
+    expect(audit).toMatch(new RegExp(`"upid":"UPID:pve:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:vzcreate:${vmid}:`))
+  })
+
+  it('-v shows the full UPID beside the short id', async () => {
+    await writeFile(join(apps, 'apps.yaml'), `${appYaml('f')}---\n${appYaml('g')}`)
+    const r = await runCli(['apply', '-v', ...args], { cwd: work.dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const vmid = guestsByApp(sim).get('g')?.[0]
+    expect(r.stderr).toMatch(new RegExp(`^App/g: creating \\(vmid ${vmid} on pve, task vzcreate ${vmid} \\(UPID:pve:[0-9A-F:]+:vzcreate:${vmid}:[^)\\s]+\\)\\) \\[\\d+s\\]$`, 'm'))
+  })
+})
+
+describe('Ctrl-C during apply', () => {
+  let sim: RunningSimulator
+  let work: Awaited<ReturnType<typeof tempDir>>
+  let args: string[]
+
+  beforeAll(async () => {
+    await buildCli()
+    // Slow tasks keep creates in flight long enough to interrupt them.
+    sim = await startSim({ taskLatencyMs: 1500 })
+    work = await tempDir()
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    await writeFile(join(apps, 'apps.yaml'), ['p', 'q'].map((n) => appYaml(n)).join('---\n'))
+    args = ['apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+  }, 180_000)
+  afterAll(async () => {
+    await sim.stop()
+    await work.cleanup()
+  })
+
+  /** Starts the built CLI without a terminal and sends it `signals` Ctrl-Cs (SIGINT) once a create task is in flight. */
+  async function interruptDuringCreate(signals: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+    const { spawn } = await import('node:child_process')
+    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'proximity.js'), ...args], { cwd: work.dir, env: { PATH: process.env.PATH, HOME: testHomeDir() } })
+    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    let out = ''
+    let sent = 0
+    const onData = (d: Buffer): void => {
+      out += d.toString()
+      // The first once a create is in flight; a second once the first was acknowledged.
+      if (sent === 0 && /creating \(vmid \d+ on pve, task vzcreate \d+\)/.test(out)) {
+        sent++
+        child.kill('SIGINT')
+      } else if (sent === 1 && signals > 1 && out.includes('interrupted: stopping')) {
+        sent++
+        child.kill('SIGINT')
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (c, s) => done({ code: c, signal: s })))
+    clearTimeout(guard)
+    return { code, signal, out }
+  }
+
+  it('says which objects and Proxmox tasks were in flight and that a re-run resumes; the re-run does, with one guest per app', async () => {
+    const r = await interruptDuringCreate(1)
+    expect(r.signal, r.out).toBe('SIGINT')
+    expect(r.out).toContain('interrupted: stopping this apply; no new step is started (press Ctrl-C again to exit at once)')
+    expect(r.out).toMatch(/in flight \(\d\):\n(  App\/[pq]: .*\n(    Proxmox task .*\n)?)+/)
+    expect(r.out).toMatch(/ {4}Proxmox task vzcreate (\d+) on pve keeps running there: UPID:pve:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:vzcreate:\1:/)
+    expect(r.out).toContain('Re-run the same\n`proximity apply` to resume')
+    expect(r.out).not.toContain('Apply complete')
+
+    const again = await runCli(args, { cwd: work.dir })
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+    const guests = guestsByApp(sim)
+    expect(guests.get('p')).toHaveLength(1)
+    expect(guests.get('q')).toHaveLength(1)
+  }, 180_000)
+
+  it('a second Ctrl-C exits at once (exit 130) while the first is still cleaning up', async () => {
+    await writeFile(join(work.dir, 'apps', 'apps.yaml'), ['p', 'q', 'r'].map((n) => appYaml(n)).join('---\n'))
+    // Releasing the lease (the last clean-up step) takes long, so the second Ctrl-C lands during it.
+    sim.faults.add({ method: 'DELETE', route: '/pools', action: { type: 'latency', ms: 20_000 }, count: 1 })
+    const r = await interruptDuringCreate(2)
+    expect(r.code, r.out).toBe(130)
+    expect(r.out).toContain('interrupted: stopping this apply')
+    expect(r.out).toContain('interrupted again: exiting now; the lease expires by itself')
+  }, 180_000)
+})

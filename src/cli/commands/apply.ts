@@ -1,14 +1,17 @@
+import { constants as osConstants } from 'node:os'
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
 import { TARGET_HELP } from '../target-help.js'
 import { canPrompt, confirm } from '../confirm.js'
 import { requireManifests } from '../require-manifests.js'
 import { parseDurationOption } from '../format.js'
-import { createProgress, silentProgress } from '../progress.js'
+import { createProgress, formatElapsed, silentProgress } from '../progress.js'
+import { createInFlightTracker, interruptMessage } from '../interrupt.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import type { ComputedPlan } from '../../engine/plan.js'
 import type { Engine } from '../../engine/types.js'
 import type { Outcome } from '../../runtime/reconciler.js'
+import type { ProgressPhase } from '../../runtime/controller.js'
 import type { Lease, ObjectStatus } from '../../store/types.js'
 
 interface ApplyOptions {
@@ -19,6 +22,7 @@ interface ApplyOptions {
   dryRun?: boolean
   yes?: boolean
   autoApprove?: boolean
+  verbose?: boolean
   output?: string
   parallelism: string
   timeout: string
@@ -49,6 +53,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'observe and plan only; change nothing')
     .option('-y, --yes', 'apply a plan that destroys, replaces or deletes data without asking')
     .option('--auto-approve', 'the same as --yes (Terraform\'s name)')
+    .option('-v, --verbose', 'show full Proxmox task ids (UPIDs) in the progress, not only type and guest id')
     .option('-o, --output <format>', 'json: print the final statuses as JSON on stdout')
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
     .option('--timeout <duration>', 'give up on objects not Ready after this long', '15m')
@@ -79,13 +84,34 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
   const source = await pathsSource(ctx, o.filename, { stateDir, requireKey: o.dryRun !== true })
   const initial = await loadSource(ctx, source)
   if (!initial) return 1
-  const progress = json || o.dryRun ? silentProgress : createProgress(ctx.stderr)
+  const now = (): number => (ctx.clock ? ctx.clock.now() : Date.now())
+  const startedAt = now()
+  const progress = json || o.dryRun ? silentProgress : createProgress(ctx.stderr, { now, verbose: o.verbose === true })
+  const inFlight = createInFlightTracker()
   let engine: Engine | undefined
+  // First Ctrl-C (or SIGTERM): say what was in flight, release the lease and clients, then die of
+  // the signal. A second one exits at once (128 + signal number, as shells report it).
+  let interrupted = false
   const onSignal = (sig: NodeJS.Signals): void => {
-    void (engine?.close() ?? Promise.resolve()).finally(() => process.kill(process.pid, sig))
+    if (interrupted) {
+      err(ctx, 'interrupted again: exiting now; the lease expires by itself')
+      process.exit(128 + (osConstants.signals[sig] ?? 2))
+    }
+    interrupted = true
+    progress.finish()
+    err(ctx, interruptMessage(inFlight.snapshot(), sig))
+    void (engine?.close() ?? Promise.resolve()).finally(() => {
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
+      process.kill(process.pid, sig)
+    })
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const track = (k: string, p: ProgressPhase, d?: string): void => {
+    inFlight.update(k, p, d)
+    if (!interrupted) progress.update(k, p, d)
+  }
   try {
     const lease = o.dryRun
       ? undefined
@@ -94,7 +120,7 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
           onWait: (h: Lease) =>
             err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host}, since ${h.acquiredAt}; expires at ${h.expiresAt} unless renewed)`),
         }
-    engine = await openCliEngine(ctx, { source, initial, stateDir, dryRun: o.dryRun === true, progress: (k, p, d) => progress.update(k, p, d), lease })
+    engine = await openCliEngine(ctx, { source, initial, stateDir, dryRun: o.dryRun === true, progress: track, lease })
     const prune = o.prune === true
     const allowMassDelete = o.allowMassDelete === true
     // Objects whose manifest file stopped being read are not pruned without a flag.
@@ -133,13 +159,15 @@ async function runApply(ctx: CliContext, o: ApplyOptions): Promise<number> {
     if (!(o.yes || o.autoApprove) && !(await approveDestructive(ctx, computed, json))) return 1
     const applied = await engine.apply({}, { plan: computed, prune, allowMassDelete, workers: parallelism, deadlineMs: timeoutMs, maxAttempts: 8, ...(held ? { hold: held.hold } : {}) })
     progress.finish()
+    if (interrupted) return 130 // the signal handler has said everything and ends the process
     // Remember which file each object came from, for the next prune.
     const deleted = [...applied.outcomes.values()].filter((x) => x.result === 'Deleted').map((x) => x.key)
     await sf.recordManifestSources(stateDir, initial.set, inputs, deleted).catch((e: Error) => err(ctx, `warning: cannot record the manifest files of this apply: ${e.message}`))
     const heldFailures = computed.held.map((key) => ({ key, reason: 'PruneHeld', message: `not pruned: its manifest file stopped being read (see the warning above; ${sf.ALLOW_MISSING_FILES_FLAG} allows it)` }))
-    return report(ctx, engine, computed, applied.outcomes, json, heldFailures)
+    return report(ctx, engine, computed, applied.outcomes, json, heldFailures, formatElapsed(now() - startedAt))
   } catch (e) {
     progress.finish()
+    if (interrupted) return 130 // errors of clients closed by the interrupt are not news
     err(ctx, `error: ${(e as Error).message}`)
     return 1
   } finally {
@@ -177,7 +205,8 @@ async function approveDestructive(ctx: CliContext, computed: ComputedPlan, json:
   })
 }
 
-function report(ctx: CliContext, engine: Engine, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean, extraFailures: { key: string; reason: string; message: string }[] = []): number {
+/** Prints the outcome of the run (`took`: the time since the command started) and returns the exit code. */
+function report(ctx: CliContext, engine: Engine, computed: ComputedPlan, outcomes: Map<string, Outcome>, json: boolean, extraFailures: { key: string; reason: string; message: string }[], took: string): number {
   const { set, revision } = engine.current()
   const typeOf = new Map<string, string>()
   for (const a of computed.plan.entries) typeOf.set(a.key, a.type)
@@ -225,11 +254,11 @@ function report(ctx: CliContext, engine: Engine, computed: ComputedPlan, outcome
   } else {
     const counts = `${added} added, ${changed} changed, ${destroyed} destroyed`
     if (failures.length === 0) {
-      out(ctx, `Apply complete: ${counts}; all ${apps} app${apps === 1 ? '' : 's'} Ready`)
+      out(ctx, `Apply complete: ${counts}; all ${apps} app${apps === 1 ? '' : 's'} Ready (took ${took})`)
       if (engine.target.sandbox) err(ctx, 'next: proximity get apps · proximity describe app <name> · proximity events')
     } else {
       const readyApps = set.apps.filter((a) => !failures.some((f) => f.key === `App/${a.metadata.name}`)).length
-      out(ctx, `Apply finished with errors: ${counts}; ${readyApps} of ${apps} apps Ready`)
+      out(ctx, `Apply finished with errors: ${counts}; ${readyApps} of ${apps} apps Ready (took ${took})`)
       for (const f of failures) out(ctx, `  ${f.key}: ${f.reason}: ${f.message}`)
     }
   }
