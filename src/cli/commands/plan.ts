@@ -13,9 +13,13 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .summary('show what apply would change, Terraform style (reads only)')
     .description(
       'Compare the manifests with the live cluster and show what apply would do, Terraform style\n' +
-        '(+ create, ~ update in-place, - destroy, -/+ replace). Reads only; changes nothing.\n\n' +
+        '(+ create, ~ update in-place, - destroy, -/+ replace). Reads only; changes nothing.\n' +
+        '"No changes. Your cluster matches the manifests." is printed only when it is true: objects\n' +
+        'that are not Ready (a failed health gate, a stalled reconcile) are listed with the reason,\n' +
+        'and managed guests whose manifest is gone with what --prune would do.\n\n' +
         'Exit codes: 0 success (or no changes with --detailed-exitcode), 1 error,\n' +
-        '2 changes present (only with --detailed-exitcode).',
+        '2 changes present (only with --detailed-exitcode). Objects not Ready and guests left alone\n' +
+        'without --prune are not changes: they do not turn 0 into 2.',
     )
     .option('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
