@@ -269,7 +269,7 @@ export function createEngine(deps: EngineDeps): Engine {
     semaphores,
     controllers,
     source,
-    newContext: (o) => newContext({ dryRun: o.dryRun }),
+    newContext: (o) => newContext({ dryRun: o.dryRun, ...(o.snapshot ? { snapshot: o.snapshot } : {}) }),
     current: () => state,
     sourceState,
     plan,

@@ -1,6 +1,6 @@
 /** The engine's public surface (DESIGN §1 `engine/`): what `plan`, `apply`, `serve`, tests and benches call. */
 import type { ManifestError, ManifestSet } from '../model/types.js'
-import type { Controller, PassContext, ProgressPhase, Semaphores } from '../runtime/controller.js'
+import type { ClusterSnapshot, Controller, PassContext, ProgressPhase, Semaphores } from '../runtime/controller.js'
 import type { Outcome } from '../runtime/reconciler.js'
 import type { WorkQueueMetrics } from '../runtime/queue.js'
 import type { PveClient } from '../providers/proxmox/types.js'
@@ -91,8 +91,9 @@ export interface Engine {
   /**
    * A pass context over one fresh cluster snapshot, for commands that run a controller's read
    * side outside a reconcile (`diagnose`). `dryRun` makes generated secrets in-memory only.
+   * Given `snapshot` (e.g. a plan's), the context reads no new one.
    */
-  newContext(opts: { dryRun: boolean }): Promise<PassContext>
+  newContext(opts: { dryRun: boolean; snapshot?: ClusterSnapshot }): Promise<PassContext>
   /** The set being reconciled (the last good load) and its revision. */
   current(): { set: ManifestSet; revision: string }
   sourceState(): SourceState

@@ -10,6 +10,37 @@ export { formatValue } from './display.js'
 export interface RenderPlanOptions {
   /** ANSI colours (green +, yellow ~, red -). @default false */
   color?: boolean
+  /**
+   * Objects of the manifests whose stored status is not Ready (a failed health gate, a stalled
+   * or failed reconcile). With any, an empty plan never claims the cluster matches. @default none
+   */
+  notReady?: readonly NotReadyNote[]
+  /**
+   * Owned objects whose manifest is gone and which this plan leaves alone (planned without
+   * `--prune`). With any, an empty plan never claims the cluster matches. @default none
+   */
+  orphans?: readonly OrphanNote[]
+}
+
+/** An object whose last reconcile left it not Ready, as its stored status says (already redacted). */
+export interface NotReadyNote {
+  /** `Kind/name`. */
+  key: string
+  /** The Ready condition's reason (`HealthCheckFailed`), or `Unknown`. */
+  reason: string
+  message: string
+  /** Stalled: apply does not try again until the manifest (or the manifest set) changes. */
+  stalled: boolean
+}
+
+/** An owned object without a manifest, left alone by this plan. */
+export interface OrphanNote {
+  /** `Kind/name`. */
+  key: string
+  /** What a prune acts on: `guest 104 on pve`, `backup job nightly`. */
+  target: string
+  /** False when a prune only lets go of it (`deletionPolicy: Retain`). */
+  destroys: boolean
 }
 
 const ANSI = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', bold: '\x1b[1m', dim: '\x1b[2m', reset: '\x1b[0m' }
@@ -78,6 +109,8 @@ function fieldLine(action: Action, c: PlanFieldChange, color: boolean): string {
  * Renders a plan as text: legend, one block per non-noop action (header, symbol line, one line per
  * field sorted by path), notes for noop actions with a summary (e.g. suspended), and the footer
  * `Plan: N to add, N to change, N to destroy.` or `No changes. Your cluster matches the manifests.`
+ * The latter only when nothing is listed in `opts.notReady` or `opts.orphans`; otherwise the
+ * footer says there are no changes to make and lists those objects (also after a `Plan:` footer).
  * Each field of an update or replacement ends with its impact (`# live`, `# restart: …`,
  * `# replace, forces replacement`, `# data-loss`) and any refusal; sizes keep their units.
  * The output ends with a newline. Sensitive fields print `(sensitive)` instead of values.
@@ -89,8 +122,14 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   const notes = plan.entries.filter((e) => e.type === 'noop' && e.summary)
   for (const n of notes) lines.push(`# ${n.key}: ${n.summary}`)
   if (notes.length > 0) lines.push('')
+  const notReady = opts.notReady ?? []
+  const orphans = opts.orphans ?? []
   if (acting.length === 0) {
-    lines.push(paint(color, 'bold', 'No changes.') + ' Your cluster matches the manifests.')
+    if (notReady.length === 0 && orphans.length === 0) {
+      lines.push(paint(color, 'bold', 'No changes.') + ' Your cluster matches the manifests.')
+      return `${lines.join('\n')}\n`
+    }
+    lines.push(...attentionLines(notReady, orphans, color, true))
     return `${lines.join('\n')}\n`
   }
   lines.push('Resource actions are indicated with the following symbols:')
@@ -118,5 +157,51 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   lines.push('')
   const s = plan.summary
   lines.push(paint(color, 'bold', 'Plan:') + ` ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`)
+  if (notReady.length > 0 || orphans.length > 0) lines.push('', ...attentionLines(notReady, orphans, color, false))
   return `${lines.join('\n')}\n`
+}
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`
+
+/** `web` for an App (the name users type), `Kind/name` otherwise. */
+const shortName = (key: string): string => (key.startsWith('App/') ? key.slice(4) : key)
+
+/** The commands that explain a not-Ready object. */
+function hints(key: string): string {
+  const slash = key.indexOf('/')
+  const kind = key.slice(0, slash).toLowerCase()
+  const name = key.slice(slash + 1)
+  const describe = `\`proximity describe ${kind} ${name}\``
+  return kind === 'app' ? `${describe} / \`proximity logs ${name}\`` : describe
+}
+
+/**
+ * What keeps an empty plan from meaning "the cluster matches": objects not Ready (with the
+ * reason and message of their last reconcile, and whether apply tries again) and orphans a
+ * prune would delete or release. `empty` says whether the plan has no changes at all.
+ */
+function attentionLines(notReady: readonly NotReadyNote[], orphans: readonly OrphanNote[], color: boolean, empty: boolean): string[] {
+  const lines: string[] = []
+  if (notReady.length > 0) {
+    const apps = notReady.every((n) => n.key.startsWith('App/'))
+    const count = apps ? plural(notReady.length, 'app is', 'apps are') : plural(notReady.length, 'object is', 'objects are')
+    const lead = empty ? `${paint(color, 'bold', 'No changes')} to make, but ${count} not Ready:` : `${count[0].toUpperCase()}${count.slice(1)} not Ready:`
+    lines.push(lead)
+    for (const n of notReady) {
+      const retry = n.stalled ? 'stalled: apply does not try again until the manifests change' : 'apply tries again'
+      lines.push(`  ${paint(color, 'red', shortName(n.key))} — ${n.reason}: ${n.message}`)
+      lines.push(`    (${retry}; see ${hints(n.key)})`)
+    }
+  }
+  if (orphans.length > 0) {
+    const what = `${plural(orphans.length, 'managed object has', 'managed objects have')} no manifest (left alone without \`--prune\`):`
+    if (lines.length > 0) lines.push('', what)
+    else lines.push(empty ? `${paint(color, 'bold', 'No changes')} to make, but ${what}` : what)
+    const del = orphans.filter((o) => o.destroys)
+    const rel = orphans.filter((o) => !o.destroys)
+    const list = (xs: readonly OrphanNote[]): string => xs.map((o) => `${o.key} (${o.target})`).join(', ')
+    if (del.length > 0) lines.push(`  \`--prune\` would delete ${del.length}: ${list(del)}`)
+    if (rel.length > 0) lines.push(`  \`--prune\` would release ${rel.length} (deletionPolicy: Retain; the guest keeps running): ${list(rel)}`)
+  }
+  return lines
 }

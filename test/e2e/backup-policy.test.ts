@@ -195,7 +195,7 @@ describe('BackupPolicy → Proxmox backup job, through the CLI', () => {
     const withoutPolicies = args.filter((a, i) => a !== policies && !(a === '-f' && args[i + 1] === policies))
     const p = await runCli(['plan', '--prune', '--allow-missing-files', ...withoutPolicies], { cwd: work.dir })
     expect(p.stdout, p.stderr).toMatch(/BackupPolicy\/nightly/)
-    const r = await runCli(['apply', '--prune', '--allow-missing-files', ...withoutPolicies], { cwd: work.dir })
+    const r = await runCli(['apply', '--prune', '--yes', '--allow-missing-files', ...withoutPolicies], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const jobs = await pve.listBackupJobs()
     expect(jobs.map((j) => j.id)).toEqual(['handmade'])

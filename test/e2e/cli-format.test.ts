@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { PassThrough } from 'node:stream'
 import { formatAge, parseDurationOption, parseOutputFormat, renderTable } from '../../src/cli/format.js'
-import { createProgress } from '../../src/cli/progress.js'
+import { createProgress, formatElapsed } from '../../src/cli/progress.js'
 import { localRevision } from '../../src/cli/session.js'
 import type { ManifestSet } from '../../src/model/types.js'
 
@@ -56,29 +56,58 @@ describe('option parsing', () => {
 })
 
 describe('progress', () => {
-  it('prints one plain line per phase change and none for repeats (non-TTY logs stay readable)', () => {
+  const UPID = 'UPID:pve:0001A2B3:00C0FFEE:65B8F2A1:vzcreate:1001:root@pam!proximity:'
+  const capture = (): { s: PassThrough; text: () => string } => {
     const s = new PassThrough()
     let text = ''
     s.on('data', (d: Buffer) => (text += d.toString()))
-    const p = createProgress(s, { tty: false })
-    p.update('App/web', 'creating', 'vmid 1001 on pve')
-    p.update('App/web', 'creating', 'vmid 1001 on pve')
+    return { s, text: () => text }
+  }
+  it('prints one plain line per phase change and none for repeats, with the time since the object started (non-TTY logs stay readable)', () => {
+    const { s, text } = capture()
+    let t = NOW
+    const p = createProgress(s, { tty: false, now: () => t })
+    p.update('App/web', 'creating', `vmid 1001 on pve, task ${UPID}`)
+    t += 2_500
+    p.update('App/web', 'creating', `vmid 1001 on pve, task ${UPID}`)
+    t += 70_000
     p.update('App/web', 'healthy')
     p.finish()
-    expect(text).toBe('App/web: creating (vmid 1001 on pve)\nApp/web: healthy\n')
+    expect(text()).toBe('App/web: creating (vmid 1001 on pve, task vzcreate 1001) [0s]\nApp/web: healthy [1m12s]\n')
   })
-  it('redraws in place with cursor-up on a TTY', () => {
-    const s = new PassThrough()
-    let text = ''
-    s.on('data', (d: Buffer) => (text += d.toString()))
-    let t = 0
-    const p = createProgress(s, { tty: true, redrawMs: 0, now: () => (t += 100) })
-    p.update('App/web', 'creating', 'UPID:pve:1')
+  it('shows the full UPID beside the short one only when verbose (-v)', () => {
+    const { s, text } = capture()
+    const p = createProgress(s, { tty: false, now: () => NOW, verbose: true })
+    p.update('App/web', 'starting', `task ${UPID}`)
+    expect(text()).toBe(`App/web: starting (task vzcreate 1001 (${UPID})) [0s]\n`)
+  })
+  it('redraws in place with cursor-up on a TTY, with phase, elapsed time and the short task id', () => {
+    const { s, text } = capture()
+    let t = NOW
+    const p = createProgress(s, { tty: true, redrawMs: 0, tickMs: 0, now: () => t })
+    p.update('App/web', 'creating', `task ${UPID}`)
+    t += 5_000
     p.update('App/db', 'queued')
+    t += 4_000
+    p.update('App/web', 'done')
+    t += 60_000 // a finished row keeps the time it took
     p.finish()
-    expect(text).toContain('\x1b[1A')
-    expect(text).toMatch(/web\s+creating\s+UPID:pve:1/)
+    expect(text()).toContain('\x1b[1A')
+    expect(text()).toMatch(/• web\s+creating\s+5s   task vzcreate 1001\n/)
+    expect(text()).toMatch(/✓ web\s+done\s+9s\n/)
+    expect(text()).toMatch(/• db\s+queued\s+1m04s\n/)
+    expect(text()).not.toContain('UPID:')
   })
+})
+
+describe('formatElapsed', () => {
+  const cases = [
+    { name: 'seconds', reason: 'most objects take under a minute', ms: 42_900, want: '42s' },
+    { name: 'minutes', reason: 'seconds stay two digits so columns line up', ms: 185_000, want: '3m05s' },
+    { name: 'hours', reason: 'a long apply drops the seconds', ms: 3_720_000, want: '1h02m' },
+    { name: 'negative', reason: 'a clock step back never prints a negative time', ms: -5, want: '0s' },
+  ]
+  for (const c of cases) it(`${c.name}: ${c.reason}`, () => expect(formatElapsed(c.ms)).toBe(c.want))
 })
 
 describe('progress on a small terminal', () => {
@@ -87,7 +116,7 @@ describe('progress on a small terminal', () => {
     let text = ''
     s.on('data', (d: Buffer) => (text += d.toString()))
     let t = 0
-    const p = createProgress(s, { tty: true, redrawMs: 0, rows: 6, now: () => (t += 100) })
+    const p = createProgress(s, { tty: true, redrawMs: 0, tickMs: 0, rows: 6, now: () => (t += 100) })
     for (let i = 0; i < 10; i++) p.update(`App/a${i}`, i < 7 ? 'done' : 'creating')
     text = ''
     p.finish()

@@ -162,14 +162,14 @@ describe('prune', () => {
 
     // Their files were deleted while the folder is still given with -f: not pruned without a flag.
     sim.log.clear()
-    const held = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    const held = await runCli(['apply', '--prune', '--yes', ...args], { cwd: work.dir })
     expect(held.code).toBe(1)
     expect(held.stderr).toContain('warning: apps/gone.yaml held App/gone at the last apply and holds no manifest now (it no longer exists (deleted or renamed)); not pruning App/gone')
     expect(held.stderr).toContain('--allow-missing-files')
     expect(clusterChanges(sim)).toEqual([])
 
     sim.log.clear()
-    const r = await runCli(['apply', '--prune', '--allow-missing-files', ...args], { cwd: work.dir })
+    const r = await runCli(['apply', '--prune', '--yes', '--allow-missing-files', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const vmids = sim.guests().map((g) => g.vmid)
     expect(vmids).not.toContain(ids.gone)
@@ -191,11 +191,11 @@ describe('prune', () => {
     // Pointing -f at the cluster only (as if the apps folder was forgotten) would delete everything.
     const only = ['-f', clusterDir, '--state-dir', stateDir]
     sim.log.clear()
-    const r = await runCli(['apply', '--prune', ...only], { cwd: work.dir })
+    const r = await runCli(['apply', '--prune', '--yes', ...only], { cwd: work.dir })
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('--allow-mass-delete')
     expect(clusterChanges(sim)).toEqual([])
-    const ok = await runCli(['apply', '--prune', '--allow-mass-delete', ...only], { cwd: work.dir })
+    const ok = await runCli(['apply', '--prune', '--yes', '--allow-mass-delete', ...only], { cwd: work.dir })
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
     expect(sim.guests().map((g) => g.vmid).sort()).toEqual(expect.arrayContaining([FOREIGN, OTHER_OWNER]))
   })
@@ -243,7 +243,7 @@ describe('prune never deletes because a file stopped being read', () => {
     expect(plan.stderr).toContain(`warning: ${why}`)
 
     sim.log.clear()
-    const r = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    const r = await runCli(['apply', '--prune', '--yes', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(1)
     expect(r.stderr).toContain(`warning: ${why}: restore the file, or re-run with --allow-missing-files if it should go`)
     expect(r.stdout).toMatch(/App\/bravo: PruneHeld: not pruned: its manifest file stopped being read/)
@@ -254,16 +254,16 @@ describe('prune never deletes because a file stopped being read', () => {
     expect(sim.log.mutating().filter((e) => e.path.includes(`/${ids.bravo}`))).toEqual([])
 
     // The record survives the refused run: the next prune still holds it.
-    const again = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    const again = await runCli(['apply', '--prune', '--yes', ...args], { cwd: work.dir })
     expect(again.code).toBe(1)
     expect(sim.guests().map((g) => g.vmid)).toContain(ids.bravo)
 
-    const allowed = await runCli(['apply', '--prune', '--allow-missing-files', ...args], { cwd: work.dir })
+    const allowed = await runCli(['apply', '--prune', '--yes', '--allow-missing-files', ...args], { cwd: work.dir })
     expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
     expect(allowed.stderr).toContain('note: apps/bravo.yaml held App/bravo at the last apply')
     expect(sim.guests().map((g) => g.vmid)).not.toContain(ids.bravo)
 
-    const after = await runCli(['apply', '--prune', ...args], { cwd: work.dir })
+    const after = await runCli(['apply', '--prune', '--yes', ...args], { cwd: work.dir })
     expect(after.code, after.stdout + after.stderr).toBe(0)
     expect(after.stderr).not.toContain('bravo')
   })

@@ -156,3 +156,55 @@ describe('planToJson', () => {
     expect(b).toBe(a)
   })
 })
+
+describe('renderPlan: "No changes" only when true (issue 9 point 4)', () => {
+  const sick = { key: 'App/web', reason: 'HealthCheckFailed', message: 'App web is not healthy 1s after deploy: GET /: 503', stalled: true }
+  const cases = [
+    {
+      name: 'not Ready',
+      reason: 'after a failed health gate the cluster does not match the manifests: say which app, why, what apply does and where to look',
+      given: { notReady: [sick] },
+      want:
+        'No changes to make, but 1 app is not Ready:\n' +
+        '  web — HealthCheckFailed: App web is not healthy 1s after deploy: GET /: 503\n' +
+        '    (stalled: apply does not try again until the manifests change; see `proximity describe app web` / `proximity logs web`)\n',
+    },
+    {
+      name: 'not Ready, retried',
+      reason: 'an object that failed transiently is retried by apply, and other kinds are named Kind/name with their own describe hint',
+      given: { notReady: [{ key: 'Appliance/lan', reason: 'ProgressingWithRetry', message: 'dnsmasq did not start', stalled: false }] },
+      want: 'No changes to make, but 1 object is not Ready:\n  Appliance/lan — ProgressingWithRetry: dnsmasq did not start\n    (apply tries again; see `proximity describe appliance lan`)\n',
+    },
+    {
+      name: 'orphans',
+      reason: 'managed guests whose manifest is gone are listed with what --prune would do, deletions and releases apart',
+      given: {
+        orphans: [
+          { key: 'App/old', target: 'guest 104 on pve', destroys: true },
+          { key: 'App/kept', target: 'guest 105 on pve', destroys: false },
+        ],
+      },
+      want:
+        'No changes to make, but 2 managed objects have no manifest (left alone without `--prune`):\n' +
+        '  `--prune` would delete 1: App/old (guest 104 on pve)\n' +
+        '  `--prune` would release 1 (deletionPolicy: Retain; the guest keeps running): App/kept (guest 105 on pve)\n',
+    },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => {
+      const text = renderPlan(buildPlan([]), c.given)
+      expect(text).toBe(c.want)
+      expect(text).not.toContain('Your cluster matches the manifests')
+    })
+  }
+
+  it('lists objects not Ready and orphans after the footer of a plan with changes too', () => {
+    const text = renderPlan(buildPlan([update]), { notReady: [sick], orphans: [{ key: 'App/old', target: 'guest 104 on pve', destroys: true }] })
+    expect(text).toContain('Plan: 0 to add, 1 to change, 0 to destroy.\n\n1 app is not Ready:\n  web — HealthCheckFailed:')
+    expect(text).toContain('\n\n1 managed object has no manifest (left alone without `--prune`):\n  `--prune` would delete 1: App/old (guest 104 on pve)\n')
+  })
+
+  it('still says the cluster matches when nothing is listed', () => {
+    expect(renderPlan(buildPlan([]), { notReady: [], orphans: [] })).toBe('No changes. Your cluster matches the manifests.\n')
+  })
+})

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import { createInterface } from 'node:readline/promises'
 import type { Command } from 'commander'
 import { collect, err, out, type CliContext } from '../context.js'
 import { TARGET_HELP } from '../target-help.js'
+import { confirm } from '../confirm.js'
 import { parseDurationOption } from '../format.js'
 import { createProgress } from '../progress.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
@@ -66,7 +66,16 @@ async function runRestore(ctx: CliContext, appName: string, o: RestoreOptions): 
     err(ctx, `error: App ${appName} is not in the manifests given with -f; name an App that is`)
     return 1
   }
-  if (!o.yes && !(await confirm(ctx, `Restore App ${appName} in place from ${o.backup === 'latest' ? 'its latest backup' : o.backup}? Data written since that backup is replaced (a safety backup is taken first). [y/N] `))) return 1
+  if (
+    !o.yes &&
+    !(await confirm(ctx, {
+      question: `Restore App ${appName} in place from ${o.backup === 'latest' ? 'its latest backup' : o.backup}? Data written since that backup is replaced (a safety backup is taken first). [y/N] `,
+      accept: 'y-or-yes',
+      notATerminal: 'refusing to restore without confirmation: stdin is not a terminal; pass --yes',
+      declined: 'restore cancelled; nothing was changed',
+    }))
+  )
+    return 1
 
   const restore = oneShotRestore(appName, { app: appName, backup: o.backup, mode: 'in-place' }, new Date())
   // The manifests as given, plus this run's one-shot Restore.
@@ -116,22 +125,4 @@ export function oneShotRestore(app: string, spec: RestoreSpec, at: Date): Restor
   const name = `${app}-cli-${stamp}`.slice(0, 63)
   const specHash = createHash('sha256').update(JSON.stringify({ spec, at: at.toISOString() })).digest('hex')
   return { apiVersion: 'proximity/v1alpha1', kind: 'Restore', metadata: { name }, spec, source: { file: '(proximity restore)', line: 1, column: 1 }, specHash }
-}
-
-/** Asks on a terminal; refuses (with how to proceed) when stdin is not one. */
-async function confirm(ctx: CliContext, question: string): Promise<boolean> {
-  const tty = (ctx.stdin as { isTTY?: boolean }).isTTY === true
-  if (!tty) {
-    err(ctx, 'error: refusing to restore without confirmation: stdin is not a terminal; pass --yes')
-    return false
-  }
-  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr })
-  try {
-    const answer = (await rl.question(question)).trim().toLowerCase()
-    if (answer === 'y' || answer === 'yes') return true
-    err(ctx, 'restore cancelled; nothing was changed')
-    return false
-  } finally {
-    rl.close()
-  }
 }

@@ -2,6 +2,7 @@ import { isAbsolute, relative } from 'node:path'
 import type { Command } from 'commander'
 import { resolveKeyLocation } from '../../engine/key-location.js'
 import { collect, out, err, type CliContext } from '../context.js'
+import { requireManifests } from '../require-manifests.js'
 import type { Manifest, ManifestError, ManifestSet } from '../../model/types.js'
 
 /**
@@ -25,8 +26,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         '  proximity validate -f app.yaml -f backup.yaml -o json\n',
     )
     .action(async (opts: { filename?: string[]; output: string; key?: string }) => {
-      if (!opts.filename || opts.filename.length === 0) {
-        err(ctx, 'error: no manifests given; pass -f FILE or -f FOLDER')
+      if (!requireManifests(ctx, opts.filename)) {
         ctx.exitCode = 1
         return
       }
