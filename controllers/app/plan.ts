@@ -102,6 +102,10 @@ function creationChanges(app: AppManifest, cluster: ClusterSpec, lan?: ReturnTyp
   if (s.node) c.push({ path: 'node', after: s.node, impact: 'live' })
   else if (s.placement) c.push({ path: 'placement', after: `${s.placement.strategy} over ${s.placement.nodes.join(', ')}`, impact: 'live' })
   if (s.ha.enabled) c.push({ path: 'ha.enabled', key: HA_KEY, after: true, impact: 'live', note: `HA resource added (state ${s.state === 'running' ? 'started' : 'stopped'})` })
+  // A catalog app's default expose does nothing without an appliance (an explicit one is refused by validate): say so.
+  if (!lan && s.expose.length > 0) {
+    c.push({ path: 'expose', after: `port ${s.expose.map((x) => x.port).join(', ')} not published`, impact: 'live', note: 'needs network.appliance: an Appliance\'s reverse proxy publishes expose ports' })
+  }
   for (const v of s.volumes) c.push({ path: `volumes.${v.name}`, after: `${v.path} (${v.size} GiB)`, impact: 'live' })
   for (const k of Object.keys(s.env).sort()) c.push({ path: `env.${k}`, after: s.env[k], impact: 'live' })
   c.push(...SECRET_PATHS(app))
