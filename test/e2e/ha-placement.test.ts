@@ -113,6 +113,9 @@ describe('ha.enabled', () => {
     sim.log.clear()
     await apply()
     expect(clusterChanges(sim)).toEqual([])
+    // HA is read from the snapshot's hastate: no HA list, no config read for a converged HA app.
+    const reads = sim.log.entries().filter((e) => e.method === 'GET').map((e) => e.route)
+    expect(reads.filter((r) => r.startsWith('/cluster/ha') || r.endsWith('/config'))).toEqual([])
   })
 
   it('makes the HA state follow spec.state', async () => {
