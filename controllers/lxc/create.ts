@@ -75,9 +75,10 @@ function committedMemory(ctx: ControllerContext, except: string | undefined): { 
 }
 
 /**
- * Picks the node: `node`; else `placement` — `pack`: the first listed node; `spread`: the listed
- * node with the least memory given to guests, counting the guests this run already placed (then
- * the fewest guests, then the name) — else the Cluster default, else the first online node.
+ * Picks the node: `node`; else `placement` among its nodes that are online (one `/nodes` read) —
+ * `pack`: the first listed; `spread`: the one with the least memory given to guests, counting the
+ * guests this run already placed (then the fewest guests, then the name) — else the Cluster
+ * default, else the first online node.
  * With `reserve`, the choice is recorded in the run's placement ledger in the same synchronous
  * step, so concurrent creates of one apply see each other's picks.
  */
@@ -89,10 +90,15 @@ export async function pickNode(ctx: ControllerContext, where: Placement, reserve
   if (where.node) return chosen(where.node)
   const p = where.placement
   if (p && p.nodes.length > 0) {
-    if (p.strategy === 'pack') return chosen(p.nodes[0])
+    // Only nodes that are up: a guest placed on an offline node could not be created at all.
+    const up = new Set((await read('list nodes', () => ctx.pve.nodes())).filter((n) => n.status === 'online').map((n) => n.node))
+    const candidates = p.nodes.filter((n) => up.has(n))
+    if (candidates.length === 0) throw new TransientError(`none of the placement nodes ${p.nodes.join(', ')} is online; waiting for one`, { failure: 'network' })
+    // From here on nothing awaits: the pick and its reservation happen in one step.
+    if (p.strategy === 'pack') return chosen(candidates[0])
     const { mib, guests } = committedMemory(ctx, reserve?.key)
     const score = (n: string): [number, number] => [mib.get(n) ?? 0, guests.get(n) ?? 0]
-    const best = [...p.nodes].sort((a, b) => {
+    const best = [...candidates].sort((a, b) => {
       const [ma, ga] = score(a)
       const [mb, gb] = score(b)
       return ma - mb || ga - gb || (a < b ? -1 : a > b ? 1 : 0)

@@ -54,6 +54,38 @@ describe('placement.strategy: spread within one apply', () => {
   })
 })
 
+describe('placement with a node offline', () => {
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+
+  beforeAll(async () => {
+    sim = await startSim({ nodes: 3 })
+    work = await tempDir()
+  })
+  afterAll(async () => {
+    await sim?.stop()
+    await work?.cleanup()
+  })
+
+  it('never places a new app on a node that is offline (spread nor pack)', async () => {
+    const clusterDir = await writeClusterManifest(work.dir, sim)
+    const apps = join(work.dir, 'apps')
+    await mkdir(apps, { recursive: true })
+    const [first, second, third] = sim.nodes
+    // Every node is empty: spread's tie-break by name and pack's first node would both be `first`.
+    sim.faults.setNodeOffline(first, true)
+    for (const [n, strategy] of [['four', 'spread'], ['five', 'pack']]) {
+      await writeFile(join(apps, `${n}.yaml`), appWith(n, ['  placement:', `    nodes: [${sim.nodes.join(', ')}]`, `    strategy: ${strategy}`]))
+    }
+    const a = await runCli(['apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')], { cwd: work.dir })
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    const byApp = guestsByApp(sim)
+    const nodeOf = (n: string): string | undefined => sim.guests().find((g) => g.vmid === byApp.get(n)?.[0])?.node
+    expect([second, third]).toContain(nodeOf('four'))
+    expect(nodeOf('five')).toBe(second)
+  })
+})
+
 describe('ha.enabled', () => {
   let sim: RunningSimulator
   let pve: PveHttpClient
