@@ -223,17 +223,21 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
      * Why a waiting key can no longer become Ready in this run: a key it waits on ended without
      * becoming Ready, or is not part of the run and is not Ready. Undefined while there is hope.
      */
-    const blockedBy = (key: string): string | undefined => {
+    const blockedBy = (key: string): { dep: string; why: string } | undefined => {
       for (const dep of dependenciesOf(key)) {
         if (readyOf(dep) === 'True') continue
         const oc = outcomes.get(dep)
-        if (oc && oc.result !== 'Ready' && oc.result !== 'Deleted') return `${dep} ended ${oc.result} (${oc.reason}: ${oc.message})`
-        if (!oc && !all.includes(dep)) return `${dep} is not Ready and nothing in this run will make it Ready`
+        if (oc && oc.result !== 'Ready' && oc.result !== 'Deleted') return { dep, why: `${dep} ended ${oc.result} (${oc.reason}: ${oc.message})` }
+        if (!oc && !all.includes(dep)) return { dep, why: `${dep} is not Ready and nothing in this run will make it Ready` }
       }
       return undefined
     }
-    const blocked = (key: string, why: string): void =>
-      finish(key, 'Waiting', { reason: 'DependencyNotReady', message: `${key} cannot become Ready in this run: ${why}; fix it and re-run` })
+    /** Keys ended because of a dependency (dependent → dependency): reopened with it. */
+    const blockedOn = new Map<string, string>()
+    const blocked = (key: string, b: { dep: string; why: string }): void => {
+      blockedOn.set(key, b.dep)
+      finish(key, 'Waiting', { reason: 'DependencyNotReady', message: `${key} cannot become Ready in this run: ${b.why}; fix it and re-run` })
+    }
     const finish = (key: string, result: Outcome['result'], r: Pick<AttemptReport, 'reason' | 'message'>): void => {
       const stale = reopened.get(key)
       if (stale !== undefined) {
@@ -250,8 +254,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (result !== 'Ready' && result !== 'Deleted') {
         for (const d of dependentsOf(key)) {
           if (!waiting.has(d) || outcomes.has(d) || running.has(d)) continue
-          const why = blockedBy(d)
-          if (why) blocked(d, why)
+          const b = blockedBy(d)
+          if (b) blocked(d, b)
         }
       }
       if (outcomes.size === all.length) queue.shutDown()
@@ -277,6 +281,13 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         waiting.delete(w)
         tries.delete(w)
         queue.add(w)
+        // Keys ended because w was not Ready wait for it again (queued when it becomes Ready).
+        for (const [d, dep] of blockedOn) {
+          if (dep !== w) continue
+          blockedOn.delete(d)
+          outcomes.delete(d)
+          waiting.add(d)
+        }
       }
       switch (r.outcome) {
         case 'skipped':
@@ -297,8 +308,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           return later(key, r.requeueAfterMs, r, 'NotReady')
         case 'waiting': {
           waiting.add(key)
-          const why = blockedBy(key)
-          if (why) return blocked(key, why)
+          const b = blockedBy(key)
+          if (b) return blocked(key, b)
           return later(key, r.requeueAfterMs ?? 30_000, r, 'Waiting')
         }
         case 'transient':
