@@ -70,7 +70,7 @@ export async function addHaResource(ctx: ControllerContext, t: HaTarget, state: 
   } catch (err) {
     if (!isAlreadyExists(err)) throw err
   }
-  const existing = (await read(`list HA resources`, () => ctx.pve.haResources(), ctx)).find((r) => r.sid === sid)
+  const existing = (await read('list HA resources', () => ctx.pve.haResources(), ctx)).find((r) => r.sid === sid)
   const ours = isOurs(t, ctx.cluster.spec.owner, existing?.comment)
   if (existing?.state !== state) await setHaState(ctx, t, state)
   return { created: ours }
@@ -90,7 +90,7 @@ export async function setHaState(ctx: ControllerContext, t: HaTarget, state: HaS
  */
 export async function removeHaResource(ctx: ControllerContext, t: HaTarget, opts: { force?: boolean } = {}): Promise<'removed' | 'absent' | 'foreign'> {
   const sid = haSid(t.vmid)
-  const existing = (await read(`list HA resources`, () => ctx.pve.haResources(), ctx)).find((r) => r.sid === sid)
+  const existing = (await read('list HA resources', () => ctx.pve.haResources(), ctx)).find((r) => r.sid === sid)
   if (!existing) return 'absent'
   if (!opts.force && !isOurs(t, ctx.cluster.spec.owner, existing.comment)) return 'foreign'
   try {
