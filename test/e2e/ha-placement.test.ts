@@ -192,6 +192,20 @@ describe('ha.enabled', () => {
     await pve.deleteHaResource(`ct:${vmid}`)
   })
 
+  it('a lost answer to the HA create is not a failure: the retry finds our resource and converges', async () => {
+    await write('retry', ['  ha:', '    enabled: true'])
+    sim.faults.add({ method: 'POST', route: '/cluster/ha/resources', action: { type: 'drop' }, afterHandler: true, count: 1 })
+    sim.log.clear()
+    await apply()
+    // The first POST created the resource but its answer was lost; the retry was told "already defined".
+    expect(sim.log.entries().filter((e) => e.method === 'POST' && e.route === '/cluster/ha/resources').length).toBeGreaterThanOrEqual(2)
+    const vmid = vmidOf('retry')
+    expect((await pve.haResources()).filter((r) => r.sid === `ct:${vmid}`)).toHaveLength(1)
+    expect((await haOf(vmid))?.comment).toMatch(/"name":"retry"/)
+    const again = await runCli(['plan', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(again.code, again.stdout).toBe(0)
+  })
+
   it('deleting the app takes its guest out of HA before destroying it', async () => {
     await write('gone', ['  ha:', '    enabled: true'])
     await apply()
