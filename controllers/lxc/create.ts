@@ -5,7 +5,7 @@
  * duplicate (find-before-create).
  */
 import type { ControllerContext } from '../../src/runtime/controller.js'
-import { TransientError } from '../../src/runtime/errors.js'
+import { StalledError, TransientError } from '../../src/runtime/errors.js'
 import { audited, isAlreadyExists, isTaskFailed, mapProviderError, read, TASK_POLL_MS } from '../shared/call.js'
 import { isOwnGuest } from './find.js'
 import type { GuestIdentity } from './identity.js'
@@ -91,9 +91,16 @@ export async function pickNode(ctx: ControllerContext, where: Placement, reserve
   const p = where.placement
   if (p && p.nodes.length > 0) {
     // Only nodes that are up: a guest placed on an offline node could not be created at all.
-    const up = new Set((await read('list nodes', () => ctx.pve.nodes())).filter((n) => n.status === 'online').map((n) => n.node))
+    const nodes = await read('list nodes', () => ctx.pve.nodes())
+    const up = new Set(nodes.filter((n) => n.status === 'online').map((n) => n.node))
     const candidates = p.nodes.filter((n) => up.has(n))
-    if (candidates.length === 0) throw new TransientError(`none of the placement nodes ${p.nodes.join(', ')} is online; waiting for one`, { failure: 'network' })
+    if (candidates.length === 0) {
+      const known = new Set(nodes.map((n) => n.node))
+      if (!p.nodes.some((n) => known.has(n))) {
+        throw new StalledError('UnknownNode', `no node of placement.nodes (${p.nodes.join(', ')}) is in the cluster; its nodes are ${[...known].sort().join(', ')}: fix placement.nodes`)
+      }
+      throw new TransientError(`none of the placement nodes ${p.nodes.join(', ')} is online; waiting for one`, { failure: 'network' })
+    }
     // From here on nothing awaits: the pick and its reservation happen in one step.
     if (p.strategy === 'pack') return chosen(candidates[0])
     const { mib, guests } = committedMemory(ctx, reserve?.key)

@@ -84,6 +84,16 @@ describe('placement with a node offline', () => {
     expect([second, third]).toContain(nodeOf('four'))
     expect(nodeOf('five')).toBe(second)
   })
+
+  it('placement over nodes the cluster does not have stalls with the cluster\'s node names, creating nothing', async () => {
+    const apps = join(work.dir, 'nowhere')
+    await mkdir(apps, { recursive: true })
+    await writeFile(join(apps, 'lost.yaml'), appWith('lost', ['  placement:', '    nodes: [pve7, pve8]']))
+    const a = await runCli(['apply', '-f', apps, '-f', join(work.dir, 'cluster'), '--state-dir', join(work.dir, 'state-nowhere')], { cwd: work.dir })
+    expect(a.code, a.stdout + a.stderr).toBe(1)
+    expect(a.stdout).toContain(`App/lost: UnknownNode: no node of placement.nodes (pve7, pve8) is in the cluster; its nodes are ${sim.nodes.join(', ')}: fix placement.nodes`)
+    expect(guestsByApp(sim).has('lost')).toBe(false)
+  })
 })
 
 describe('ha.enabled', () => {
