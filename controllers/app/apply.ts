@@ -11,9 +11,10 @@ import { parsePropertyString, formatPropertyString } from '../../src/plan/proper
 import type { ControllerContext, Inventory, Result } from '../../src/runtime/controller.js'
 import { StalledError, WaitingError } from '../../src/runtime/errors.js'
 import { audited, read, waitTask } from '../shared/call.js'
-import { createGuest, guestRef, rebootGuest, setFeatures, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
+import { addHaResource, createGuest, guestRef, haStateFor, haTarget, rebootGuest, removeHaResource, setFeatures, setHaState, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
 import { appIdentity, appLan, createParams, desiredDescription, desiredGuest } from './desired.js'
 import { deployProject, ensureDocker, readExistingEnv } from './docker.js'
+import { HA_KEY } from './ha.js'
 import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
@@ -89,9 +90,12 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       remember(run, { templateSpec: d.templateSpec, template: created.template })
       const g = guestRef(ctx, key, run.vmid, run.node)
       await setFeatures(g, { nesting: 1, keyctl: 1 })
-      if (app.spec.state === 'stopped') return finish(run, [`created guest ${run.vmid}`])
+      const done = [`created guest ${run.vmid} on ${run.node}`]
+      // HA before the start: an HA-managed start is a request to the HA stack, which then keeps it running.
+      if (app.spec.ha.enabled) done.push(await enableHa(run))
+      if (app.spec.state === 'stopped') return finish(run, done)
       await startGuest(ctx, run)
-      return deployAndCheck(run, g, d.deployHash, [`created guest ${run.vmid} on ${run.node}`])
+      return deployAndCheck(run, g, d.deployHash, done)
     }
     case 'in-sync': {
       const run = runOn(ctx, app, key, extra, d)
@@ -151,7 +155,7 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
   let needsRestart = false
   let featuresChanged = false
   for (const c of changes) {
-    if (!c.key || c.key === 'state' || c.key === 'description' || c.key === 'ostemplate' || c.path === 'deploy') continue
+    if (!c.key || c.key === 'state' || c.key === HA_KEY || c.key === 'description' || c.key === 'ostemplate' || c.path === 'deploy') continue
     if (c.key === 'features') {
       featuresChanged = true
       continue
@@ -167,7 +171,8 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
   const growth = changes.some((c) => (c.key === 'rootfs' || /^mp\d+$/.test(c.key ?? '')) && (c.path.endsWith('.size') || c.path === 'resources.disk'))
   const deployNext = app.spec.state === 'running' && (d.deploy || stateChange?.after === 'running')
   // Nothing follows the PUT: write the new marker in the same call (one request per change).
-  const markerInPut = Object.keys(params).length > 0 && !needsRestart && !featuresChanged && !growth && !stateChange && !deployNext
+  const haChange = changes.find((c) => c.key === HA_KEY)
+  const markerInPut = Object.keys(params).length > 0 && !needsRestart && !featuresChanged && !growth && !stateChange && !deployNext && !haChange
   if (markerInPut || changes.some((c) => c.key === 'description')) params.description = desiredDescription(app, ctx.cluster.spec.owner, markerInPut ? app.specHash : seen.markerSpecHash)
   if (Object.keys(params).length > 0) {
     await audited(ctx, { action: 'PUT /nodes/{node}/lxc/{vmid}/config', target: `lxc/${vmid}`, reason: Object.keys(params).sort().join(','), what: `update guest ${vmid} of App ${app.metadata.name}` }, () =>
@@ -196,7 +201,18 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
     await waitTask(ctx, node, upid, `grow ${disk} of guest ${vmid}`)
     done.push(`grew ${disk} to ${c.after} GiB`)
   }
-  // 4. Power state.
+  // 4. HA before the power state: a resource that stays gets the new requested state first (the
+  // HA stack would otherwise undo our stop or start); one turned off goes before anything else.
+  const haWanted = haStateFor(app.spec.state)
+  if (seen.hastate !== undefined && app.spec.ha.enabled && haTarget(seen.hastate) !== haWanted) {
+    await setHaState(ctx, haOf(run), haWanted)
+    done.push(`set HA state ${haWanted}`)
+  } else if (seen.hastate !== undefined && !app.spec.ha.enabled && haChange) {
+    const gone = await removeHaResource(ctx, haOf(run))
+    remember(run, { haCreated: undefined })
+    done.push(gone === 'foreign' ? 'left the HA resource someone else added' : 'removed from HA')
+  }
+  // 5. Power state.
   if (stateChange?.after === 'stopped' && running) {
     await shutdownGuest(ctx, run)
     running = false
@@ -209,9 +225,21 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
     await rebootGuest(ctx, run)
     done.push('restarted')
   }
+  // 6. A new HA resource once the guest is in its declared power state.
+  if (seen.hastate === undefined && app.spec.ha.enabled) done.push(await enableHa(run))
   if (!running || app.spec.state !== 'running') return finish(run, done)
   if (deployNext) return deployAndCheck(run, g, d.deployHash, done)
   return finish(run, done)
+}
+
+const haOf = (run: Run): { id: ReturnType<typeof appIdentity>; vmid: number } => ({ id: appIdentity(run.app.metadata.name), vmid: run.vmid })
+
+/** Adds the guest to HA with the state that follows spec.state; remembers whether the resource is ours. */
+async function enableHa(run: Run): Promise<string> {
+  const state = haStateFor(run.app.spec.state)
+  const { created } = await addHaResource(run.ctx, haOf(run), state)
+  remember(run, { haCreated: created })
+  return `added to HA (ct:${run.vmid}, ${state})`
 }
 
 /** Existing mount point with new options: keep its stored volume, take the desired options. */

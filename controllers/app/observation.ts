@@ -28,6 +28,8 @@ export interface AppStatusExtra extends GuestMemory {
   pendingUpdate?: PendingUpdate
   /** The last update that was rolled back; its specHash is not tried again while unchanged. */
   rolledBack?: RolledBackUpdate
+  /** true while the guest's HA resource is one Proximity added (`ha.enabled`); only that one is ever removed. */
+  haCreated?: boolean
 }
 
 /** The App's guest as observed (see ObservedGuest in controllers/lxc). */

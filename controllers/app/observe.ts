@@ -11,6 +11,7 @@ import type { ClusterSnapshot, ControllerContext } from '../../src/runtime/contr
 import { findGuest } from '../lxc/index.js'
 import { isBeingRestored } from '../restore/in-progress.js'
 import { APP_TAG, appIdentity } from './desired.js'
+import { haSteady } from './ha.js'
 import type { AppObservation, AppStatusExtra } from './observation.js'
 
 /** The store key of an App. */
@@ -50,10 +51,11 @@ export function deepCheckCandidate(ctx: ControllerContext): string | undefined {
   return pick
 }
 
-/** True when the snapshot alone proves the guest matches the manifest (no read needed). */
-export function snapshotMatches(app: AppManifest, g: ClusterGuest): boolean {
+/** True when the snapshot alone proves the guest matches the manifest (no read needed), HA included. */
+export function snapshotMatches(app: AppManifest, g: ClusterGuest, extra: Pick<AppStatusExtra, 'haCreated'> = {}): boolean {
   const s = app.spec
   if (g.lock) return false
+  if (!haSteady(app, g.hastate, extra.haCreated)) return false
   if (g.status !== s.state) return false
   if (g.maxcpu !== undefined && g.maxcpu !== s.resources.cores) return false
   if (g.maxmem !== undefined && g.maxmem !== mibToBytes(s.resources.memory)) return false
@@ -87,7 +89,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
 
   const found = await findGuest(ctx, id, {
     desiredState: app.spec.state,
-    steady: (g) => extra.appliedSpecHash === app.specHash && extra.healthy !== false && snapshotMatches(app, g) && deepCheckCandidate(ctx) !== id.key,
+    steady: (g) => extra.appliedSpecHash === app.specHash && extra.healthy !== false && snapshotMatches(app, g, extra) && deepCheckCandidate(ctx) !== id.key,
   })
   switch (found.found) {
     case 'steady':

@@ -9,6 +9,7 @@ import type { PlanFieldChange } from '../../src/plan/types.js'
 import type { Action, ControllerContext, Wait } from '../../src/runtime/controller.js'
 import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/plan/deploy.js'
 import { appLan, deployHash, desiredGuest } from './desired.js'
+import { HA_KEY, haChange } from './ha.js'
 import type { AppObservation } from './observation.js'
 import { updateNote } from './safe-update.js'
 
@@ -27,6 +28,8 @@ export interface SeenGuest extends GuestAt {
   markerSpecHash: string
   /** Stored rootfs/mp[n] values (volume ids, no secrets), for option-only changes. */
   volumes: Record<string, string>
+  /** The snapshot's `hastate` when the guest is an HA resource. */
+  hastate?: string
 }
 
 /**
@@ -97,6 +100,12 @@ function creationChanges(app: AppManifest, cluster: ClusterSpec, lan?: ReturnTyp
     { path: 'state', after: s.state, impact: 'live' },
   ]
   if (s.node) c.push({ path: 'node', after: s.node, impact: 'live' })
+  else if (s.placement) c.push({ path: 'placement', after: `${s.placement.strategy} over ${s.placement.nodes.join(', ')}`, impact: 'live' })
+  if (s.ha.enabled) c.push({ path: 'ha.enabled', key: HA_KEY, after: true, impact: 'live', note: `HA resource added (state ${s.state === 'running' ? 'started' : 'stopped'})` })
+  // A catalog app's default expose does nothing without an appliance (an explicit one is refused by validate): say so.
+  if (!lan && s.expose.length > 0) {
+    c.push({ path: 'expose', after: `port ${s.expose.map((x) => x.port).join(', ')} not published`, impact: 'live', note: 'needs network.appliance: an Appliance\'s reverse proxy publishes expose ports' })
+  }
   for (const v of s.volumes) c.push({ path: `volumes.${v.name}`, after: `${v.path} (${v.size} GiB)`, impact: 'live' })
   for (const k of Object.keys(s.env).sort()) c.push({ path: `env.${k}`, after: s.env[k], impact: 'live' })
   c.push(...SECRET_PATHS(app))
@@ -152,6 +161,8 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   if (app.spec.template && o.extra.templateSpec && o.extra.templateSpec !== app.spec.template) {
     changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true })
   }
+  const ha = haChange(app, g.hastate, o.extra.haCreated)
+  if (ha) changes.push(ha)
   const applied = o.extra.appliedSpecHash
   const deploy = app.spec.state === 'running' && (o.extra.deployHash !== undefined ? o.extra.deployHash !== base.deployHash : applied !== app.specHash)
   if (deploy) {
@@ -164,7 +175,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g) }, summary)]
     const volumes: Record<string, string> = {}
     for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) volumes[k] = String(v)
-    const seen: SeenGuest = { ...at(g), digest: g.digest, status: g.status, markerSpecHash, volumes }
+    const seen: SeenGuest = { ...at(g), digest: g.digest, status: g.status, markerSpecHash, volumes, ...(g.hastate !== undefined ? { hastate: g.hastate } : {}) }
     return [action(app, 'update', changes, { ...base, step: 'update', guest: seen, deploy, protect, checkedAt: o.now }, summary)]
   }
   // Deployed but not yet healthy: keep checking (no visible change).

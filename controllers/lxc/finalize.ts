@@ -11,6 +11,7 @@ import { hasManagedTag, MANAGED_TAG, parseMarker, parseTags, withMarker } from '
 import type { Action, ControllerContext, OrphanRecord, PassContext, Result } from '../../src/runtime/controller.js'
 import { StalledError } from '../../src/runtime/errors.js'
 import { audited, isNotFound, mapProviderError, waitTask } from '../shared/call.js'
+import { removeHaResource } from './ha.js'
 import { guestIdentity, type GuestKind } from './identity.js'
 
 /** What pruning does with a guest: final backup then destroy, destroy, or let go (keep it running, unmanaged). */
@@ -138,6 +139,8 @@ export async function finalizeGuest(ctx: ControllerContext, k: GuestKind, r: Orp
       if (upid !== 'OK') await waitTask(ctx, node, upid, `back up guest ${vmid}`)
     })
   }
+  // Proxmox refuses to destroy an HA-managed guest (and HA would restart a stopped one): out of HA first.
+  if (g.hastate !== undefined) await removeHaResource(ctx, { id, vmid }, { force: true })
   if (g.status === 'running') {
     try {
       const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/stop', target, reason: 'delete', what: `stop guest ${vmid}` }, () => ctx.pve.stopLxc(node, vmid))

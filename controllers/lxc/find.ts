@@ -18,6 +18,8 @@ export interface ObservedGuest {
   status: string
   lock?: string
   tags?: string
+  /** The snapshot's `hastate`: set when the guest is an HA resource (see ha.ts haTarget). */
+  hastate?: string
   /** Config (with digest) when it was read; absent on the steady-state fast path. */
   config?: Record<string, string | number>
   digest?: string
@@ -61,6 +63,7 @@ export async function readGuest(ctx: ControllerContext, g: ClusterGuest, withPen
     status: g.status,
     lock: (config.lock as string | undefined) ?? g.lock,
     tags: config.tags === undefined ? g.tags : String(config.tags),
+    ...(g.hastate !== undefined ? { hastate: g.hastate } : {}),
     config,
     digest: String(config.digest ?? ''),
     marker: parseMarker(config.description === undefined ? undefined : String(config.description)),
@@ -123,7 +126,7 @@ export async function findGuest(ctx: ControllerContext, id: GuestIdentity, opts:
   if (invVmid !== undefined) {
     const g = guests.find((x) => x.vmid === invVmid && hasManagedTag(x.tags))
     if (g) {
-      if (opts.steady?.(g)) return { found: 'steady', guest: { vmid: g.vmid, node: g.node, status: g.status, lock: g.lock, tags: g.tags } }
+      if (opts.steady?.(g)) return { found: 'steady', guest: { vmid: g.vmid, node: g.node, status: g.status, lock: g.lock, tags: g.tags, ...(g.hastate !== undefined ? { hastate: g.hastate } : {}) } }
       const seen = await readGuest(ctx, g, true)
       if (seen && id.owns(seen.marker, owner)) return mine(seen)
     }

@@ -24,6 +24,7 @@ import { desiredKeys, keysNeedingWork, summarizePlan, type ComputedPlan } from '
 import { gatePve, gateShells, notifyingStore } from './gates.js'
 import { inController, wrapController } from './controllers.js'
 import { coalesceCalls } from '../runtime/coalesce.js'
+import { createPlacementLedger } from '../runtime/placements.js'
 import { lazyShellPool, noShellPool } from './shells.js'
 import { recordSourceState, SOURCE_KEY } from './source-status.js'
 
@@ -117,6 +118,7 @@ export function createEngine(deps: EngineDeps): Engine {
       revision,
       secrets,
       semaphores,
+      placements: createPlacementLedger(),
       snapshot: o.snapshot ?? { takenAt: clock.now(), guests: await pve.clusterGuests() },
       async refreshSnapshot(): Promise<ClusterSnapshot> {
         // Assigned on the pass context: per-key contexts inherit it through the prototype.

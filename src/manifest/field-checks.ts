@@ -149,10 +149,15 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       if (isObj(spec.secrets)) protoKeys(spec.secrets, ['spec', 'secrets'], err)
       const src = isObj(spec.source) ? spec.source : {}
       if (isObj(src.compose)) errors.push(...checkComposeData(d, src.compose, ['spec', 'source', 'compose']))
+      errors.push(...notSupportedApp(d, spec))
       break
     }
     case 'Appliance': {
       resources(['spec', 'resources'], spec.resources)
+      const proxy = isObj(spec.proxy) ? spec.proxy : {}
+      if (proxy.tls === 'acme') {
+        err(['spec', 'proxy', 'tls'], `${NOT_SUPPORTED}: proxy.tls: acme is not acted on, each App's expose[].tls picks the certificate of its own route (internal by default); remove proxy.tls and set tls: acme on the expose entries that need a public certificate (proxy.acmeEmail is used for them)`)
+      }
       const dns = isObj(spec.dns) ? spec.dns : {}
       if (typeof dns.domain === 'string') {
         const p = checkHostnameLength(dns.domain, 190)
@@ -209,6 +214,32 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
       }
       break
     }
+  }
+  return errors
+}
+
+/** The start of every refusal of a field that validates but would not be acted on (issue 9). */
+export const NOT_SUPPORTED = 'not supported yet'
+
+/**
+ * App fields the schema accepts but no controller would act on in the combination written:
+ * refused, located, with what to do instead (nothing accepted and then ignored).
+ */
+function notSupportedApp(d: ParsedDoc, spec: Obj): ManifestError[] {
+  const errors: ManifestError[] = []
+  const net = isObj(spec.network) ? spec.network : {}
+  const onLan = typeof net.appliance === 'string'
+  if (Array.isArray(spec.expose) && spec.expose.length > 0 && !onLan) {
+    errors.push(
+      errorAt(d, ['spec', 'expose'], `${NOT_SUPPORTED}: expose needs network.appliance (ports are published by an Appliance's reverse proxy); join an Appliance with network.appliance, or remove expose and publish the port with compose "ports" at the app's own address`, 'key'),
+    )
+  }
+  if (onLan && net.gateway !== undefined) {
+    errors.push(errorAt(d, ['spec', 'network', 'gateway'], `${NOT_SUPPORTED}: network.gateway is not used on an appliance LAN (the Appliance's lan.gateway is the app's gateway); remove it`, 'key'))
+  }
+  const health = isObj(spec.health) ? spec.health : undefined
+  if (health && health.compose === false && health.http === undefined && health.tcp === undefined) {
+    errors.push(errorAt(d, ['spec', 'health', 'compose'], `${NOT_SUPPORTED}: compose: false does not turn the health check off (compose status is the default check); use compose: true, or an http or tcp check`))
   }
   return errors
 }

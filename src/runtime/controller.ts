@@ -7,6 +7,7 @@ import type { ClusterSpec, Kind, Manifest, ManifestSet, SecretRef } from '../mod
 import type { ClusterGuest, PveClient } from '../providers/proxmox/types.js'
 import type { NodeShellPool } from '../providers/ssh/types.js'
 import type { AuditEntry, Condition, StateStore } from '../store/types.js'
+import type { PlacementLedger } from './placements.js'
 
 /** How a change lands (DESIGN §4). Ordered from mildest to worst. */
 export type Impact = 'live' | 'restart' | 'replace' | 'data-loss'
@@ -173,6 +174,11 @@ export interface ControllerContext {
   revision: string
   secrets: SecretResolver
   semaphores: Semaphores
+  /**
+   * The nodes chosen for guests created in this pass so far, shared by its concurrent creates
+   * (spread placement decides from the snapshot plus this). Absent: the snapshot alone.
+   */
+  placements?: PlacementLedger
   /** The pass's cluster snapshot; refresh with `refreshSnapshot` after creating guests. */
   snapshot: ClusterSnapshot
   refreshSnapshot(): Promise<ClusterSnapshot>

@@ -207,7 +207,38 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const reopened = new Map<string, number>()
     /** Attempts started per key (never reset, unlike `tries`). */
     const started = new Map<string, number>()
-    const finish = (key: string, result: Outcome['result'], r: AttemptReport): void => {
+    // What each key waits on (the reverse of the controllers' requeueOnChange), built on first need.
+    let dependencies: Map<string, string[]> | undefined
+    const dependenciesOf = (key: string): string[] => {
+      if (!dependencies) {
+        dependencies = new Map()
+        for (const m of allManifests(deps.manifests())) {
+          const dep = `${m.kind}/${m.metadata.name}`
+          for (const d of dependentsOf(dep)) dependencies.set(d, [...(dependencies.get(d) ?? []), dep])
+        }
+      }
+      return dependencies.get(key) ?? []
+    }
+    /**
+     * Why a waiting key can no longer become Ready in this run: a key it waits on ended without
+     * becoming Ready, or is not part of the run and is not Ready. Undefined while there is hope.
+     */
+    const blockedBy = (key: string): { dep: string; why: string } | undefined => {
+      for (const dep of dependenciesOf(key)) {
+        if (readyOf(dep) === 'True') continue
+        const oc = outcomes.get(dep)
+        if (oc && oc.result !== 'Ready' && oc.result !== 'Deleted') return { dep, why: `${dep} ended ${oc.result} (${oc.reason}: ${oc.message})` }
+        if (!oc && !all.includes(dep)) return { dep, why: `${dep} is not Ready and nothing in this run will make it Ready` }
+      }
+      return undefined
+    }
+    /** Keys ended because of a dependency (dependent → dependency): reopened with it. */
+    const blockedOn = new Map<string, string>()
+    const blocked = (key: string, b: { dep: string; why: string }): void => {
+      blockedOn.set(key, b.dep)
+      finish(key, 'Waiting', { reason: 'DependencyNotReady', message: `${key} cannot become Ready in this run: ${b.why}; fix it and re-run` })
+    }
+    const finish = (key: string, result: Outcome['result'], r: Pick<AttemptReport, 'reason' | 'message'>): void => {
       const stale = reopened.get(key)
       if (stale !== undefined) {
         reopened.delete(key)
@@ -218,6 +249,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       outcomes.set(key, out)
       waiting.delete(key)
       o.onOutcome?.(out)
+      // Keys waiting on this one wait in vain once it ended without becoming Ready: end them too
+      // (with the reason) instead of letting them sit until the deadline.
+      if (result !== 'Ready' && result !== 'Deleted') {
+        for (const d of dependentsOf(key)) {
+          if (!waiting.has(d) || outcomes.has(d) || running.has(d)) continue
+          const b = blockedBy(d)
+          if (b) blocked(d, b)
+        }
+      }
       if (outcomes.size === all.length) queue.shutDown()
     }
     const later = (key: string, ms: number, r: AttemptReport, giveUp: Outcome['result']): void => {
@@ -241,6 +281,13 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         waiting.delete(w)
         tries.delete(w)
         queue.add(w)
+        // Keys ended because w was not Ready wait for it again (queued when it becomes Ready).
+        for (const [d, dep] of blockedOn) {
+          if (dep !== w) continue
+          blockedOn.delete(d)
+          outcomes.delete(d)
+          waiting.add(d)
+        }
       }
       switch (r.outcome) {
         case 'skipped':
@@ -259,9 +306,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           if (r.requeueAfterMs === undefined) return finish(key, 'NotReady', r)
           waiting.add(key)
           return later(key, r.requeueAfterMs, r, 'NotReady')
-        case 'waiting':
+        case 'waiting': {
           waiting.add(key)
+          const b = blockedBy(key)
+          if (b) return blocked(key, b)
           return later(key, r.requeueAfterMs ?? 30_000, r, 'Waiting')
+        }
         case 'transient':
         case 'bug':
           if ((tries.get(key) ?? 0) >= maxAttempts) return finish(key, 'Failed', { ...r, message: `gave up after ${maxAttempts} attempts: ${r.message}` })

@@ -91,7 +91,7 @@ export async function generatedSet(n: number): Promise<ManifestSet> {
         'spec:',
         `  lan: {subnet: ${subnet}, gateway: ${ip(1)}, dhcpRange: {start: ${range.start}, end: ${range.end}}}`,
         '  dns: {domain: lab.home.arpa, upstream: [192.0.2.53, 198.51.100.53], records: [{name: nas, ip: ' + ip(2) + '}, {name: mirror.example.net, ip: 203.0.113.7}]}',
-        '  proxy: {tls: acme, acmeEmail: admin@example.net}',
+        '  proxy: {acmeEmail: admin@example.net}',
         `  nat: {masquerade: true, portForwards: [{port: 2222, to: "${ip(3)}:22"}, {port: 5353, protocol: udp, to: "${ip(3)}:53"}]}`,
       ].join('\n'),
     ]

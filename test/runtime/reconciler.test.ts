@@ -112,6 +112,25 @@ describe('reconciler runOnce', () => {
     expect(t.store.getStatus('App/web')!.history.map((h) => h.result)).toEqual(['Succeeded', 'Waiting'])
   }, 10_000)
 
+  it('ends a key waiting on a dependency that stalled at once, naming it (no wait until the deadline)', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web', 512, ['db']), app('db'))
+    t.far.faults.set('db', [new StalledError('InvalidTemplate', 'template alpine-9 not found')])
+    // The wait asks for 60 s and the deadline is 15 min: the test would time out without the early end.
+    const out = await t.rec.runOnce(['App/web', 'App/db'])
+    expect(out.get('App/db')).toMatchObject({ result: 'Stalled' })
+    expect(out.get('App/web')).toMatchObject({ result: 'Waiting', reason: 'DependencyNotReady' })
+    expect(out.get('App/web')?.message).toBe('App/web cannot become Ready in this run: App/db ended Stalled (InvalidTemplate: template alpine-9 not found); fix it and re-run')
+  }, 10_000)
+
+  it('ends a key waiting on a dependency that is not Ready and not part of the run', async () => {
+    const t = await setup()
+    t.set.apps.push(app('web', 512, ['db']), app('db'))
+    const out = await t.rec.runOnce(['App/web'])
+    expect(out.get('App/web')?.message).toBe('App/web cannot become Ready in this run: App/db is not Ready and nothing in this run will make it Ready; fix it and re-run')
+    expect(t.far.calls.apply).toBe(0)
+  }, 10_000)
+
   it('gives up on a waiting key at the deadline and says why', async () => {
     const t = await setup()
     t.set.apps.push(app('web', 512, ['missing']))
