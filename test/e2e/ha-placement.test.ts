@@ -223,7 +223,7 @@ describe('ha.enabled', () => {
     expect(await haOf(vmid)).toBeDefined()
     await rm(join(apps, 'gone.yaml'))
     sim.log.clear()
-    await apply('--prune', '--allow-missing-files')
+    await apply('--prune', '--allow-missing-files', '--yes')
     expect(guestsByApp(sim).get('gone')).toBeUndefined()
     expect(await haOf(vmid)).toBeUndefined()
     const order = clusterChanges(sim).map((e) => `${e.method} ${e.route}`)
