@@ -120,6 +120,30 @@ describe('serve --git', () => {
     expect(revision.revision).toBe(`main@sha1:${sha}`)
     expect(revision.git.head).toBe(`main@sha1:${bad}`)
 
+    // describe source: the rejected commit, its located errors, the fetch and the deliveries
+    const described = await until(
+      s.clock,
+      async () => {
+        const r = await runCli(['describe', 'source', 'git', '--state-dir', join(dir, 'state')], { cwd: dir })
+        return r.stdout.includes('SourceInvalid') && r.stdout.includes('d-5') ? r : undefined
+      },
+      { what: 'describe source to show the rejected commit', stepMs: 10 },
+    )
+    expect(described.code).toBe(0)
+    const d = described.stdout
+    expect(d.split('\n').find((l) => l.startsWith('URL:'))?.replace(/^URL: +/, '')).toBe(repo.url)
+    expect(d).toMatch(/Ref: +main\n/)
+    expect(d).toMatch(/Path: +apps\n/)
+    expect(d).toMatch(new RegExp(`Head: +main@sha1:${bad}\n`))
+    expect(d).toMatch(/Last Fetch: +\S+ \(\S+ ago\), took \d+ ms, succeeded\n/)
+    expect(d).toMatch(new RegExp(`Last Attempted Revision: +main@sha1:${bad}\n`))
+    expect(d).toMatch(new RegExp(`Last Applied Revision: +main@sha1:${sha}\n`))
+    expect(d).toMatch(new RegExp(`SourceInvalid +True +ValidationFailed +\\S+ +commit ${bad} not applied: `))
+    // the file as it is named in the repository, with its line and column
+    expect(d).toMatch(new RegExp(`\\n  apps/web\\.yaml:\\d+:\\d+: App/web: spec\\.resources\\.cores: .*\\(commit ${bad.slice(0, 12)}\\)`))
+    expect(d).toMatch(/d-5 +refs\/heads\/main +accepted/)
+    expect(d).not.toContain(SECRET)
+
     // notifications: signed, one per revision, the invalid one reported as such
     await until(s.clock, () => received.some((r) => JSON.parse(r.body).result === 'invalid'), { what: 'the invalid notification', stepMs: 10 })
     await until(s.clock, () => received.some((r) => JSON.parse(r.body).result === 'applied'), { what: 'the applied notification ' + JSON.stringify(received.map((r) => r.body)), stepMs: 10, rounds: 600 })

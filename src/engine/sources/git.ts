@@ -10,7 +10,7 @@
  * `SourceStale` when no fetch has succeeded for several intervals, so a stopped poller is an
  * alert, not a mystery.
  */
-import { join, resolve } from 'node:path'
+import { join, relative, resolve, sep } from 'node:path'
 import { displayUrl, fetchCheckout, GitError, type GitCredentials } from '../../providers/git/git-cli.js'
 import type { ManifestError } from '../../model/types.js'
 import type { ManifestSource, SourceLoad, SourceLoaded } from './types.js'
@@ -52,6 +52,8 @@ export interface GitSourceStatus {
   lastGood?: string
   lastFetchAt?: string
   lastFetchOkAt?: string
+  /** How long the last fetch (the git commands, not the manifest load) took. */
+  lastFetchDurationMs?: number
   lastError?: string
   consecutiveFailures: number
   stalled: boolean
@@ -90,10 +92,13 @@ export function createGitSource(o: GitSourceOptions): GitSource {
 
   const load = async (): Promise<SourceLoad> => {
     st.lastFetchAt = new Date(now()).toISOString()
+    // Wall time, not the (possibly manual) clock: this measures the git commands themselves.
+    const started = performance.now()
     let checkout
     try {
       checkout = await fetchCheckout({ url: o.url, ...(o.ref ? { ref: o.ref } : {}), dir: o.dir, ...(o.credentials ? { credentials: o.credentials } : {}) })
     } catch (e) {
+      st.lastFetchDurationMs = Math.round(performance.now() - started)
       st.consecutiveFailures++
       st.lastError = e instanceof GitError ? e.message : `git fetch failed: ${(e as Error).message}`
       refresh()
@@ -102,18 +107,23 @@ export function createGitSource(o: GitSourceOptions): GitSource {
       if (lastGood) return lastGood
       return { ok: false, errors: [fetchError(st.lastError)], warnings: [] }
     }
+    st.lastFetchDurationMs = Math.round(performance.now() - started)
     st.consecutiveFailures = 0
     st.lastError = undefined
     st.lastFetchOkAt = st.lastFetchAt
     st.head = checkout.revision
     refresh()
     const root = o.path ? join(checkout.workTree, o.path) : checkout.workTree
-    const res = await loadPaths([root, ...extra], { cwd: o.cwd, ...(o.keyFile ? { keyFile: o.keyFile } : {}), requireKey: o.requireKey === true })
+    // The revision is the fetched commit: looking for it again in the work tree would cost four
+    // git processes on the webhook path (most of its latency on a busy machine).
+    const res = await loadPaths([root, ...extra], { cwd: o.cwd, ...(o.keyFile ? { keyFile: o.keyFile } : {}), requireKey: o.requireKey === true, revision: checkout.revision })
     for (const w of waiters.splice(0)) w(checkout.revision)
     if (!res.ok) {
       st.invalidCommit = checkout.sha
-      // Name the commit in every error, so the log and `get sources` say which revision failed.
-      return { ...res, errors: res.errors.map((e) => ({ ...e, message: `${e.message} (commit ${checkout.sha.slice(0, 12)})` })) }
+      // Name the commit in every error, so the log and `get sources` say which revision failed,
+      // and files inside the checkout by their path in the repository (what the user edits).
+      const inRepo = (f: string): string => (f.startsWith(checkout.workTree + sep) ? relative(checkout.workTree, f) : f)
+      return { ...res, errors: res.errors.map((e) => ({ ...e, file: inRepo(e.file), message: `${e.message} (commit ${checkout.sha.slice(0, 12)})` })) }
     }
     st.invalidCommit = undefined
     lastGood = { ...res, revision: checkout.revision }
