@@ -148,7 +148,10 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
       stateDir,
       logger: log.runtime,
       clock: ctx.clock,
-      progress: (key, phase, detail) => log.pino.debug({ key, phase, detail }, 'progress'),
+      progress: (key, phase, detail) => {
+        ctx.onProgress?.(key, phase, detail)
+        log.pino.debug({ key, phase, detail }, 'progress')
+      },
       onPveRequest: (r) => {
         metrics.pveRequest(r.method, r.pathTemplate, r.status, r.durationMs / 1000)
         apiSource?.pveAnswered(r.status >= 200 && r.status < 500, r.status)
