@@ -1,11 +1,14 @@
 /** `serve --git`: the git source made from the command's flags (checked before anything runs). */
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { CliContext } from './context.js'
 import { err } from './context.js'
 import type { GitSource } from '../engine/sources/git.js'
+import type { ClusterGitSpec } from '../model/types.js'
 
 export interface GitFlags {
   git?: string
+  /** The https user name for the token (only from the Cluster manifest). @default git */
+  gitUsername?: string
   ref?: string
   path?: string
   filename: string[]
@@ -45,6 +48,7 @@ export async function openGitSource(ctx: CliContext, o: GitFlags, stateDir: stri
     dir: join(stateDir, 'git'),
     credentials: {
       ...(o.gitTokenFile ? { tokenFile: o.gitTokenFile } : token ? { token } : {}),
+      ...(o.gitUsername ? { username: o.gitUsername } : {}),
       ...(o.gitSshKey ? { sshKeyFile: o.gitSshKey } : {}),
       ...(o.gitKnownHosts ? { knownHostsFile: o.gitKnownHosts } : {}),
     },
@@ -54,3 +58,52 @@ export async function openGitSource(ctx: CliContext, o: GitFlags, stateDir: stri
   })
 }
 
+
+/**
+ * The `serve` flags a Cluster manifest's `spec.git` stands for, each flag given on the command
+ * line taking precedence over its field. File fields are resolved against the manifest's folder.
+ * Pure.
+ */
+export function gitFlagsFromCluster(git: ClusterGitSpec, manifestDir: string, flags: GitFlags): GitFlags {
+  const file = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(manifestDir, p))
+  const pick = <T>(flag: T | undefined, field: T | undefined): { value?: T } => {
+    const value = flag ?? field
+    return value === undefined ? {} : { value }
+  }
+  const out: GitFlags = { git: git.url, filename: flags.filename, gitUsername: git.username }
+  const set = <K extends keyof GitFlags>(k: K, v: { value?: GitFlags[K] }): void => {
+    if (v.value !== undefined) out[k] = v.value
+  }
+  set('ref', pick(flags.ref, git.ref))
+  set('path', pick(flags.path, git.path))
+  set('gitTokenFile', pick(flags.gitTokenFile, file(git.tokenFile)))
+  set('gitSshKey', pick(flags.gitSshKey, file(git.sshKeyFile)))
+  set('gitKnownHosts', pick(flags.gitKnownHosts, file(git.knownHostsFile)))
+  set('webhookSecretFile', pick(flags.webhookSecretFile, file(git.webhook?.secretFile)))
+  set('notifyWebhook', pick(flags.notifyWebhook, git.notify?.webhook?.url))
+  set('notifySecretFile', pick(flags.notifySecretFile, file(git.notify?.webhook?.secretFile)))
+  set('commitStatusApi', pick(flags.commitStatusApi, git.notify?.commitStatus?.api))
+  set('commitStatusRepo', pick(flags.commitStatusRepo, git.notify?.commitStatus?.repo))
+  set('commitStatusTokenFile', pick(flags.commitStatusTokenFile, file(git.notify?.commitStatus?.tokenFile)))
+  return out
+}
+
+/** The files of `spec.git` that cannot be read, as `<field>: <path> (<code>)`, for one error. */
+export async function unreadableGitFiles(git: ClusterGitSpec, manifestDir: string): Promise<string[]> {
+  const { access, constants } = await import('node:fs/promises')
+  const fields: [string, string | undefined][] = [
+    ['tokenFile', git.tokenFile],
+    ['sshKeyFile', git.sshKeyFile],
+    ['knownHostsFile', git.knownHostsFile],
+    ['webhook.secretFile', git.webhook?.secretFile],
+    ['notify.webhook.secretFile', git.notify?.webhook?.secretFile],
+    ['notify.commitStatus.tokenFile', git.notify?.commitStatus?.tokenFile],
+  ]
+  const out: string[] = []
+  for (const [field, p] of fields) {
+    if (p === undefined) continue
+    const abs = resolve(manifestDir, p)
+    await access(abs, constants.R_OK).catch((e: NodeJS.ErrnoException) => out.push(`spec.git.${field}: cannot read ${abs} (${e.code ?? e.message})`))
+  }
+  return out
+}
