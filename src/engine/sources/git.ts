@@ -80,7 +80,18 @@ export function createGitSource(o: GitSourceOptions): GitSource {
   const st: GitSourceStatus = { url: shownUrl, ...(o.ref ? { ref: o.ref } : {}), ...(o.path ? { path: o.path } : {}), consecutiveFailures: 0, stalled: false, stale: false }
   let lastGood: SourceLoaded | undefined
   let onChange: (() => void) | undefined
-  const waiters: ((revision: string | undefined, error?: string) => void)[] = []
+  /**
+   * Nudges waiting for their fetch, with the number of fetches started before each arrived: a
+   * fetch already running when a webhook came may predate its push, so only a fetch started
+   * after it answers it (the delivery log must show the revision the push led to).
+   */
+  let waiters: { since: number; done: (revision: string | undefined, error?: string) => void }[] = []
+  let fetchesStarted = 0
+  const answer = (fetch: number, revision: string | undefined, error?: string): void => {
+    const due = waiters.filter((w) => w.since < fetch)
+    waiters = waiters.filter((w) => w.since >= fetch)
+    for (const w of due) w.done(revision, error)
+  }
 
   const refresh = (): void => {
     const okAt = st.lastFetchOkAt ? Date.parse(st.lastFetchOkAt) : undefined
@@ -91,6 +102,7 @@ export function createGitSource(o: GitSourceOptions): GitSource {
   const fetchError = (message: string): ManifestError => ({ file: shownUrl, line: 1, column: 1, path: '', message })
 
   const load = async (): Promise<SourceLoad> => {
+    const fetch = ++fetchesStarted
     st.lastFetchAt = new Date(now()).toISOString()
     // Wall time, not the (possibly manual) clock: this measures the git commands themselves.
     const started = performance.now()
@@ -102,7 +114,7 @@ export function createGitSource(o: GitSourceOptions): GitSource {
       st.consecutiveFailures++
       st.lastError = e instanceof GitError ? e.message : `git fetch failed: ${(e as Error).message}`
       refresh()
-      for (const w of waiters.splice(0)) w(undefined, st.lastError)
+      answer(fetch, undefined, st.lastError)
       // A failed fetch changes nothing: the last good revision keeps being reconciled.
       if (lastGood) return lastGood
       return { ok: false, errors: [fetchError(st.lastError)], warnings: [] }
@@ -117,7 +129,7 @@ export function createGitSource(o: GitSourceOptions): GitSource {
     // The revision is the fetched commit: looking for it again in the work tree would cost four
     // git processes on the webhook path (most of its latency on a busy machine).
     const res = await loadPaths([root, ...extra], { cwd: o.cwd, ...(o.keyFile ? { keyFile: o.keyFile } : {}), requireKey: o.requireKey === true, revision: checkout.revision })
-    for (const w of waiters.splice(0)) w(checkout.revision)
+    answer(fetch, checkout.revision)
     if (!res.ok) {
       st.invalidCommit = checkout.sha
       // Name the commit in every error, so the log and `get sources` say which revision failed,
@@ -156,7 +168,7 @@ export function createGitSource(o: GitSourceOptions): GitSource {
       }
     },
     nudge(done) {
-      if (done) waiters.push(done)
+      if (done) waiters.push({ since: fetchesStarted, done })
       onChange?.()
     },
     status() {
