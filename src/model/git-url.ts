@@ -3,6 +3,21 @@
  * manifest's `spec.git`), shared by the manifest checks and the git provider. Pure.
  */
 
+/** The URL as it may be shown in logs, status and the API: user info (token, password) removed. */
+export function displayGitUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.username || u.password) {
+      u.username = ''
+      u.password = ''
+    }
+    return u.toString()
+  } catch {
+    // scp-like `user@host:path`
+    return url.replace(/^[^@/]*@(?=[^:]+:)/, '')
+  }
+}
+
 /** A full commit sha. */
 export const GIT_SHA = /^[0-9a-f]{40}$/
 

@@ -13,7 +13,7 @@ import { err, type CliContext } from '../context.js'
 import { formatAge, renderTable } from '../format.js'
 import { resolveStateDir } from '../session.js'
 import { openStoreIfPresent } from './get.js'
-import { displayUrl } from '../../providers/git/git-cli.js'
+import { displayGitUrl as displayUrl } from '../../model/git-url.js'
 import type { ObjectStatus, StoredEvent } from '../../store/types.js'
 
 /** One entry of the delivery log as `describe` shows it. */

@@ -11,7 +11,7 @@ import type { EngineSource } from '../../api/engine-source.js'
 import { createEngineMetrics } from '../../runtime/metrics.js'
 import { formatError } from '../../manifest/format.js'
 import { gitFlagsFromCluster, openGitSource, unreadableGitFiles } from '../gitops.js'
-import { displayUrl } from '../../providers/git/git-cli.js'
+import { displayGitUrl as displayUrl } from '../../model/git-url.js'
 import type { GitOps } from '../../api/gitops.js'
 
 interface ServeOptions {

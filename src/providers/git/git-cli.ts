@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageRoot } from '../../model/paths.js'
-import { GIT_SHA, gitRefProblem, gitUrlProblem } from '../../model/git-url.js'
+import { displayGitUrl, GIT_SHA, gitRefProblem, gitUrlProblem } from '../../model/git-url.js'
 
 /** How git authenticates. Files are read by git/ssh themselves, except the token file. */
 export interface GitCredentials {
@@ -68,19 +68,8 @@ export class GitError extends Error {
 
 const SHA = GIT_SHA
 
-/** The URL as it may be shown: user info removed. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.username || u.password) {
-      u.username = ''
-      u.password = ''
-    }
-    return u.toString()
-  } catch {
-    return url.replace(/^[^@/]*@(?=[^:]+:)/, '')
-  }
-}
+/** The URL as it may be shown: user info removed (see model/git-url.ts). */
+export const displayUrl = displayGitUrl
 
 /** Checks a repository URL; throws GitError for forms that would leak or could be misread. */
 export function checkRepoUrl(url: string): void {
