@@ -64,7 +64,7 @@ export async function setupGitOps(d: GitOpsDeps): Promise<GitOps> {
       s.lastError
         ? { type: 'Ready', status: 'False', reason: 'FetchFailed', message: `${s.lastError}; still reconciling ${s.lastGood ?? 'nothing yet'}` }
         : invalid
-          ? { type: 'Ready', status: 'False', reason: 'SourceInvalid', message: `commit ${s.invalidCommit} does not validate (proximity get sources); still reconciling ${s.lastGood ?? 'nothing yet'}` }
+          ? { type: 'Ready', status: 'False', reason: 'SourceInvalid', message: `commit ${s.invalidCommit} does not validate (proximity describe source git); still reconciling ${s.lastGood ?? 'nothing yet'}` }
           : { type: 'Ready', status: 'True', reason: 'Succeeded', message: `fetched ${s.head ?? ''}` },
       at,
       1,
