@@ -58,7 +58,6 @@ export async function openGitSource(ctx: CliContext, o: GitFlags, stateDir: stri
   })
 }
 
-
 /**
  * The `serve` flags a Cluster manifest's `spec.git` stands for, each flag given on the command
  * line taking precedence over its field. File fields are resolved against the manifest's folder.
@@ -66,42 +65,42 @@ export async function openGitSource(ctx: CliContext, o: GitFlags, stateDir: stri
  */
 export function gitFlagsFromCluster(git: ClusterGitSpec, manifestDir: string, flags: GitFlags): GitFlags {
   const file = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(manifestDir, p))
-  const pick = <T>(flag: T | undefined, field: T | undefined): { value?: T } => {
-    const value = flag ?? field
-    return value === undefined ? {} : { value }
+  const merged: GitFlags = {
+    git: git.url,
+    gitUsername: git.username,
+    filename: flags.filename,
+    ref: flags.ref ?? git.ref,
+    path: flags.path ?? git.path,
+    gitTokenFile: flags.gitTokenFile ?? file(git.tokenFile),
+    gitSshKey: flags.gitSshKey ?? file(git.sshKeyFile),
+    gitKnownHosts: flags.gitKnownHosts ?? file(git.knownHostsFile),
+    webhookSecretFile: flags.webhookSecretFile ?? file(git.webhook?.secretFile),
+    notifyWebhook: flags.notifyWebhook ?? git.notify?.webhook?.url,
+    notifySecretFile: flags.notifySecretFile ?? file(git.notify?.webhook?.secretFile),
+    commitStatusApi: flags.commitStatusApi ?? git.notify?.commitStatus?.api,
+    commitStatusRepo: flags.commitStatusRepo ?? git.notify?.commitStatus?.repo,
+    commitStatusTokenFile: flags.commitStatusTokenFile ?? file(git.notify?.commitStatus?.tokenFile),
   }
-  const out: GitFlags = { git: git.url, filename: flags.filename, gitUsername: git.username }
-  const set = <K extends keyof GitFlags>(k: K, v: { value?: GitFlags[K] }): void => {
-    if (v.value !== undefined) out[k] = v.value
-  }
-  set('ref', pick(flags.ref, git.ref))
-  set('path', pick(flags.path, git.path))
-  set('gitTokenFile', pick(flags.gitTokenFile, file(git.tokenFile)))
-  set('gitSshKey', pick(flags.gitSshKey, file(git.sshKeyFile)))
-  set('gitKnownHosts', pick(flags.gitKnownHosts, file(git.knownHostsFile)))
-  set('webhookSecretFile', pick(flags.webhookSecretFile, file(git.webhook?.secretFile)))
-  set('notifyWebhook', pick(flags.notifyWebhook, git.notify?.webhook?.url))
-  set('notifySecretFile', pick(flags.notifySecretFile, file(git.notify?.webhook?.secretFile)))
-  set('commitStatusApi', pick(flags.commitStatusApi, git.notify?.commitStatus?.api))
-  set('commitStatusRepo', pick(flags.commitStatusRepo, git.notify?.commitStatus?.repo))
-  set('commitStatusTokenFile', pick(flags.commitStatusTokenFile, file(git.notify?.commitStatus?.tokenFile)))
-  return out
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as unknown as GitFlags
 }
 
-/** The files of `spec.git` that cannot be read, as `<field>: <path> (<code>)`, for one error. */
-export async function unreadableGitFiles(git: ClusterGitSpec, manifestDir: string): Promise<string[]> {
+/**
+ * The files of `spec.git` serve will read (those no flag overrides) that cannot be read, as
+ * `spec.git.<field>: cannot read <path> (<code>)`.
+ */
+export async function unreadableGitFiles(git: ClusterGitSpec, manifestDir: string, flags: GitFlags): Promise<string[]> {
   const { access, constants } = await import('node:fs/promises')
-  const fields: [string, string | undefined][] = [
-    ['tokenFile', git.tokenFile],
-    ['sshKeyFile', git.sshKeyFile],
-    ['knownHostsFile', git.knownHostsFile],
-    ['webhook.secretFile', git.webhook?.secretFile],
-    ['notify.webhook.secretFile', git.notify?.webhook?.secretFile],
-    ['notify.commitStatus.tokenFile', git.notify?.commitStatus?.tokenFile],
+  const fields: [string, string | undefined, string | undefined][] = [
+    ['tokenFile', git.tokenFile, flags.gitTokenFile],
+    ['sshKeyFile', git.sshKeyFile, flags.gitSshKey],
+    ['knownHostsFile', git.knownHostsFile, flags.gitKnownHosts],
+    ['webhook.secretFile', git.webhook?.secretFile, flags.webhookSecretFile],
+    ['notify.webhook.secretFile', git.notify?.webhook?.secretFile, flags.notifySecretFile],
+    ['notify.commitStatus.tokenFile', git.notify?.commitStatus?.tokenFile, flags.commitStatusTokenFile],
   ]
   const out: string[] = []
-  for (const [field, p] of fields) {
-    if (p === undefined) continue
+  for (const [field, p, flag] of fields) {
+    if (p === undefined || flag !== undefined) continue
     const abs = resolve(manifestDir, p)
     await access(abs, constants.R_OK).catch((e: NodeJS.ErrnoException) => out.push(`spec.git.${field}: cannot read ${abs} (${e.code ?? e.message})`))
   }

@@ -5,7 +5,10 @@
  * end; this table covers every field.
  */
 import { describe, expect, it } from 'vitest'
-import { gitFlagsFromCluster, type GitFlags } from '../../src/cli/gitops.js'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gitFlagsFromCluster, unreadableGitFiles, type GitFlags } from '../../src/cli/gitops.js'
 import type { ClusterGitSpec } from '../../src/model/types.js'
 
 const spec: ClusterGitSpec = {
@@ -58,5 +61,17 @@ describe('spec.git and serve flags', () => {
   it('leaves out what neither the manifest nor a flag sets', () => {
     const out = gitFlagsFromCluster({ url: 'file:///srv/repo.git', interval: 60_000, username: 'git' }, '/srv/site', { filename: [] })
     expect(out).toEqual({ git: 'file:///srv/repo.git', gitUsername: 'git', filename: [] })
+  })
+
+  it('checks only the files serve will read: a field a flag overrides may name a missing file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'proximity-git-flags-'))
+    try {
+      await writeFile(join(dir, 'hook.secret'), 'x')
+      const git: ClusterGitSpec = { url: 'file:///srv/repo.git', interval: 60_000, username: 'git', tokenFile: './missing-token', webhook: { secretFile: './hook.secret' } }
+      expect(await unreadableGitFiles(git, dir, { filename: [] })).toEqual([`spec.git.tokenFile: cannot read ${join(dir, 'missing-token')} (ENOENT)`])
+      expect(await unreadableGitFiles(git, dir, { filename: [], gitTokenFile: '/run/token' })).toEqual([])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -128,7 +128,7 @@ async function runServe(ctx: CliContext, o: ServeOptions, intervalGiven: boolean
   if (fromManifest) {
     const cluster = initial!.set.cluster!
     const dir = dirname(resolve(ctx.cwd, cluster.source.file))
-    const unreadable = await unreadableGitFiles(fromManifest, dir)
+    const unreadable = await unreadableGitFiles(fromManifest, dir, o)
     if (unreadable.length > 0) {
       for (const u of unreadable) err(ctx, `${relative(ctx.cwd, resolve(ctx.cwd, cluster.source.file))}:${cluster.source.line}:${cluster.source.column}: Cluster/${cluster.metadata.name}: ${u}`)
       err(ctx, `error: the files named in spec.git must exist on this machine; nothing was started`)
