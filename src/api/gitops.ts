@@ -10,6 +10,7 @@ import type { GitSource } from '../engine/sources/git.js'
 import type { Engine } from '../engine/types.js'
 import type { EngineMetrics } from '../runtime/metrics.js'
 import { removeCondition, setCondition } from '../runtime/conditions.js'
+import { formatError } from '../manifest/format.js'
 import type { Condition } from '../store/types.js'
 import type { WebhookOptions } from './webhooks.js'
 import type { DeliveryLog } from './delivery-log.js'
@@ -63,11 +64,28 @@ export async function setupGitOps(d: GitOpsDeps): Promise<GitOps> {
       s.lastError
         ? { type: 'Ready', status: 'False', reason: 'FetchFailed', message: `${s.lastError}; still reconciling ${s.lastGood ?? 'nothing yet'}` }
         : invalid
-          ? { type: 'Ready', status: 'False', reason: 'SourceInvalid', message: `commit ${s.invalidCommit} does not validate (proximity get sources); still reconciling ${s.lastGood ?? 'nothing yet'}` }
+          ? { type: 'Ready', status: 'False', reason: 'SourceInvalid', message: `commit ${s.invalidCommit} does not validate (proximity describe source git); still reconciling ${s.lastGood ?? 'nothing yet'}` }
           : { type: 'Ready', status: 'True', reason: 'Succeeded', message: `fetched ${s.head ?? ''}` },
       at,
       1,
     )
+    // The engine rejected the fetched head: name the commit and the first located error here
+    // too, so `describe source git` says why without reading Source/manifests.
+    const rejected = engine.sourceState().invalid
+    conditions =
+      invalid && rejected
+        ? setCondition(
+            conditions,
+            {
+              type: 'SourceInvalid',
+              status: 'True',
+              reason: 'ValidationFailed',
+              message: `commit ${s.invalidCommit} not applied: ${formatError(rejected.errors[0]!)}${rejected.errors.length > 1 ? ` (and ${rejected.errors.length - 1} more)` : ''}`,
+            },
+            at,
+            1,
+          )
+        : removeCondition(conditions, 'SourceInvalid')
     conditions = s.stale
       ? setCondition(conditions, { type: 'SourceStale', status: 'True', reason: 'NoRecentFetch', message: `no fetch has succeeded since ${s.lastFetchOkAt ?? 'start'}: ${s.lastError ?? ''}` }, at, 1)
       : removeCondition(conditions, 'SourceStale')
@@ -86,7 +104,7 @@ export async function setupGitOps(d: GitOpsDeps): Promise<GitOps> {
       history: [],
       createdAt: prev?.createdAt ?? at,
       updatedAt: at,
-      extra: { url: s.url, ref: s.ref ?? '(default branch)', path: s.path ?? '', head: s.head ?? '', lastFetchAt: s.lastFetchAt ?? '', lastFetchOkAt: s.lastFetchOkAt ?? '', consecutiveFailures: s.consecutiveFailures },
+      extra: { url: s.url, ref: s.ref ?? '(default branch)', path: s.path ?? '', head: s.head ?? '', lastFetchAt: s.lastFetchAt ?? '', lastFetchOkAt: s.lastFetchOkAt ?? '', ...(s.lastFetchDurationMs !== undefined ? { lastFetchDurationMs: s.lastFetchDurationMs } : {}), ...(s.lastError ? { lastError: s.lastError } : {}), ...(s.invalidCommit ? { invalidCommit: s.invalidCommit } : {}), consecutiveFailures: s.consecutiveFailures },
     })
     metrics.sourceFetched(s.lastFetchOkAt ? Date.parse(s.lastFetchOkAt) : undefined, s.head, s.stale)
   }
@@ -152,6 +170,8 @@ export async function setupGitOps(d: GitOpsDeps): Promise<GitOps> {
           log.info({ provider: n.provider, delivery: n.deliveryId, ref: n.ref }, 'webhook accepted: fetching now')
           git.nudge((revision, error) => {
             record()
+            // What the delivery led to, with the fetch time (the git commands alone).
+            log.info({ delivery: n.deliveryId, revision, fetchMs: git.status().lastFetchDurationMs, ...(error ? { error } : {}) }, 'webhook fetch done')
             done(revision, error)
           })
         },
@@ -163,7 +183,7 @@ export async function setupGitOps(d: GitOpsDeps): Promise<GitOps> {
     deliveries: () => deliveries.list() as unknown as Record<string, unknown>[],
     sourceInfo: () => {
       const s = git.status()
-      return { git: { url: s.url, ref: s.ref, path: s.path, head: s.head, lastAppliedRevision: s.lastGood, lastFetchAt: s.lastFetchAt, lastFetchOkAt: s.lastFetchOkAt, stale: s.stale, stalled: s.stalled, ...(s.lastError ? { lastError: s.lastError } : {}) } }
+      return { git: { url: s.url, ref: s.ref, path: s.path, head: s.head, lastAppliedRevision: s.lastGood, lastFetchAt: s.lastFetchAt, lastFetchOkAt: s.lastFetchOkAt, lastFetchDurationMs: s.lastFetchDurationMs, stale: s.stale, stalled: s.stalled, ...(s.lastError ? { lastError: s.lastError } : {}) } }
     },
     close() {
       clearInterval(timer)

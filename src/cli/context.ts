@@ -25,6 +25,11 @@ export interface CliContext {
   signal?: AbortSignal
   /** The clock of the runtime (tests pass a manual one). @default the system clock */
   clock?: Clock
+  /**
+   * In-process callers (benches) see every controller progress report of `serve`; the phase
+   * `observing` marks the start of one reconcile of `key`. Must not block. @default none
+   */
+  onProgress?: (key: string, phase: string, detail?: string) => void
 }
 
 /** Writes a line to stdout. */

@@ -86,6 +86,7 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     interrupt: partial.interrupt,
     ...(partial.signal ? { signal: partial.signal } : {}),
     ...(partial.clock ? { clock: partial.clock } : {}),
+    ...(partial.onProgress ? { onProgress: partial.onProgress } : {}),
   }
   const program = buildProgram(ctx)
   try {

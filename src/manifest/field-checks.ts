@@ -22,6 +22,8 @@ import { checkHostnameLength, checkMountPath, HOSTNAME_PATTERN } from '../model/
 import { checkCalendarBounds } from '../model/calendar-bounds.js'
 import { checkBackupSchedule } from '../model/calendar-occurrence.js'
 import { checkTemplate, checkVolid } from '../model/volid.js'
+import { gitUrlProblem, repoPathProblem } from '../model/git-url.js'
+import { parseDurationMs } from '../model/units.js'
 import { describeValue } from './ajv-messages.js'
 import { errorAt } from './located.js'
 import { scalarSourceAt, type FieldPath } from './locate.js'
@@ -188,6 +190,7 @@ export function checkFields(d: ParsedDoc, kind: Kind): ManifestError[] {
         const p = checkHostnameLength(ssh.host, 253)
         if (p) err(['spec', 'ssh', 'host'], p)
       }
+      if (isObj(spec.git)) checkGit(spec.git, err)
       break
     }
     case 'BackupPolicy': {
@@ -281,6 +284,33 @@ function checkEndpoint(url: string): string | undefined {
 }
 
 type Err = (path: FieldPath, message: string, target?: 'value' | 'key') => void
+
+/**
+ * `Cluster.spec.git`: a repository URL without credentials (a token in it would be committed
+ * and shown), a folder inside the repository, an interval of at least a second. The secret
+ * file fields are paths by their schema pattern; their content is never read here (the files
+ * live on the machine that serves, not where manifests are validated).
+ */
+function checkGit(git: Obj, err: Err): void {
+  if (typeof git.url === 'string') {
+    const p = gitUrlProblem(git.url, 'put the token in a file and name it in tokenFile')
+    if (p) err(['spec', 'git', 'url'], `the repository URL ${p}`)
+  }
+  if (typeof git.path === 'string') {
+    const p = repoPathProblem(git.path)
+    if (p) err(['spec', 'git', 'path'], `path ${p}`)
+  }
+  if (git.interval !== undefined) {
+    let ms: number | undefined
+    try {
+      ms = parseDurationMs(git.interval)
+    } catch {
+      ms = undefined // the schema reported it
+    }
+    if (ms !== undefined && ms < 1000) err(['spec', 'git', 'interval'], `interval ${shown(git.interval)} is shorter than 1s; poll at most once a second (webhooks bring pushes at once)`)
+    if (ms !== undefined && ms > MAX_DURATION_MS) err(['spec', 'git', 'interval'], `interval ${shown(git.interval)} is too long; use at most 24 days (e.g. "576h")`)
+  }
+}
 
 /** Every number in the document (outside compose content) is finite and, if whole, exact. */
 function checkNumbers(v: unknown, path: FieldPath, err: Err): void {

@@ -8,6 +8,7 @@ import type {
   AppSpec,
   ApplianceSpec,
   BackupPolicySpec,
+  ClusterGitSpec,
   ClusterSpec,
   HealthSpec,
   Kind,
@@ -92,6 +93,10 @@ function normalizeBackupPolicy(spec: Obj): BackupPolicySpec {
 function normalizeCluster(spec: Obj): ClusterSpec {
   const defaults = obj(spec.defaults)
   const out = { ...spec, defaults: { ...defaults, resources: resources(obj(defaults.resources)) } } as unknown as ClusterSpec
+  if (has(spec, 'git')) {
+    const git = obj(spec.git)
+    out.git = { ...(git as unknown as ClusterGitSpec), interval: parseDurationMs(git.interval ?? '1m'), username: (git.username as string | undefined) ?? 'git' }
+  }
   return out
 }
 

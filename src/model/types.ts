@@ -67,6 +67,32 @@ export interface ClusterSpec {
   owner: string
   /** Refuse a prune that deletes more than this many guests without --allow-mass-delete. */
   deleteThreshold?: number
+  /** The git repository `serve` follows when no --git flag is given. */
+  git?: ClusterGitSpec
+}
+
+/**
+ * `Cluster.spec.git`: what `serve --git …` takes, as data. Every secret is a file path (as
+ * written: absolute or relative to the Cluster manifest), never a value.
+ */
+export interface ClusterGitSpec {
+  /** https, ssh, file:// or a local path; never with credentials in it. */
+  url: string
+  ref?: string
+  /** Folder of the repository holding the manifests. */
+  path?: string
+  /** Poll interval in ms. @default 60000 */
+  interval: number
+  tokenFile?: string
+  /** @default git */
+  username: string
+  sshKeyFile?: string
+  knownHostsFile?: string
+  webhook?: { secretFile: string }
+  notify?: {
+    webhook?: { url: string; secretFile?: string }
+    commitStatus?: { api: string; repo: string; tokenFile: string }
+  }
 }
 export type ClusterManifest = ManifestBase<'Cluster', ClusterSpec>
 

@@ -7,7 +7,8 @@
  */
 import { createHmac } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTokenAuthority } from '../../src/api/tokens.js'
@@ -25,7 +26,7 @@ describe('serve --git', () => {
     for (const c of cleanups.splice(0).reverse()) await c()
   })
 
-  async function setup(): Promise<{ sim: RunningSimulator; repo: TestRepo; dir: string; args: string[]; received: { body: string; signature?: string }[] }> {
+  async function setup(): Promise<{ sim: RunningSimulator; repo: TestRepo; dir: string; cluster: string; notifyUrl: string; args: string[]; received: { body: string; signature?: string }[] }> {
     const sim = await startSim()
     cleanups.push(() => sim.stop())
     const t = await tempDir()
@@ -54,7 +55,7 @@ describe('serve --git', () => {
       '--webhook-secret-file', join(t.dir, 'hook.secret'),
       '--notify-webhook', notifyUrl, '--notify-secret-file', join(t.dir, 'notify.secret'),
     ]
-    return { sim, repo, dir: t.dir, args, received }
+    return { sim, repo, dir: t.dir, cluster, notifyUrl, args, received }
   }
 
   function serve(args: string[], cwd: string): ServeRun {
@@ -120,6 +121,30 @@ describe('serve --git', () => {
     expect(revision.revision).toBe(`main@sha1:${sha}`)
     expect(revision.git.head).toBe(`main@sha1:${bad}`)
 
+    // describe source: the rejected commit, its located errors, the fetch and the deliveries
+    const described = await until(
+      s.clock,
+      async () => {
+        const r = await runCli(['describe', 'source', 'git', '--state-dir', join(dir, 'state')], { cwd: dir })
+        return r.stdout.includes('SourceInvalid') && r.stdout.includes('d-5') ? r : undefined
+      },
+      { what: 'describe source to show the rejected commit', stepMs: 10 },
+    )
+    expect(described.code).toBe(0)
+    const d = described.stdout
+    expect(d.split('\n').find((l) => l.startsWith('URL:'))?.replace(/^URL: +/, '')).toBe(repo.url)
+    expect(d).toMatch(/Ref: +main\n/)
+    expect(d).toMatch(/Path: +apps\n/)
+    expect(d).toMatch(new RegExp(`Head: +main@sha1:${bad}\n`))
+    expect(d).toMatch(/Last Fetch: +\S+ \(\S+ ago\), took \d+ ms, succeeded\n/)
+    expect(d).toMatch(new RegExp(`Last Attempted Revision: +main@sha1:${bad}\n`))
+    expect(d).toMatch(new RegExp(`Last Applied Revision: +main@sha1:${sha}\n`))
+    expect(d).toMatch(new RegExp(`SourceInvalid +True +ValidationFailed +\\S+ +commit ${bad} not applied: `))
+    // the file as it is named in the repository, with its line and column
+    expect(d).toMatch(new RegExp(`\\n  apps/web\\.yaml:\\d+:\\d+: App/web: spec\\.resources\\.cores: .*\\(commit ${bad.slice(0, 12)}\\)`))
+    expect(d).toMatch(/d-5 +refs\/heads\/main +accepted/)
+    expect(d).not.toContain(SECRET)
+
     // notifications: signed, one per revision, the invalid one reported as such
     await until(s.clock, () => received.some((r) => JSON.parse(r.body).result === 'invalid'), { what: 'the invalid notification', stepMs: 10 })
     await until(s.clock, () => received.some((r) => JSON.parse(r.body).result === 'applied'), { what: 'the applied notification ' + JSON.stringify(received.map((r) => r.body)), stepMs: 10, rounds: 600 })
@@ -127,6 +152,57 @@ describe('serve --git', () => {
     const results = received.map((r) => JSON.parse(r.body) as { revision: string; result: string })
     expect(results).toContainEqual(expect.objectContaining({ revision: `main@sha1:${sha}`, result: 'applied' }))
     expect(results).toContainEqual(expect.objectContaining({ revision: `main@sha1:${bad}`, result: 'invalid' }))
+  })
+
+  it('serve -f cluster.yaml follows the repository of spec.git; a flag overrides its field', async () => {
+    const { sim, repo, dir, cluster, notifyUrl, received } = await setup()
+    await writeFile(join(dir, 'override.secret'), 'flag-secret\n')
+    await appendFile(
+      join(cluster, 'cluster.yaml'),
+      [
+        '  git:',
+        `    url: ${JSON.stringify(repo.url)}`,
+        '    ref: main',
+        '    path: apps',
+        '    interval: 1h',
+        '    webhook:',
+        '      secretFile: ../hook.secret',
+        '    notify:',
+        `      webhook: {url: ${JSON.stringify(notifyUrl)}, secretFile: ../notify.secret}`,
+        '',
+      ].join('\n'),
+    )
+    const s = serve(['-f', cluster, '--state-dir', join(dir, 'state'), '--listen', '127.0.0.1:0', '--webhook-secret-file', join(dir, 'override.secret')], dir)
+    const url = await s.url()
+    // the first revision comes from the repository's apps/ folder on main
+    await until(s.clock, () => memoryOf(sim, 'web') === 256, { what: 'the first revision applied' })
+    expect(s.records().some((r) => String(r.msg).includes('(git)'))).toBe(true)
+
+    const sha = repo.commit({ 'apps/web.yaml': appYaml('web', { memory: 512 }) }, 'more memory')
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: sha })
+    // --webhook-secret-file overrides spec.git.webhook.secretFile: the manifest's secret is refused
+    const withManifestSecret = await push(url, body, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'm-1', 'X-Hub-Signature-256': signed(body) })
+    expect(withManifestSecret.status).toBe(401)
+    const withFlagSecret = await push(url, body, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'm-2', 'X-Hub-Signature-256': signed(body, 'flag-secret') })
+    expect(withFlagSecret.status).toBe(202)
+    await until(s.clock, () => memoryOf(sim, 'web') === 512, { what: 'the pushed change', stepMs: 10 })
+
+    // the notification receiver of spec.git.notify gets the outcome, signed with its secret file
+    await until(s.clock, () => received.some((r) => JSON.parse(r.body).revision === `main@sha1:${sha}` && JSON.parse(r.body).result === 'applied'), { what: 'the applied notification', stepMs: 10, rounds: 600 })
+    for (const r of received) expect(r.signature).toBe(signed(r.body, NOTIFY_SECRET))
+
+    const described = await runCli(['describe', 'source', 'git', '--state-dir', join(dir, 'state')], { cwd: dir })
+    expect(described.stdout.split('\n').find((l) => l.startsWith('URL:'))?.replace(/^URL: +/, '')).toBe(repo.url)
+    expect(described.stdout).toMatch(/Path: +apps\n/)
+  })
+
+  it('serve refuses to start when a file named in spec.git cannot be read, and says which field', async () => {
+    const { repo, dir, cluster } = await setup()
+    await appendFile(join(cluster, 'cluster.yaml'), ['  git:', `    url: ${JSON.stringify(repo.url)}`, '    path: apps', '    tokenFile: ./no-such-token', ''].join('\n'))
+    const r = await runCli(['serve', '-f', cluster, '--state-dir', join(dir, 'state'), '--listen', '127.0.0.1:0'], { cwd: dir })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/cluster\.yaml:\d+:\d+: Cluster\/sim: spec\.git\.tokenFile: cannot read \S*no-such-token \(ENOENT\)/)
+    expect(existsSync(join(dir, 'state', 'git'))).toBe(false)
   })
 
   it('polling alone converges when no webhook is ever sent', async () => {

@@ -67,6 +67,7 @@ describe('fetchCheckout', () => {
 describe('input checks', () => {
   const bad: { url: string; reason: string }[] = [
     { url: 'https://user:hunter2@example.invalid/repo.git', reason: 'a password in the URL would show in process arguments' },
+    { url: 'https://hunter2@example.invalid/repo.git', reason: 'a token as the user name would show in process arguments and logs' },
     { url: 'ext::sh -c touch% /tmp/pwned', reason: 'remote helpers run commands' },
     { url: '--upload-pack=touch /tmp/pwned', reason: 'an option, not a URL' },
     { url: 'ftp://example.invalid/repo', reason: 'unsupported scheme' },

@@ -72,17 +72,25 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
     .summary('show one object in detail: conditions, inventory, history, events')
     .description(
       'Show one object in detail from the state store: conditions, inventory (vmid, node),\n' +
-        'the last reconcile history entries and recent events. Exits 1 when the object is unknown.',
+        'the last reconcile history entries and recent events. Exits 1 when the object is unknown.\n' +
+        '`describe source [git|manifests]` shows the manifest source serve follows: for a git source\n' +
+        'the URL (without credentials), ref, head, last fetch (time, duration, error), revisions,\n' +
+        'conditions, the located errors of a rejected commit and the last webhook deliveries.',
     )
-    .argument('<resource>', 'app | appliance | backuppolicy | restore')
-    .argument('<name>', 'object name')
+    .argument('<resource>', 'app | appliance | backuppolicy | restore | source')
+    .argument('[name]', 'object name (optional for source: every source)')
     .option('--events <n>', 'number of recent events to show', '10')
     .option('--state-dir <dir>', 'state directory', '.proximity')
-    .action(async (resource: string, name: string, o: { events: string; stateDir?: string }) => {
+    .action(async (resource: string, name: string | undefined, o: { events: string; stateDir?: string }) => {
       try {
         const kind = resourceKind(resource)
         const limit = Number(o.events)
         if (!Number.isInteger(limit) || limit < 0) throw new Error(`--events must be a whole number, got "${o.events}"`)
+        if (kind === 'Source') {
+          const { describeSources } = await import('./describe-source.js')
+          return await describeSources(ctx, name, { events: limit, ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}) })
+        }
+        if (name === undefined) throw new Error(`give the name of the ${resource} to describe`)
         const store = await openStoreIfPresent(ctx, o.stateDir)
         const key = `${kind}/${name}`
         try {

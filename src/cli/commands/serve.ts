@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { relative } from 'node:path'
+import { dirname, relative, resolve } from 'node:path'
 import { collect, err, type CliContext } from '../context.js'
 import { TARGET_HELP } from '../target-help.js'
 import { parseDurationOption } from '../format.js'
@@ -10,7 +10,8 @@ import type { RunningServer } from '../../api/server.js'
 import type { EngineSource } from '../../api/engine-source.js'
 import { createEngineMetrics } from '../../runtime/metrics.js'
 import { formatError } from '../../manifest/format.js'
-import { openGitSource } from '../gitops.js'
+import { gitFlagsFromCluster, openGitSource, unreadableGitFiles } from '../gitops.js'
+import { displayGitUrl as displayUrl } from '../../model/git-url.js'
 import type { GitOps } from '../../api/gitops.js'
 
 interface ServeOptions {
@@ -53,6 +54,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
         'Holds the lease for its whole life. SIGTERM or SIGINT stops it gracefully (no new change is\n' +
         'started, running Proxmox tasks finish within --grace, state is flushed, the lease released);\n' +
         'a second SIGINT exits at once. Logs are JSON lines, or readable lines on a terminal.\n\n' +
+        'GitOps: --git URL follows a repository (the -f files are what lives outside it). Without\n' +
+        '--git, a Cluster manifest among the -f files that has spec.git is followed the same way;\n' +
+        'each flag given (--ref, --path, --interval, --git-token-file, --webhook-secret-file, …)\n' +
+        'overrides its field of spec.git. With --git, spec.git is ignored.\n\n' +
         'Exit codes: 0 stopped by a signal, 1 could not start, 130 a second interrupt.',
     )
     .option('-f, --filename <path>', 'manifest file or folder to watch (repeatable; folders are watched recursively); with --git, files outside the repository (e.g. the Cluster manifest)', collect, [])
@@ -82,12 +87,12 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
     .option('--state-dir <dir>', 'state directory', '.proximity')
     .addHelpText('after', TARGET_HELP)
-    .action(async (o: ServeOptions) => {
-      ctx.exitCode = await runServe(ctx, o)
+    .action(async (o: ServeOptions, cmd: Command) => {
+      ctx.exitCode = await runServe(ctx, o, cmd.getOptionValueSource('interval') === 'cli')
     })
 }
 
-async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
+async function runServe(ctx: CliContext, o: ServeOptions, intervalGiven: boolean): Promise<number> {
   let resyncMs: number
   let graceMs: number
   let leaseWaitMs: number
@@ -105,19 +110,51 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
     listen = parseListen(o.listen)
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together')
     if (!o.git && o.filename.length === 0) throw new Error("give the manifests with -f PATH (repeatable) or --git URL")
-    if (!o.git && (o.ref || o.path || o.gitTokenFile || o.gitSshKey || o.webhookSecretFile)) throw new Error('--ref, --path, --git-token-file, --git-ssh-key and --webhook-secret-file need --git')
-    if (o.commitStatusApi && (!o.commitStatusRepo || !o.commitStatusTokenFile)) throw new Error('--commit-status-api needs --commit-status-repo and --commit-status-token-file')
-    if (o.git) intervalMs = parseDurationOption(o.interval, '--interval')
+    intervalMs = parseDurationOption(o.interval, '--interval')
+    if (intervalMs < 1000) throw new Error(`--interval must be at least 1s, got "${o.interval}"`)
   } catch (e) {
     err(ctx, `error: ${(e as Error).message}`)
     return 1
   }
   const stateDir = resolveStateDir(ctx, o.stateDir)
-  const git = o.git ? await openGitSource(ctx, o, stateDir, intervalMs) : undefined
+  // Without --git, the watched -f files are the source, unless their Cluster manifest has
+  // spec.git: then serve follows that repository (each flag given overrides its field) and the
+  // -f files are what lives outside it.
+  let flags: ServeOptions = o
+  let source = o.git ? undefined : await pathsSource(ctx, o.filename, { stateDir, requireKey: true, watch: true })
+  let initial = source ? await loadSource(ctx, source) : undefined
+  if (source && !initial) return 1
+  const fromManifest = initial?.set.cluster?.spec.git
+  if (fromManifest) {
+    const cluster = initial!.set.cluster!
+    const dir = dirname(resolve(ctx.cwd, cluster.source.file))
+    const unreadable = await unreadableGitFiles(fromManifest, dir, o)
+    if (unreadable.length > 0) {
+      for (const u of unreadable) err(ctx, `${relative(ctx.cwd, resolve(ctx.cwd, cluster.source.file))}:${cluster.source.line}:${cluster.source.column}: Cluster/${cluster.metadata.name}: ${u}`)
+      err(ctx, `error: the files named in spec.git must exist on this machine; nothing was started`)
+      return 1
+    }
+    flags = { ...o, ...gitFlagsFromCluster(fromManifest, dir, o) }
+    if (!intervalGiven) intervalMs = fromManifest.interval
+  }
+  try {
+    if (!flags.git && (o.ref || o.path || o.gitTokenFile || o.gitSshKey || o.webhookSecretFile)) {
+      throw new Error('--ref, --path, --git-token-file, --git-ssh-key and --webhook-secret-file need --git or a Cluster manifest with spec.git')
+    }
+    if (flags.commitStatusApi && (!flags.commitStatusRepo || !flags.commitStatusTokenFile)) throw new Error('--commit-status-api needs --commit-status-repo and --commit-status-token-file (or spec.git.notify.commitStatus)')
+  } catch (e) {
+    err(ctx, `error: ${(e as Error).message}`)
+    return 1
+  }
+  const git = flags.git ? await openGitSource(ctx, flags, stateDir, intervalMs) : undefined
   if (git === null) return 1
-  const source = git ?? (await pathsSource(ctx, o.filename, { stateDir, requireKey: true, watch: true }))
-  const initial = await loadSource(ctx, source)
-  if (!initial) return 1
+  if (git) {
+    source = git
+    initial = await loadSource(ctx, git)
+    if (!initial) return 1
+    if (o.git && initial.set.cluster?.spec.git) err(ctx, `warning: --git ${displayUrl(o.git)} is followed; the Cluster manifest's spec.git is ignored (without --git, flags override its fields one by one)`)
+  }
+  if (!source || !initial) return 1
   const { createDaemonLog } = await import('../daemon-log.js')
   const log = createDaemonLog(ctx.stderr, o.logFormat ? { tty: o.logFormat === 'text' } : {})
   const stop = new AbortController()
@@ -148,7 +185,10 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
       stateDir,
       logger: log.runtime,
       clock: ctx.clock,
-      progress: (key, phase, detail) => log.pino.debug({ key, phase, detail }, 'progress'),
+      progress: (key, phase, detail) => {
+        ctx.onProgress?.(key, phase, detail)
+        log.pino.debug({ key, phase, detail }, 'progress')
+      },
       onPveRequest: (r) => {
         metrics.pveRequest(r.method, r.pathTemplate, r.status, r.durationMs / 1000)
         apiSource?.pveAnswered(r.status >= 200 && r.status < 500, r.status)
@@ -181,7 +221,7 @@ async function runServe(ctx: CliContext, o: ServeOptions): Promise<number> {
     let gitops: GitOps | undefined
     if (git) {
       const { setupGitOps } = await import('../../api/gitops.js')
-      gitops = await setupGitOps({ ...(ctx.env.PROXIMITY_WEBHOOK_SECRET ? { envSecret: ctx.env.PROXIMITY_WEBHOOK_SECRET } : {}), flags: o, engine: e, git, stateDir, metrics, log: { info: (f, m) => log.pino.info(f, m), warn: (f, m) => log.pino.warn(f, m) } })
+      gitops = await setupGitOps({ ...(ctx.env.PROXIMITY_WEBHOOK_SECRET ? { envSecret: ctx.env.PROXIMITY_WEBHOOK_SECRET } : {}), flags, engine: e, git, stateDir, metrics, log: { info: (f, m) => log.pino.info(f, m), warn: (f, m) => log.pino.warn(f, m) } })
       stopGitops = () => gitops?.close()
     }
     apiSource = createEngineSource({ engine: e, metrics, ...(gitops ? { deliveries: gitops.deliveries, sourceInfo: gitops.sourceInfo } : {}) })

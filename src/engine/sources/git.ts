@@ -10,7 +10,7 @@
  * `SourceStale` when no fetch has succeeded for several intervals, so a stopped poller is an
  * alert, not a mystery.
  */
-import { join, resolve } from 'node:path'
+import { join, relative, resolve, sep } from 'node:path'
 import { displayUrl, fetchCheckout, GitError, type GitCredentials } from '../../providers/git/git-cli.js'
 import type { ManifestError } from '../../model/types.js'
 import type { ManifestSource, SourceLoad, SourceLoaded } from './types.js'
@@ -52,6 +52,8 @@ export interface GitSourceStatus {
   lastGood?: string
   lastFetchAt?: string
   lastFetchOkAt?: string
+  /** How long the last fetch (the git commands, not the manifest load) took. */
+  lastFetchDurationMs?: number
   lastError?: string
   consecutiveFailures: number
   stalled: boolean
@@ -78,7 +80,18 @@ export function createGitSource(o: GitSourceOptions): GitSource {
   const st: GitSourceStatus = { url: shownUrl, ...(o.ref ? { ref: o.ref } : {}), ...(o.path ? { path: o.path } : {}), consecutiveFailures: 0, stalled: false, stale: false }
   let lastGood: SourceLoaded | undefined
   let onChange: (() => void) | undefined
-  const waiters: ((revision: string | undefined, error?: string) => void)[] = []
+  /**
+   * Nudges waiting for their fetch, with the number of fetches started before each arrived: a
+   * fetch already running when a webhook came may predate its push, so only a fetch started
+   * after it answers it (the delivery log must show the revision the push led to).
+   */
+  let waiters: { since: number; done: (revision: string | undefined, error?: string) => void }[] = []
+  let fetchesStarted = 0
+  const answer = (fetch: number, revision: string | undefined, error?: string): void => {
+    const due = waiters.filter((w) => w.since < fetch)
+    waiters = waiters.filter((w) => w.since >= fetch)
+    for (const w of due) w.done(revision, error)
+  }
 
   const refresh = (): void => {
     const okAt = st.lastFetchOkAt ? Date.parse(st.lastFetchOkAt) : undefined
@@ -89,31 +102,40 @@ export function createGitSource(o: GitSourceOptions): GitSource {
   const fetchError = (message: string): ManifestError => ({ file: shownUrl, line: 1, column: 1, path: '', message })
 
   const load = async (): Promise<SourceLoad> => {
+    const fetch = ++fetchesStarted
     st.lastFetchAt = new Date(now()).toISOString()
+    // Wall time, not the (possibly manual) clock: this measures the git commands themselves.
+    const started = performance.now()
     let checkout
     try {
       checkout = await fetchCheckout({ url: o.url, ...(o.ref ? { ref: o.ref } : {}), dir: o.dir, ...(o.credentials ? { credentials: o.credentials } : {}) })
     } catch (e) {
+      st.lastFetchDurationMs = Math.round(performance.now() - started)
       st.consecutiveFailures++
       st.lastError = e instanceof GitError ? e.message : `git fetch failed: ${(e as Error).message}`
       refresh()
-      for (const w of waiters.splice(0)) w(undefined, st.lastError)
+      answer(fetch, undefined, st.lastError)
       // A failed fetch changes nothing: the last good revision keeps being reconciled.
       if (lastGood) return lastGood
       return { ok: false, errors: [fetchError(st.lastError)], warnings: [] }
     }
+    st.lastFetchDurationMs = Math.round(performance.now() - started)
     st.consecutiveFailures = 0
     st.lastError = undefined
     st.lastFetchOkAt = st.lastFetchAt
     st.head = checkout.revision
     refresh()
     const root = o.path ? join(checkout.workTree, o.path) : checkout.workTree
-    const res = await loadPaths([root, ...extra], { cwd: o.cwd, ...(o.keyFile ? { keyFile: o.keyFile } : {}), requireKey: o.requireKey === true })
-    for (const w of waiters.splice(0)) w(checkout.revision)
+    // The revision is the fetched commit: looking for it again in the work tree would cost four
+    // git processes on the webhook path (most of its latency on a busy machine).
+    const res = await loadPaths([root, ...extra], { cwd: o.cwd, ...(o.keyFile ? { keyFile: o.keyFile } : {}), requireKey: o.requireKey === true, revision: checkout.revision })
+    answer(fetch, checkout.revision)
     if (!res.ok) {
       st.invalidCommit = checkout.sha
-      // Name the commit in every error, so the log and `get sources` say which revision failed.
-      return { ...res, errors: res.errors.map((e) => ({ ...e, message: `${e.message} (commit ${checkout.sha.slice(0, 12)})` })) }
+      // Name the commit in every error, so the log and `get sources` say which revision failed,
+      // and files inside the checkout by their path in the repository (what the user edits).
+      const inRepo = (f: string): string => (f.startsWith(checkout.workTree + sep) ? relative(checkout.workTree, f) : f)
+      return { ...res, errors: res.errors.map((e) => ({ ...e, file: inRepo(e.file), message: `${e.message} (commit ${checkout.sha.slice(0, 12)})` })) }
     }
     st.invalidCommit = undefined
     lastGood = { ...res, revision: checkout.revision }
@@ -146,7 +168,7 @@ export function createGitSource(o: GitSourceOptions): GitSource {
       }
     },
     nudge(done) {
-      if (done) waiters.push(done)
+      if (done) waiters.push({ since: fetchesStarted, done })
       onChange?.()
     },
     status() {

@@ -25,11 +25,14 @@ export function createPathsSource(opts: PathsSourceOptions): ManifestSource {
   }
 }
 
-/** Loads `abs` as one set (all-or-nothing) and computes its revision. */
-export async function loadPaths(abs: string[], opts: Pick<PathsSourceOptions, 'cwd' | 'keyFile' | 'requireKey'>): Promise<SourceLoad> {
+/**
+ * Loads `abs` as one set (all-or-nothing) and computes its revision, unless the caller knows it
+ * (`revision`: the git source's checkout), which spares the git processes computeRevision runs.
+ */
+export async function loadPaths(abs: string[], opts: Pick<PathsSourceOptions, 'cwd' | 'keyFile' | 'requireKey'> & { revision?: string }): Promise<SourceLoad> {
   const { loadManifests } = await import('../../manifest/index.js')
   const keyFile = opts.keyFile !== undefined && existsSync(opts.keyFile) ? opts.keyFile : undefined
   const res = await loadManifests(abs, { keyFile, requireKey: opts.requireKey === true })
   if (!res.ok) return { ok: false, errors: res.errors, warnings: res.warnings }
-  return { ok: true, set: res.set, revision: await computeRevision(abs, res.set, opts.cwd), warnings: res.warnings }
+  return { ok: true, set: res.set, revision: opts.revision ?? (await computeRevision(abs, res.set, opts.cwd)), warnings: res.warnings }
 }

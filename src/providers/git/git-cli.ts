@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageRoot } from '../../model/paths.js'
+import { displayGitUrl, GIT_SHA, gitRefProblem, gitUrlProblem } from '../../model/git-url.js'
 
 /** How git authenticates. Files are read by git/ssh themselves, except the token file. */
 export interface GitCredentials {
@@ -65,48 +66,21 @@ export class GitError extends Error {
   }
 }
 
-const SHA = /^[0-9a-f]{40}$/
-/** Branch and tag names git accepts, minus anything that could read as an option or a range. */
-const REF_NAME = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/-]{1,200}(?<![./])$/
+const SHA = GIT_SHA
 
-/** The URL as it may be shown: user info removed. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.username || u.password) {
-      u.username = ''
-      u.password = ''
-    }
-    return u.toString()
-  } catch {
-    return url.replace(/^[^@/]*@(?=[^:]+:)/, '')
-  }
-}
+/** The URL as it may be shown: user info removed (see model/git-url.ts). */
+export const displayUrl = displayGitUrl
 
 /** Checks a repository URL; throws GitError for forms that would leak or could be misread. */
 export function checkRepoUrl(url: string): void {
-  if (url.length === 0 || url.length > 2048 || /[\s\0]/.test(url) || url.startsWith('-')) {
-    throw new GitError(`repository URL "${displayUrl(url)}" is not valid`, 'InvalidUrl')
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    const u = new URL(url)
-    if (!['https:', 'http:', 'ssh:', 'file:', 'git:'].includes(u.protocol)) {
-      throw new GitError(`repository URL scheme "${u.protocol}" is not supported; use https, ssh, file or a local path`, 'InvalidUrl')
-    }
-    if (u.password) {
-      throw new GitError('the repository URL carries a password or token; put the token in a file (--git-token-file) or PROXIMITY_GIT_TOKEN instead', 'InvalidUrl')
-    }
-    if (/^ext::|^fd::/i.test(url)) throw new GitError('git remote helpers are not allowed', 'InvalidUrl')
-    return
-  }
-  if (/^[a-z0-9+.-]+::/i.test(url)) throw new GitError('git remote helpers (transport::address) are not allowed', 'InvalidUrl')
+  const problem = gitUrlProblem(url, 'put the token in a file (--git-token-file) or PROXIMITY_GIT_TOKEN instead')
+  if (problem) throw new GitError(`the repository URL "${displayUrl(url)}" ${problem}`, 'InvalidUrl')
 }
 
 /** Checks a ref given by the user. */
 export function checkRef(ref: string): void {
-  if (!SHA.test(ref) && !REF_NAME.test(ref)) {
-    throw new GitError(`ref "${ref}" is not a branch, tag or full commit sha`, 'InvalidUrl')
-  }
+  const problem = gitRefProblem(ref)
+  if (problem) throw new GitError(problem, 'InvalidUrl')
 }
 
 /** Only the transports we document; no remote helpers (`ext::`), no repository hooks. */
@@ -166,6 +140,9 @@ async function readToken(c: GitCredentials | undefined): Promise<string | undefi
   return text.trim()
 }
 
+/** Checkout folders whose `remote.origin.url` this process has set, and to what. */
+const remoteSet = new Map<string, string>()
+
 /**
  * Fetches `ref` at depth 1 and checks the commit out, detached, in `<dir>/work`. Idempotent:
  * the same remote state gives the same checkout. Throws GitError.
@@ -178,10 +155,15 @@ export async function fetchCheckout(opts: GitFetchOptions): Promise<GitCheckout>
   if (!existsSync(join(work, '.git'))) {
     await mkdir(work, { recursive: true })
     await git(['init', '-q'], work, opts, secret)
+    remoteSet.delete(work)
   }
-  // The remote URL lives in the repository's config (no credentials in it); set on every fetch
-  // so a changed --git URL takes effect.
-  await git(['config', 'remote.origin.url', opts.url], work, opts, secret)
+  // The remote URL lives in the repository's config (no credentials in it); set once per process
+  // and checkout folder, so a changed --git URL takes effect after a restart without costing a
+  // git process on every fetch.
+  if (remoteSet.get(work) !== opts.url) {
+    await git(['config', 'remote.origin.url', opts.url], work, opts, secret)
+    remoteSet.set(work, opts.url)
+  }
 
   let ref = opts.ref
   if (ref === undefined) {
