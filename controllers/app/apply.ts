@@ -18,6 +18,7 @@ import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
 import { deploySummaryOf, type AppAction, type AppDetail } from './plan.js'
+import { refusalError } from './refusals.js'
 import { prunePreUpdateSnapshots, rollBack, takeRollbackPoint, type PendingUpdate, type RollbackPoint, type RolledBackUpdate } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
@@ -73,7 +74,7 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       return { ready: false, reason: 'Progressing', message: `guest ${d.guest.vmid} is being created`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: { vmid: d.guest.vmid, node: d.guest.node }, extra }
     case 'replace': {
       const forcing = a.changes.filter((c) => c.forcesReplacement).map((c) => c.path)
-      throw new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created; remove the app (its deletionPolicy backs it up) and apply it again, or revert the change`)
+      throw refusalError(app, a.changes) ?? new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created`)
     }
     case 'create': {
       ctx.progress(key, 'queued')
@@ -127,13 +128,9 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
   const { ctx, app, vmid, node } = run
   const changes = a.changes
   const seen = d.guest
-  const refused = changes.find((c) => c.refused)
-  if (refused) {
-    const what = refused.path === 'resources.disk' ? 'disk' : refused.path
-    throw new StalledError('DiskShrinkRefused', `cannot shrink ${what} of App ${app.metadata.name} from ${refused.before} to ${refused.after} GiB; Proxmox only grows disks: set ${refused.path === 'resources.disk' ? 'resources.disk' : refused.path} back to ${refused.before} or larger`)
-  }
-  const loss = changes.find((c) => c.impact === 'data-loss')
-  if (loss) throw new StalledError('DataLossRefused', `cannot apply ${loss.path} to App ${app.metadata.name}: it would delete data; restore the volume in the manifest or remove the app with its deletionPolicy`)
+  // Whatever plan marked refused is refused here, before anything changes (refusals.ts).
+  const refused = refusalError(app, changes)
+  if (refused) throw refused
   ctx.progress(run.key, 'updating')
   const done: string[] = []
   // 0. A rollback point before anything changes (snapshot or vzdump, per update.strategy).

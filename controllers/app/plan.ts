@@ -10,6 +10,7 @@ import type { Action, ControllerContext, Wait } from '../../src/runtime/controll
 import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/plan/deploy.js'
 import { appLan, deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
+import { markRefusals } from './refusals.js'
 import { updateNote } from './safe-update.js'
 
 /** Where the App's guest is. */
@@ -52,7 +53,7 @@ export type AppStep =
   | { step: 'update'; guest: SeenGuest; deploy: boolean; protect: boolean; checkedAt: number }
   /** This spec was rolled back after a failed update (noop): not retried until the spec changes. */
   | { step: 'rolled-back'; guest: GuestAt }
-  /** A change only a re-create can make (replace): refused with a clear message. */
+  /** A change only a re-create can make (replace). Refused when a change carries `refused` (refusals.ts). */
   | { step: 'replace'; guest: GuestAt }
   /** Deployed but not yet healthy, nothing else to change (noop): probe again. */
   | { step: 'check-health'; guest: GuestAt; deployStartedAt?: number }
@@ -158,6 +159,8 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     changes.push(...deployChanges(o.extra.deployed, deploySummaryOf(app, (v) => ctx.secrets.digest(v))))
   }
 
+  // What apply will not do is decided here, shown by plan and refused by apply (refusals.ts).
+  markRefusals(changes, { replaceable: () => false })
   if (changes.length > 0) {
     const protect = deploy && g.status === 'running' && o.extra.deployHash !== undefined
     const summary = `guest ${g.vmid} on ${g.node}${deploy && g.status === 'running' && o.extra.deployHash !== undefined ? `: ${updateNote(app)}` : ''}`
