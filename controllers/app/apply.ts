@@ -19,6 +19,7 @@ import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
 import { deploySummaryOf, type AppAction, type AppDetail } from './plan.js'
 import { refusalError } from './refusals.js'
+import { replaceGuest, type ReplaceHooks } from './replace.js'
 import { prunePreUpdateSnapshots, rollBack, takeRollbackPoint, type PendingUpdate, type RollbackPoint, type RolledBackUpdate } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
@@ -73,8 +74,10 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
     case 'await-create':
       return { ready: false, reason: 'Progressing', message: `guest ${d.guest.vmid} is being created`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: { vmid: d.guest.vmid, node: d.guest.node }, extra }
     case 'replace': {
-      const forcing = a.changes.filter((c) => c.forcesReplacement).map((c) => c.path)
-      throw refusalError(app, a.changes) ?? new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created`)
+      const refused = refusalError(app, a.changes)
+      if (refused) throw refused
+      const run = runOn(ctx, app, key, extra, d)
+      return replaceGuest(replaceHooks(run, d.deployHash), { vmid: d.guest.vmid, node: d.guest.node, running: d.running })
     }
     case 'create': {
       ctx.progress(key, 'queued')
@@ -114,6 +117,30 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       const run = runOn(ctx, app, key, extra, d)
       return afterRollback(run, guestRef(ctx, key, run.vmid, run.node), [])
     }
+  }
+}
+
+/** What the replacement (replace.ts) borrows from this run. */
+function replaceHooks(run: Run, deployHash: string): ReplaceHooks {
+  const { ctx, app } = run
+  return {
+    ctx,
+    app,
+    key: run.key,
+    extra: () => run.extra,
+    remember: (patch) => remember(run, patch),
+    moveTo(vmid, node) {
+      run.vmid = vmid
+      run.node = node
+    },
+    async deploy(g) {
+      await ensureDocker(g)
+      const env = await buildEnv(run, g)
+      await deployProject(g, app, env)
+      remember(run, { deployHash, deployed: deploySummaryOf(app, (v) => ctx.secrets.digest(v)), deployStartedAt: ctx.now(), healthy: false })
+    },
+    ready: (done) => ready(run, done),
+    healthTimeoutMs: app.spec.update.healthTimeout,
   }
 }
 

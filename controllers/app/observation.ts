@@ -4,6 +4,7 @@
  */
 import type { PendingCreate } from '../../src/store/types.js'
 import type { GuestMemory, ObservedGuest } from '../lxc/index.js'
+import type { Replacement } from './replace.js'
 import type { PendingUpdate, RolledBackUpdate } from './safe-update.js'
 
 /** Status extra the App controller keeps between reconciles (never secrets). */
@@ -28,6 +29,8 @@ export interface AppStatusExtra extends GuestMemory {
   pendingUpdate?: PendingUpdate
   /** The last update that was rolled back; its specHash is not tried again while unchanged. */
   rolledBack?: RolledBackUpdate
+  /** A replacement of the guest in flight (replace.ts): finished or undone by the next attempt. */
+  replacing?: Replacement
 }
 
 /** The App's guest as observed (see ObservedGuest in controllers/lxc). */

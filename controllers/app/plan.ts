@@ -11,6 +11,7 @@ import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/pl
 import { appLan, deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
 import { markRefusals } from './refusals.js'
+import { REPLACE_NOTE } from './replace.js'
 import { updateNote } from './safe-update.js'
 
 /** Where the App's guest is. */
@@ -53,8 +54,12 @@ export type AppStep =
   | { step: 'update'; guest: SeenGuest; deploy: boolean; protect: boolean; checkedAt: number }
   /** This spec was rolled back after a failed update (noop): not retried until the spec changes. */
   | { step: 'rolled-back'; guest: GuestAt }
-  /** A change only a re-create can make (replace). Refused when a change carries `refused` (refusals.ts). */
-  | { step: 'replace'; guest: GuestAt }
+  /**
+   * A change only a new guest can make (replace, replace.ts): backup, new guest, volumes moved,
+   * health, old guest destroyed. `resume`: a replacement in flight (extra.replacing) is finished
+   * or undone. Refused when a change carries `refused` (refusals.ts).
+   */
+  | { step: 'replace'; guest: GuestAt; running: boolean; resume?: boolean }
   /** Deployed but not yet healthy, nothing else to change (noop): probe again. */
   | { step: 'check-health'; guest: GuestAt; deployStartedAt?: number }
   /** Converged in Proxmox, but the marker or the memory lag behind the spec (noop): write the marker. */
@@ -73,6 +78,9 @@ export type AppDetail = AppDetailBase & AppStep
 
 /** An App action: typed detail and field changes. */
 export type AppAction = Action<AppDetail, PlanFieldChange>
+
+/** Fields a replacement of the guest changes (replace.ts); other forcing fields stay refused. */
+const REPLACEABLE: ReadonlySet<string> = new Set(['template', 'resources.storage', 'unprivileged'])
 
 /** The template setting that applies to this app. */
 export const templateSpecOf = (app: AppManifest, cluster: ClusterSpec): string => app.spec.template ?? cluster.defaults.template
@@ -134,6 +142,19 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     const message = `waiting for ${o.notReady.map((d) => `App/${d.name}`).join(', ')} to be ready`
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 })]
   }
+  // A replacement in flight is finished (or undone) before anything else (replace.ts).
+  const replacing = o.extra.replacing
+  if (replacing) {
+    const to = replacing.to ? `guest ${replacing.to.vmid}` : 'a new guest'
+    const what =
+      replacing.phase === 'cleanup'
+        ? `finishing the replacement: the old guest ${replacing.from.vmid} is destroyed`
+        : replacing.phase === 'undo' || replacing.specHash !== app.specHash
+          ? `undoing the unfinished replacement of guest ${replacing.from.vmid} by ${to}`
+          : `resuming the replacement of guest ${replacing.from.vmid} by ${to} (${replacing.phase})`
+    const change: PlanFieldChange = { path: 'guest', before: replacing.from.vmid, after: replacing.to?.vmid, impact: 'replace', note: what }
+    return [action(app, 'replace', [change], { ...base, step: 'replace', guest: { vmid: replacing.from.vmid, node: replacing.from.node }, running: replacing.from.running, resume: true }, what)]
+  }
   if (o.steady && g) return [action(app, 'noop', [], { ...base, step: 'in-sync', guest: at(g) })]
   if (o.creating && g) return [action(app, 'noop', [], { ...base, step: 'await-create', guest: at(g) }, `guest ${g.vmid} is being created`)]
 
@@ -159,12 +180,17 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     changes.push(...deployChanges(o.extra.deployed, deploySummaryOf(app, (v) => ctx.secrets.digest(v))))
   }
 
+  // A volume stays on the storage it was made on: a new resources.storage moves the root disk (a
+  // new guest) and the volumes are handed over as they are, so their storage is not a change.
+  for (let i = changes.length - 1; i >= 0; i--) if (/^mp\d+$/.test(changes[i]!.key ?? '') && changes[i]!.path.endsWith('.storage')) changes.splice(i, 1)
   // What apply will not do is decided here, shown by plan and refused by apply (refusals.ts).
-  markRefusals(changes, { replaceable: () => false })
+  markRefusals(changes, { replaceable: (c) => REPLACEABLE.has(c.path) })
   if (changes.length > 0) {
     const protect = deploy && g.status === 'running' && o.extra.deployHash !== undefined
     const summary = `guest ${g.vmid} on ${g.node}${deploy && g.status === 'running' && o.extra.deployHash !== undefined ? `: ${updateNote(app)}` : ''}`
-    if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g) }, summary)]
+    if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) {
+      return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g), running: g.status === 'running' }, `guest ${g.vmid} on ${g.node}: ${REPLACE_NOTE}`)]
+    }
     const volumes: Record<string, string> = {}
     for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) volumes[k] = String(v)
     const seen: SeenGuest = { ...at(g), digest: g.digest, status: g.status, markerSpecHash, volumes }

@@ -35,6 +35,7 @@ export { resolveTemplate } from './template.js'
 export { allocateVmid } from './vmid.js'
 export { exec, guestRef, push, setFeatures, tail, type GuestRef } from './exec.js'
 export { rebootGuest, shutdownGuest, startGuest, START_RESOURCE, type PowerTarget } from './power.js'
+export { deleteSnapshots, destroyOwnGuest, mountPointKeys, moveMountPoints, type DestroyOutcome } from './volumes.js'
 export { finalizeGuest, findGuestOrphans, planGuestDelete, type DeletionPolicy, type GuestDeleteDetail, type GuestMemory, type GuestOrphan } from './finalize.js'
 
 /** Progress phases the guest machinery reports (declare them in the controller's `phases`). */

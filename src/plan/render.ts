@@ -19,7 +19,7 @@ const HEADER: Record<Exclude<Action['type'], 'noop'>, string> = {
   create: 'will be created',
   update: 'will be updated in-place',
   delete: 'will be destroyed',
-  replace: 'must be replaced',
+  replace: 'will be replaced',
 }
 
 /** Header of an action apply will refuse (a change carries `refused`). */

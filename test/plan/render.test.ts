@@ -62,7 +62,7 @@ app's containers restart), replace (a new guest), data-loss (data is deleted).
 
 Proximity will perform the following actions:
 
-  # App/cache must be replaced
+  # App/cache will be replaced
 -/+ App/cache
       ~ resources.storage: "local-lvm" -> "fast" # replace, forces replacement
 
