@@ -77,6 +77,8 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       const refused = refusalError(app, a.changes)
       if (refused) throw refused
       const run = runOn(ctx, app, key, extra, d)
+      // A replacement plan recovered from the guests themselves (state dir lost) becomes the record.
+      if (d.resume && !run.extra.replacing) run.extra = { ...run.extra, replacing: d.resume }
       return replaceGuest(replaceHooks(run, d.deployHash), { vmid: d.guest.vmid, node: d.guest.node, running: d.running })
     }
     case 'create': {

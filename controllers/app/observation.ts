@@ -39,6 +39,11 @@ export type ObservedAppGuest = ObservedGuest
 export interface AppObservation {
   /** Our guest, when found. */
   guest?: ObservedAppGuest
+  /**
+   * Other guests carrying this app's marker, found only when the store had no answer (a lost
+   * state directory during a replacement); plan recovers the replacement from them (plan.ts).
+   */
+  duplicates?: ObservedAppGuest[]
   /** True when the steady-state check passed without any read beyond the snapshot. */
   steady: boolean
   /** A pending create whose guest is not (yet) visible. */

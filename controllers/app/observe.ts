@@ -95,7 +95,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     case 'creating':
       return { ...base, steady: false, creating: true, pendingCreate: found.pendingCreate, guest: found.guest }
     case 'guest':
-      return withMarkerExtra({ ...base, steady: false, guest: found.guest, ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}) })
+      return withMarkerExtra({ ...base, steady: false, guest: found.guest, ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}), ...(found.others ? { duplicates: found.others } : {}) })
     case 'none':
       return { ...base, steady: false, ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}), ...(found.pendingVmidTaken ? { pendingVmidTaken: true } : {}) }
   }

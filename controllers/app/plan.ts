@@ -11,7 +11,8 @@ import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/pl
 import { appLan, deployHash, desiredGuest } from './desired.js'
 import type { AppObservation } from './observation.js'
 import { markRefusals } from './refusals.js'
-import { REPLACE_NOTE } from './replace.js'
+import { REPLACE_NOTE, type Replacement } from './replace.js'
+import { mountPointKeys } from '../lxc/volumes.js'
 import { updateNote } from './safe-update.js'
 
 /** Where the App's guest is. */
@@ -59,7 +60,7 @@ export type AppStep =
    * health, old guest destroyed. `resume`: a replacement in flight (extra.replacing) is finished
    * or undone. Refused when a change carries `refused` (refusals.ts).
    */
-  | { step: 'replace'; guest: GuestAt; running: boolean; resume?: boolean }
+  | { step: 'replace'; guest: GuestAt; running: boolean; resume?: Replacement }
   /** Deployed but not yet healthy, nothing else to change (noop): probe again. */
   | { step: 'check-health'; guest: GuestAt; deployStartedAt?: number }
   /** Converged in Proxmox, but the marker or the memory lag behind the spec (noop): write the marker. */
@@ -78,6 +79,34 @@ export type AppDetail = AppDetailBase & AppStep
 
 /** An App action: typed detail and field changes. */
 export type AppAction = Action<AppDetail, PlanFieldChange>
+
+/**
+ * A replacement interrupted while the state directory was lost, recovered from the guests that
+ * carry the app's marker (the store's record is gone). Pure. With one extra guest:
+ * - the preferred guest has a complete marker, the other an empty one (created, never switched
+ *   to): undo, back to the preferred guest with the other's volumes;
+ * - both complete (the crash came after the switch): the one whose marker has this spec's hash
+ *   is the app; the other is destroyed, but only when it holds no volume (they were moved);
+ * - anything else is `ambiguous`: a person decides (never a guess that could destroy data).
+ */
+export function recoverReplacement(app: AppManifest, o: AppObservation): Replacement | 'ambiguous' | undefined {
+  const g = o.guest
+  const dup = o.duplicates ?? []
+  if (!g || dup.length === 0) return undefined
+  if (dup.length > 1) return 'ambiguous'
+  const other = dup[0]!
+  const hash = (x: typeof g): string => x.marker?.specHash ?? ''
+  const at = (x: typeof g) => ({ vmid: x.vmid, node: x.node })
+  const base = { revision: '', volumes: [] as string[], startedAt: o.now }
+  if (hash(g) !== '' && hash(other) === '' && g.node === other.node) {
+    return { ...base, specHash: '', from: { ...at(g), running: app.spec.state === 'running' }, to: at(other), volumes: mountPointKeys(other.config ?? {}), phase: 'undo', reason: 'a replacement was interrupted and the state directory was lost' }
+  }
+  const [fresh, stale] = hash(g) === app.specHash ? [g, other] : hash(other) === app.specHash ? [other, g] : [undefined, undefined]
+  if (fresh && stale && hash(stale) !== '' && mountPointKeys(stale.config ?? {}).length === 0) {
+    return { ...base, specHash: app.specHash, from: { ...at(stale), running: false }, to: at(fresh), phase: 'cleanup' }
+  }
+  return 'ambiguous'
+}
 
 /** Fields a replacement of the guest changes (replace.ts); other forcing fields stay refused. */
 const REPLACEABLE: ReadonlySet<string> = new Set(['template', 'resources.storage', 'unprivileged'])
@@ -143,7 +172,13 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 })]
   }
   // A replacement in flight is finished (or undone) before anything else (replace.ts).
-  const replacing = o.extra.replacing
+  const recovered = o.extra.replacing ? undefined : recoverReplacement(app, o)
+  if (recovered === 'ambiguous') {
+    const vmids = [g, ...(o.duplicates ?? [])].filter((x) => x !== undefined).map((x) => x.vmid)
+    const message = `guests ${vmids.join(', ')} all carry the marker of App ${app.metadata.name} and the state directory does not say which one is the app; destroy the ones you do not want (their volumes first if they hold data)`
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DuplicateGuests', message, requeueAfterMs: 60_000 })]
+  }
+  const replacing = o.extra.replacing ?? recovered
   if (replacing) {
     const to = replacing.to ? `guest ${replacing.to.vmid}` : 'a new guest'
     const what =
@@ -153,7 +188,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
           ? `undoing the unfinished replacement of guest ${replacing.from.vmid} by ${to}`
           : `resuming the replacement of guest ${replacing.from.vmid} by ${to} (${replacing.phase})`
     const change: PlanFieldChange = { path: 'guest', before: replacing.from.vmid, after: replacing.to?.vmid, impact: 'replace', note: what }
-    return [action(app, 'replace', [change], { ...base, step: 'replace', guest: { vmid: replacing.from.vmid, node: replacing.from.node }, running: replacing.from.running, resume: true }, what)]
+    return [action(app, 'replace', [change], { ...base, step: 'replace', guest: { vmid: replacing.from.vmid, node: replacing.from.node }, running: replacing.from.running, resume: replacing }, what)]
   }
   if (o.steady && g) return [action(app, 'noop', [], { ...base, step: 'in-sync', guest: at(g) })]
   if (o.creating && g) return [action(app, 'noop', [], { ...base, step: 'await-create', guest: at(g) }, `guest ${g.vmid} is being created`)]

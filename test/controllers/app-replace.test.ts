@@ -150,4 +150,38 @@ describe('App replacement (template change)', () => {
     expect(String(g.config.mp1)).toContain('mp=/logs')
     expect(extra('crash').replacing).toBeUndefined()
   })
+
+  it('with the state directory lost after a kill -9 mid-way, the guest with the complete marker wins and the half-made one is undone', async () => {
+    const old = await converged('lost', { template: 'alpine-3.22', volumes: [volume] })
+    const next = app('lost', { template: 'alpine-3.23', volumes: [volume] })
+    h.setApps([next])
+    const real = h.ctx.pve
+    let started = 0
+    // Dies right after the volume moved: at the new guest's start.
+    h.ctx.pve = new Proxy(real, {
+      get(target, prop, recv) {
+        if (prop === 'startLxc') {
+          return (...args: Parameters<PveHttpClient['startLxc']>) => (++started === 1 ? new Promise<never>(() => {}) : target.startLxc(...args))
+        }
+        return Reflect.get(target, prop, recv)
+      },
+    })
+    void h.reconcile(next)
+    for (let i = 0; i < 400 && started < 1; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(started).toBe(1)
+    h.ctx.pve = real
+    expect(ours('lost')).toHaveLength(2)
+    // The state directory is gone: no record, no inventory, no pending create.
+    h.store.deleteStatus('App/lost')
+    await h.store.clearPendingCreate('App/lost')
+
+    const first = await h.reconcile(next)
+    expect(first.actions[0]).toMatchObject({ type: 'replace', detail: { step: 'replace', resume: { phase: 'undo', from: { vmid: old.vmid } } } })
+    const out = await h.applyUntilReady(next)
+    expect(out.result?.ready, out.error?.message).toBe(true)
+    const g = only('lost')
+    expect(g.vmid).toBe(old.vmid)
+    expect(g.status).toBe('running')
+    expect(await read('lost', g.vmid, g.node, '/data/keep.txt')).toBe('kept by lost\n')
+  })
 })
