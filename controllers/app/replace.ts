@@ -212,6 +212,10 @@ async function cleanup(h: ReplaceHooks, r: Replacement, done: string[]): Promise
   if (outcome === 'deleted') done.push(`destroyed the old guest ${r.from.vmid}`)
   if (outcome === 'not-owned') done.push(`left guest ${r.from.vmid} untouched: it no longer carries our marker`)
   await ctx.store.clearPendingCreate(h.key)
+  if (h.extra().rolledBack) {
+    ctx.status.condition({ type: 'UpdateRolledBack', status: 'False', reason: 'Replaced', message: `guest ${r.from.vmid} was replaced by ${r.to?.vmid} and the app is healthy` })
+    h.remember({ rolledBack: undefined })
+  }
   await save(h, undefined)
   done.unshift(`replaced guest ${r.from.vmid} by ${r.to?.vmid} (backup ${r.backup ?? 'none'})`)
   return h.ready(done)
