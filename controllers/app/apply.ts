@@ -82,6 +82,8 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       return replaceGuest(replaceHooks(run, d.deployHash), { vmid: d.guest.vmid, node: d.guest.node, running: d.running })
     }
     case 'create': {
+      const refused = refusalError(app, a.changes)
+      if (refused) throw refused
       ctx.progress(key, 'queued')
       const created = await createGuest(ctx, {
         id: appIdentity(app.metadata.name),

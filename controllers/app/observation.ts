@@ -58,6 +58,11 @@ export interface AppObservation {
   restoring?: boolean
   /** The Appliance the App joins, when it is not Ready (or not in the set): why, for the wait. */
   applianceNotReady?: string
+  /**
+   * Set when a guest is to be made from a template nothing matches (a create, or a template
+   * change): the sentence plan puts on the `template` field as its refusal.
+   */
+  templateMissing?: string
   /** dependsOn apps that are not Ready. */
   notReady: { name: string; reason?: string }[]
   /** Observing time (ms epoch), for health timeouts. */

@@ -195,7 +195,9 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
 
   if (!g || !g.config) {
     const pendingVmid = o.pendingCreate && !o.pendingVmidTaken ? o.pendingCreate.vmid : undefined
-    return [action(app, 'create', creationChanges(app, cluster, lan), { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
+    const changes = creationChanges(app, cluster, lan)
+    if (o.templateMissing) for (const c of changes) if (c.path === 'template') c.refused = o.templateMissing
+    return [action(app, 'create', changes, { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
   }
 
   const rolled = o.extra.rolledBack
@@ -207,7 +209,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   const changes = diffGuest(desired, { config: g.config, status: g.status, pendingKeys: g.pendingKeys })
   // Only an explicit spec.template change forces replacement: a new Cluster default applies to new guests only.
   if (app.spec.template && o.extra.templateSpec && o.extra.templateSpec !== app.spec.template) {
-    changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true })
+    changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true, ...(o.templateMissing ? { refused: o.templateMissing } : {}) })
   }
   const applied = o.extra.appliedSpecHash
   const deploy = app.spec.state === 'running' && (o.extra.deployHash !== undefined ? o.extra.deployHash !== base.deployHash : applied !== app.specHash)

@@ -34,6 +34,7 @@ export function refusalError(app: AppManifest, changes: readonly PlanFieldChange
   const c = [...changes].filter((x) => x.refused).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))[0]
   if (!c?.refused) return undefined
   const name = app.metadata.name
+  if (c.path === 'template') return new StalledError('TemplateNotFound', `cannot make a guest for App ${name}: ${c.refused}`)
   if (c.impact === 'data-loss') return new StalledError('DataLossRefused', `cannot apply ${c.path} to App ${name}: ${c.refused}`)
   if (c.forcesReplacement) return new StalledError('ReplaceRequired', `cannot change ${c.path} of App ${name}: ${c.refused}`)
   if (c.unit === 'GiB' && typeof c.before === 'number' && typeof c.after === 'number' && c.after < c.before) {

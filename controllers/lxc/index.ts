@@ -31,7 +31,7 @@
 export { guestIdentity, type GuestIdentity, type GuestKind } from './identity.js'
 export { confirmPowerState, findGuest, isOwnGuest, readGuest, type FindGuestOptions, type FoundGuest, type ObservedGuest } from './find.js'
 export { createGuest, CREATE_RESOURCE, pickNode, type CreatedGuest, type CreateGuestRequest, type Placement } from './create.js'
-export { resolveTemplate } from './template.js'
+export { lookupTemplate, resolveTemplate, templateNotFound } from './template.js'
 export { allocateVmid } from './vmid.js'
 export { exec, guestRef, push, setFeatures, tail, type GuestRef } from './exec.js'
 export { rebootGuest, shutdownGuest, startGuest, START_RESOURCE, type PowerTarget } from './power.js'

@@ -36,12 +36,32 @@ describe('App: what apply refuses, plan shows as refused', () => {
       want: { stalled: 'DataLossRefused', field: 'volumes[/data]' },
     },
     {
+      name: 'unknown template',
+      reason: 'a new guest from a template nothing matches would fail in apply: plan says so first',
+      given: { first: { template: 'alpine-3.22' }, then: { template: 'plan9-4' } },
+      want: { stalled: 'TemplateNotFound', field: 'template' },
+    },
+    {
       name: 'replacement with a volume removed',
       reason: 'a new guest is fine, but the volume left out would lose its data: the whole change is refused',
       given: { first: { volumes: [volume] }, then: { volumes: [], template: 'alpine-3.23' } },
       want: { stalled: 'DataLossRefused', field: 'volumes[/data]' },
     },
   ]
+
+  it('unknown template on create: the create is refused in plan and in apply, nothing is created', async () => {
+    const bad = app('nowhere', { template: 'plan9-4' })
+    h.setApps([bad])
+    h.sim.log.clear()
+    const out = await h.reconcile(bad)
+    const text = renderPlan(buildPlan(out.actions))
+    expect(text).toContain('  ! App/nowhere\n')
+    expect(text).toContain('      + template: "plan9-4" # refused: template "plan9-4" is neither on storage local nor in the proxmox template index; set spec.template or Cluster.spec.defaults.template to an existing template\n')
+    expect(buildPlan(out.actions).summary).toEqual({ add: 0, change: 0, destroy: 0, refused: 1 })
+    expect((out.error as StalledError).reason).toBe('TemplateNotFound')
+    expect(out.error?.message).toContain('template "plan9-4" is neither on storage local nor in the proxmox template index')
+    expect(mutating(h.sim)).toEqual([])
+  })
 
   for (const c of cases) {
     it(`${c.name}: ${c.reason}`, async () => {
