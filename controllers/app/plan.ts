@@ -226,7 +226,8 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     const protect = deploy && g.status === 'running' && o.extra.deployHash !== undefined
     const summary = `guest ${g.vmid} on ${g.node}${deploy && g.status === 'running' && o.extra.deployHash !== undefined ? `: ${updateNote(app)}` : ''}`
     if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) {
-      return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g), running: g.status === 'running' }, `guest ${g.vmid} on ${g.node}: ${REPLACE_NOTE}`)]
+      const refused = changes.some((c) => c.refused)
+      return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g), running: g.status === 'running' }, refused ? summary : `guest ${g.vmid} on ${g.node}: ${REPLACE_NOTE}`)]
     }
     const volumes: Record<string, string> = {}
     for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) volumes[k] = String(v)
