@@ -26,9 +26,9 @@
 import type { AppManifest } from '../../src/model/types.js'
 import type { ControllerContext, Result } from '../../src/runtime/controller.js'
 import { TransientError } from '../../src/runtime/errors.js'
-import { audited, isNotFound, read, waitTask } from '../shared/call.js'
+import { audited, read, waitTask } from '../shared/call.js'
 import { backupGuest } from '../lxc/backup.js'
-import { createGuest, deleteSnapshots, destroyOwnGuest, guestRef, mountPointKeys, moveMountPoints, setFeatures, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
+import { createGuest, deleteSnapshots, destroyOwnGuest, guestRef, isOwnGuest, mountPointKeys, moveMountPoints, setFeatures, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
 import { parseMarker } from '../../src/model/marker.js'
 import { appIdentity, appLan, createParams, desiredDescription, desiredGuest } from './desired.js'
 import { readExistingEnv, upExistingProject } from './docker.js'
@@ -230,17 +230,17 @@ async function undo(h: ReplaceHooks, r: Replacement, done: string[]): Promise<Re
   h.moveTo(old, node)
   try {
     const to = r.to ?? pendingNew(ctx, key, old, node)
-    if (to) {
+    // Only a guest carrying our marker is touched: a create that failed left none (Proxmox rolled
+    // it back), and a vmid someone else took since is theirs, volumes included.
+    if (to && (await isOwnGuest(ctx, id, to.node, to.vmid))) {
       if (await isRunning(ctx, to.node, to.vmid)) {
         const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc/{vmid}/status/stop', target: `lxc/${to.vmid}`, reason: 'undo a failed replacement', what: `stop guest ${to.vmid}` }, () => ctx.pve.stopLxc(to.node, to.vmid))
         await waitTask(ctx, to.node, upid, `stop guest ${to.vmid}`)
       }
-      if (await exists(ctx, to.node, to.vmid)) {
-        const back = await moveMountPoints(ctx, node, to.vmid, old, r.volumes, `undo the replacement of guest ${old}`)
-        if (back.length > 0) done.push(`moved ${back.join(', ')} back to guest ${old}`)
-        const gone = await destroyOwnGuest(ctx, (d) => id.owns(parseMarker(d), ctx.cluster.spec.owner), to.node, to.vmid, `undo the replacement of guest ${old}`)
-        if (gone === 'deleted') done.push(`destroyed the new guest ${to.vmid}`)
-      }
+      const back = await moveMountPoints(ctx, node, to.vmid, old, r.volumes, `undo the replacement of guest ${old}`)
+      if (back.length > 0) done.push(`moved ${back.join(', ')} back to guest ${old}`)
+      const gone = await destroyOwnGuest(ctx, (d) => id.owns(parseMarker(d), ctx.cluster.spec.owner), to.node, to.vmid, `undo the replacement of guest ${old}`)
+      if (gone === 'deleted') done.push(`destroyed the new guest ${to.vmid}`)
     }
     if (r.from.running && !(await isRunning(ctx, node, old))) {
       await startGuest(ctx, { key, vmid: old, node }, 'undo a failed replacement')
@@ -269,14 +269,4 @@ function pendingNew(ctx: ControllerContext, key: string, old: number, node: stri
 
 async function isRunning(ctx: ControllerContext, node: string, vmid: number): Promise<boolean> {
   return (await read(`read status of guest ${vmid}`, () => ctx.pve.lxcStatus(node, vmid), ctx)).status === 'running'
-}
-
-async function exists(ctx: ControllerContext, node: string, vmid: number): Promise<boolean> {
-  try {
-    await ctx.pve.lxcStatus(node, vmid)
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppStatusExtra } from '../../controllers/app/observation.js'
+import { DEEP_CHECK_INTERVAL_MS } from '../../controllers/app/observe.js'
 import { exec, guestRef, push } from '../../controllers/lxc/exec.js'
 import { parseMarker } from '../../src/model/marker.js'
 import { buildPlan } from '../../src/plan/build.js'
@@ -95,7 +96,7 @@ describe('App replacement (template change)', () => {
     h.sim.faults.failTask('vzstart', 'startup for container failed')
     const out = await h.reconcile(next)
     expect(out.result?.ready).toBe(false)
-    expect(out.result?.reason).toBe('ReplaceFailed')
+    expect(out.result?.reason, out.error?.message).toBe('ReplaceFailed')
     expect(out.result?.message).toMatch(new RegExp(`the replacement of guest ${old.vmid} of App fail was undone \\(.*startup for container failed.*\\); the app runs on guest ${old.vmid} again`))
 
     const g = only('fail')
@@ -183,5 +184,35 @@ describe('App replacement (template change)', () => {
     expect(g.vmid).toBe(old.vmid)
     expect(g.status).toBe('running')
     expect(await read('lost', g.vmid, g.node, '/data/keep.txt')).toBe('kept by lost\n')
+  })
+
+  it('a guest made privileged behind our back is replaced by an unprivileged one, found by the periodic deep check', async () => {
+    const a = app('priv', { volumes: [volume] })
+    const old = await converged('priv', { volumes: [volume] })
+    h.sim.faults.editGuest(old.vmid, { unprivileged: 0 })
+    h.advance(DEEP_CHECK_INTERVAL_MS)
+    const first = await h.reconcile(a)
+    expect(first.actions[0]?.type).toBe('replace')
+    expect(first.actions[0]?.changes.map((c) => [c.path, c.before, c.after, c.impact])).toEqual([['unprivileged', 0, 1, 'replace']])
+    const out = first.result?.ready ? first : await h.applyUntilReady(a)
+    expect(out.result?.ready, out.error?.message).toBe(true)
+    const g = only('priv')
+    expect(g.vmid).not.toBe(old.vmid)
+    expect(g.config.unprivileged).toBe(1)
+    expect(await read('priv', g.vmid, g.node, '/data/keep.txt')).toBe('kept by priv\n')
+  })
+
+  it('a root-disk storage the new guest cannot use fails before the old guest is touched: it keeps running', async () => {
+    const old = await converged('store', { volumes: [volume] })
+    const next = app('store', { volumes: [volume], resources: { cores: 1, memory: 512, swap: 512, disk: 8, storage: 'local' } })
+    h.setApps([next])
+    const out = await h.reconcile(next)
+    expect(out.actions[0]?.changes.map((c) => [c.path, c.impact])).toEqual([['resources.storage', 'replace']])
+    expect(out.result?.reason, out.error?.message).toBe('ReplaceFailed')
+    expect(out.result?.message).toContain('does not support container directories')
+    const g = only('store')
+    expect(g.vmid).toBe(old.vmid)
+    expect(g.status).toBe('running')
+    expect(await read('store', g.vmid, g.node, '/data/keep.txt')).toBe('kept by store\n')
   })
 })
