@@ -49,7 +49,10 @@ describe('replacement through the CLI', () => {
     expect(p.stdout).toContain('      ~ template: "alpine-3.22" -> "alpine-3.23" # replace, forces replacement\n')
     expect(p.stdout).toContain('Plan: 1 to add, 0 to change, 1 to destroy.')
 
-    const a = await runCli(['apply', ...args], { cwd: work.dir })
+    // A replacement destroys a guest: where apply asks first (no TTY here), approve it up front.
+    const help = await runCli(['apply', '--help'], { cwd: work.dir })
+    const approve = help.stdout.includes('--yes') ? ['--yes'] : []
+    const a = await runCli(['apply', ...approve, ...args], { cwd: work.dir })
     expect(a.code, a.stdout + a.stderr).toBe(0)
     const now = keeper()
     expect(now).toHaveLength(1)
