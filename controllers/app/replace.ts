@@ -101,22 +101,25 @@ export async function replaceGuest(h: ReplaceHooks, from: { vmid: number; node: 
   await save(h, r)
   const done: string[] = []
   if (r.phase === 'prepare' || r.phase === 'deploy') {
+    let switchNow = false
     try {
       if (r.phase === 'prepare') r = await prepare(h, r, done)
-      if (app.spec.state === 'stopped') return await switchOver(h, r, done)
-      const g = guestRef(ctx, h.key, r.to!.vmid, r.to!.node)
-      ctx.progress(h.key, 'waiting-health', `new guest ${r.to!.vmid}`)
-      const probe = await probeHealth(g, app)
-      if (probe.healthy) return await switchOver(h, r, done)
-      const since = r.deployStartedAt ?? ctx.now()
-      if (ctx.now() - since < h.healthTimeoutMs) {
-        return { ready: false, reason: 'Progressing', message: `replacing guest ${r.from.vmid} by ${r.to!.vmid}: waiting for health: ${probe.detail}`, requeueAfterMs: REPLACE_REQUEUE_MS, inventory: { vmid: r.from.vmid, node: r.from.node }, changed: done, extra: { ...h.extra() } }
+      if (app.spec.state === 'stopped') switchNow = true
+      else {
+        const g = guestRef(ctx, h.key, r.to!.vmid, r.to!.node)
+        ctx.progress(h.key, 'waiting-health', `new guest ${r.to!.vmid}`)
+        const probe = await probeHealth(g, app)
+        if (probe.healthy) switchNow = true
+        else if (ctx.now() - (r.deployStartedAt ?? ctx.now()) < h.healthTimeoutMs) {
+          return { ready: false, reason: 'Progressing', message: `replacing guest ${r.from.vmid} by ${r.to!.vmid}: waiting for health: ${probe.detail}`, requeueAfterMs: REPLACE_REQUEUE_MS, inventory: { vmid: r.from.vmid, node: r.from.node }, changed: done, extra: { ...h.extra() } }
+        } else r = { ...r, phase: 'undo', reason: `the new guest ${r.to!.vmid} is not healthy: ${probe.detail}` }
       }
-      r = { ...r, phase: 'undo', reason: `the new guest ${r.to!.vmid} is not healthy: ${probe.detail}` }
     } catch (err) {
       // The record as last saved (prepare saves every step it finished).
       r = { ...(h.extra().replacing ?? r), phase: 'undo', reason: (err as Error).message }
     }
+    // Healthy: from here on nothing is undone; a failure leaves the record for the next attempt.
+    if (switchNow) return switchOver(h, r, done)
     await save(h, r)
   }
   if (r.phase === 'cleanup') return cleanup(h, r, done)
