@@ -19,6 +19,8 @@ import { probeHealth } from './health.js'
 import type { AppStatusExtra } from './observation.js'
 import { storedExtra } from './observe.js'
 import { deploySummaryOf, type AppAction, type AppDetail } from './plan.js'
+import { refusalError } from './refusals.js'
+import { replaceGuest, type ReplaceHooks } from './replace.js'
 import { prunePreUpdateSnapshots, rollBack, takeRollbackPoint, type PendingUpdate, type RollbackPoint, type RolledBackUpdate } from './safe-update.js'
 
 /** Requeue delay while waiting for health. */
@@ -73,10 +75,16 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
     case 'await-create':
       return { ready: false, reason: 'Progressing', message: `guest ${d.guest.vmid} is being created`, requeueAfterMs: HEALTH_REQUEUE_MS, inventory: { vmid: d.guest.vmid, node: d.guest.node }, extra }
     case 'replace': {
-      const forcing = a.changes.filter((c) => c.forcesReplacement).map((c) => c.path)
-      throw new StalledError('ReplaceRequired', `cannot change ${forcing.join(', ')} of App ${app.metadata.name} in place: the guest must be re-created; remove the app (its deletionPolicy backs it up) and apply it again, or revert the change`)
+      const refused = refusalError(app, a.changes)
+      if (refused) throw refused
+      const run = runOn(ctx, app, key, extra, d)
+      // A replacement plan recovered from the guests themselves (state dir lost) becomes the record.
+      if (d.resume && !run.extra.replacing) run.extra = { ...run.extra, replacing: d.resume }
+      return replaceGuest(replaceHooks(run, d.deployHash), { vmid: d.guest.vmid, node: d.guest.node, running: d.running })
     }
     case 'create': {
+      const refused = refusalError(app, a.changes)
+      if (refused) throw refused
       ctx.progress(key, 'queued')
       const created = await createGuest(ctx, {
         id: appIdentity(app.metadata.name),
@@ -120,6 +128,30 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
   }
 }
 
+/** What the replacement (replace.ts) borrows from this run. */
+function replaceHooks(run: Run, deployHash: string): ReplaceHooks {
+  const { ctx, app } = run
+  return {
+    ctx,
+    app,
+    key: run.key,
+    extra: () => run.extra,
+    remember: (patch) => remember(run, patch),
+    moveTo(vmid, node) {
+      run.vmid = vmid
+      run.node = node
+    },
+    async deploy(g) {
+      await ensureDocker(g)
+      const env = await buildEnv(run, g)
+      await deployProject(g, app, env)
+      remember(run, { deployHash, deployed: deploySummaryOf(app, (v) => ctx.secrets.digest(v)), deployStartedAt: ctx.now(), healthy: false })
+    },
+    ready: (done) => ready(run, done),
+    healthTimeoutMs: app.spec.update.healthTimeout,
+  }
+}
+
 /** The run of an existing guest; fills in the template setting for guests created before it was kept. */
 function runOn(ctx: ControllerContext, app: AppManifest, key: string, extra: AppStatusExtra, d: Acting & { guest: { vmid: number; node: string } }): Run {
   const run: Run = { ctx, app, key, extra, vmid: d.guest.vmid, node: d.guest.node }
@@ -131,13 +163,9 @@ async function update(run: Run, g: GuestRef, a: AppAction, d: Extract<Acting, { 
   const { ctx, app, vmid, node } = run
   const changes = a.changes
   const seen = d.guest
-  const refused = changes.find((c) => c.refused)
-  if (refused) {
-    const what = refused.path === 'resources.disk' ? 'disk' : refused.path
-    throw new StalledError('DiskShrinkRefused', `cannot shrink ${what} of App ${app.metadata.name} from ${refused.before} to ${refused.after} GiB; Proxmox only grows disks: set ${refused.path === 'resources.disk' ? 'resources.disk' : refused.path} back to ${refused.before} or larger`)
-  }
-  const loss = changes.find((c) => c.impact === 'data-loss')
-  if (loss) throw new StalledError('DataLossRefused', `cannot apply ${loss.path} to App ${app.metadata.name}: it would delete data; restore the volume in the manifest or remove the app with its deletionPolicy`)
+  // Whatever plan marked refused is refused here, before anything changes (refusals.ts).
+  const refused = refusalError(app, changes)
+  if (refused) throw refused
   ctx.progress(run.key, 'updating')
   const done: string[] = []
   // 0. A rollback point before anything changes (snapshot or vzdump, per update.strategy).

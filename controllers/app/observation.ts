@@ -4,6 +4,7 @@
  */
 import type { PendingCreate } from '../../src/store/types.js'
 import type { GuestMemory, ObservedGuest } from '../lxc/index.js'
+import type { Replacement } from './replace.js'
 import type { PendingUpdate, RolledBackUpdate } from './safe-update.js'
 
 /** Status extra the App controller keeps between reconciles (never secrets). */
@@ -30,6 +31,8 @@ export interface AppStatusExtra extends GuestMemory {
   rolledBack?: RolledBackUpdate
   /** true while the guest's HA resource is one Proximity added (`ha.enabled`); only that one is ever removed. */
   haCreated?: boolean
+  /** A replacement of the guest in flight (replace.ts): finished or undone by the next attempt. */
+  replacing?: Replacement
 }
 
 /** The App's guest as observed (see ObservedGuest in controllers/lxc). */
@@ -38,6 +41,11 @@ export type ObservedAppGuest = ObservedGuest
 export interface AppObservation {
   /** Our guest, when found. */
   guest?: ObservedAppGuest
+  /**
+   * Other guests carrying this app's marker, found only when the store had no answer (a lost
+   * state directory during a replacement); plan recovers the replacement from them (plan.ts).
+   */
+  duplicates?: ObservedAppGuest[]
   /** True when the steady-state check passed without any read beyond the snapshot. */
   steady: boolean
   /** A pending create whose guest is not (yet) visible. */
@@ -52,6 +60,11 @@ export interface AppObservation {
   restoring?: boolean
   /** The Appliance the App joins, when it is not Ready (or not in the set): why, for the wait. */
   applianceNotReady?: string
+  /**
+   * Set when a guest is to be made from a template nothing matches (a create, or a template
+   * change): the sentence plan puts on the `template` field as its refusal.
+   */
+  templateMissing?: string
   /** dependsOn apps that are not Ready. */
   notReady: { name: string; reason?: string }[]
   /** Observing time (ms epoch), for health timeouts. */

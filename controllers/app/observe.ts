@@ -8,7 +8,7 @@ import type { AppManifest } from '../../src/model/types.js'
 import { gibToBytes, mibToBytes, normalizeTags } from '../../src/plan/normalize.js'
 import type { ClusterGuest } from '../../src/providers/proxmox/types.js'
 import type { ClusterSnapshot, ControllerContext } from '../../src/runtime/controller.js'
-import { findGuest } from '../lxc/index.js'
+import { findGuest, lookupTemplate, templateNotFound } from '../lxc/index.js'
 import { isBeingRestored } from '../restore/in-progress.js'
 import { APP_TAG, appIdentity } from './desired.js'
 import { haSteady } from './ha.js'
@@ -74,7 +74,7 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     if (!st?.ready) notReady.push({ name: dep, reason: st?.reason })
   }
   const restoring = isBeingRestored(name)
-  const base = { extra, notReady, now: ctx.now(), ...(restoring ? { restoring } : {}) }
+  const base: Pick<AppObservation, 'extra' | 'notReady' | 'now' | 'restoring' | 'templateMissing'> = { extra, notReady, now: ctx.now(), ...(restoring ? { restoring } : {}) }
   const applianceName = app.spec.network.appliance
   if (applianceName) {
     const present = ctx.set.appliances.some((a) => a.metadata.name === applianceName)
@@ -91,15 +91,32 @@ export async function observeApp(ctx: ControllerContext, app: AppManifest): Prom
     desiredState: app.spec.state,
     steady: (g) => extra.appliedSpecHash === app.specHash && extra.healthy !== false && snapshotMatches(app, g, extra) && deepCheckCandidate(ctx) !== id.key,
   })
+  // A guest to be made from a template nothing matches is refused by plan, as apply would (lookupTemplate reads only).
+  const changing = found.found === 'guest' && app.spec.template && extra.templateSpec && extra.templateSpec !== app.spec.template
+  const making = found.found === 'none' ? (app.spec.node ?? ctx.cluster.spec.defaults.node ?? app.spec.placement?.nodes[0] ?? ctx.snapshot.guests[0]?.node ?? null) : changing ? found.guest.node : undefined
+  const templateMissing = making !== undefined ? await missingTemplate(ctx, making, app.spec.template ?? ctx.cluster.spec.defaults.template) : undefined
+  if (templateMissing) base.templateMissing = templateMissing
   switch (found.found) {
     case 'steady':
       return { ...base, steady: true, guest: found.guest }
     case 'creating':
       return { ...base, steady: false, creating: true, pendingCreate: found.pendingCreate, guest: found.guest }
     case 'guest':
-      return withMarkerExtra({ ...base, steady: false, guest: found.guest, ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}) })
+      return withMarkerExtra({ ...base, steady: false, guest: found.guest, ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}), ...(found.others ? { duplicates: found.others } : {}) })
     case 'none':
       return { ...base, steady: false, ...(found.pendingCreate ? { pendingCreate: found.pendingCreate } : {}), ...(found.pendingVmidTaken ? { pendingVmidTaken: true } : {}) }
+  }
+}
+
+/** The refusal sentence when nothing matches `spec` on `node`; undefined when it does, or when the lookup failed (apply then decides). */
+async function missingTemplate(ctx: ControllerContext, node: string | null, spec: string): Promise<string | undefined> {
+  try {
+    const on = node ?? (await ctx.pve.nodes()).filter((n) => n.status === 'online').map((n) => n.node).sort()[0]
+    if (!on) return undefined
+    const found = await lookupTemplate(ctx, on, spec)
+    return found.local || found.download ? undefined : templateNotFound(spec, found.storage)
+  } catch {
+    return undefined
   }
 }
 

@@ -11,6 +11,9 @@ import { deployChanges, summarizeDeploy, type DeploySummary } from '../../src/pl
 import { appLan, deployHash, desiredGuest } from './desired.js'
 import { HA_KEY, haChange } from './ha.js'
 import type { AppObservation } from './observation.js'
+import { markRefusals } from './refusals.js'
+import { REPLACE_NOTE, type Replacement } from './replace.js'
+import { mountPointKeys } from '../lxc/volumes.js'
 import { updateNote } from './safe-update.js'
 
 /** Where the App's guest is. */
@@ -55,8 +58,12 @@ export type AppStep =
   | { step: 'update'; guest: SeenGuest; deploy: boolean; protect: boolean; checkedAt: number }
   /** This spec was rolled back after a failed update (noop): not retried until the spec changes. */
   | { step: 'rolled-back'; guest: GuestAt }
-  /** A change only a re-create can make (replace): refused with a clear message. */
-  | { step: 'replace'; guest: GuestAt }
+  /**
+   * A change only a new guest can make (replace, replace.ts): backup, new guest, volumes moved,
+   * health, old guest destroyed. `resume`: a replacement in flight (extra.replacing) is finished
+   * or undone. Refused when a change carries `refused` (refusals.ts).
+   */
+  | { step: 'replace'; guest: GuestAt; running: boolean; resume?: Replacement }
   /** Deployed but not yet healthy, nothing else to change (noop): probe again. */
   | { step: 'check-health'; guest: GuestAt; deployStartedAt?: number }
   /** Converged in Proxmox, but the marker or the memory lag behind the spec (noop): write the marker. */
@@ -75,6 +82,37 @@ export type AppDetail = AppDetailBase & AppStep
 
 /** An App action: typed detail and field changes. */
 export type AppAction = Action<AppDetail, PlanFieldChange>
+
+/**
+ * A replacement interrupted while the state directory was lost, recovered from the guests that
+ * carry the app's marker (the store's record is gone). Pure. With one extra guest:
+ * - the preferred guest has a complete marker, the other an empty one (created, never switched
+ *   to): undo, back to the preferred guest with the other's volumes;
+ * - both complete (the crash came after the switch): the one whose marker has this spec's hash
+ *   is the app; the other is destroyed, but only when it holds no volume (they were moved);
+ * - anything else is `ambiguous`: a person decides (never a guess that could destroy data).
+ */
+export function recoverReplacement(app: AppManifest, o: AppObservation): Replacement | 'ambiguous' | undefined {
+  const g = o.guest
+  const dup = o.duplicates ?? []
+  if (!g || dup.length === 0) return undefined
+  if (dup.length > 1) return 'ambiguous'
+  const other = dup[0]!
+  const hash = (x: typeof g): string => x.marker?.specHash ?? ''
+  const at = (x: typeof g) => ({ vmid: x.vmid, node: x.node })
+  const base = { revision: '', volumes: [] as string[], startedAt: o.now }
+  if (hash(g) !== '' && hash(other) === '' && g.node === other.node) {
+    return { ...base, specHash: '', from: { ...at(g), running: app.spec.state === 'running' }, to: at(other), volumes: mountPointKeys(other.config ?? {}), phase: 'undo', reason: 'a replacement was interrupted and the state directory was lost' }
+  }
+  const [fresh, stale] = hash(g) === app.specHash ? [g, other] : hash(other) === app.specHash ? [other, g] : [undefined, undefined]
+  if (fresh && stale && hash(stale) !== '' && mountPointKeys(stale.config ?? {}).length === 0) {
+    return { ...base, specHash: app.specHash, from: { ...at(stale), running: false }, to: at(fresh), phase: 'cleanup' }
+  }
+  return 'ambiguous'
+}
+
+/** Fields a replacement of the guest changes (replace.ts); other forcing fields stay refused. */
+const REPLACEABLE: ReadonlySet<string> = new Set(['template', 'resources.storage', 'unprivileged'])
 
 /** The template setting that applies to this app. */
 export const templateSpecOf = (app: AppManifest, cluster: ClusterSpec): string => app.spec.template ?? cluster.defaults.template
@@ -142,12 +180,33 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     const message = `waiting for ${o.notReady.map((d) => `App/${d.name}`).join(', ')} to be ready`
     return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DependencyNotReady', message, requeueAfterMs: 5_000 })]
   }
+  // A replacement in flight is finished (or undone) before anything else (replace.ts).
+  const recovered = o.extra.replacing ? undefined : recoverReplacement(app, o)
+  if (recovered === 'ambiguous') {
+    const vmids = [g, ...(o.duplicates ?? [])].filter((x) => x !== undefined).map((x) => x.vmid)
+    const message = `guests ${vmids.join(', ')} all carry the marker of App ${app.metadata.name} and the state directory does not say which one is the app; destroy the ones you do not want (their volumes first if they hold data)`
+    return [action(app, 'noop', [], { ...base, step: 'wait' }, message, { reason: 'DuplicateGuests', message, requeueAfterMs: 60_000 })]
+  }
+  const replacing = o.extra.replacing ?? recovered
+  if (replacing) {
+    const to = replacing.to ? `guest ${replacing.to.vmid}` : 'a new guest'
+    const what =
+      replacing.phase === 'cleanup'
+        ? `finishing the replacement: the old guest ${replacing.from.vmid} is destroyed`
+        : replacing.phase === 'undo' || replacing.specHash !== app.specHash
+          ? `undoing the unfinished replacement of guest ${replacing.from.vmid} by ${to}`
+          : `resuming the replacement of guest ${replacing.from.vmid} by ${to} (${replacing.phase})`
+    const change: PlanFieldChange = { path: 'guest', before: replacing.from.vmid, after: replacing.to?.vmid, impact: 'replace', note: what }
+    return [action(app, 'replace', [change], { ...base, step: 'replace', guest: { vmid: replacing.from.vmid, node: replacing.from.node }, running: replacing.from.running, resume: replacing }, what)]
+  }
   if (o.steady && g) return [action(app, 'noop', [], { ...base, step: 'in-sync', guest: at(g) })]
   if (o.creating && g) return [action(app, 'noop', [], { ...base, step: 'await-create', guest: at(g) }, `guest ${g.vmid} is being created`)]
 
   if (!g || !g.config) {
     const pendingVmid = o.pendingCreate && !o.pendingVmidTaken ? o.pendingCreate.vmid : undefined
-    return [action(app, 'create', creationChanges(app, cluster, lan), { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
+    const changes = creationChanges(app, cluster, lan)
+    if (o.templateMissing) for (const c of changes) if (c.path === 'template') c.refused = o.templateMissing
+    return [action(app, 'create', changes, { ...base, step: 'create', ...(pendingVmid !== undefined ? { pendingVmid } : {}) })]
   }
 
   const rolled = o.extra.rolledBack
@@ -159,7 +218,7 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
   const changes = diffGuest(desired, { config: g.config, status: g.status, pendingKeys: g.pendingKeys })
   // Only an explicit spec.template change forces replacement: a new Cluster default applies to new guests only.
   if (app.spec.template && o.extra.templateSpec && o.extra.templateSpec !== app.spec.template) {
-    changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true })
+    changes.push({ key: 'ostemplate', path: 'template', before: o.extra.templateSpec, after: app.spec.template, impact: 'replace', forcesReplacement: true, ...(o.templateMissing ? { refused: o.templateMissing } : {}) })
   }
   const ha = haChange(app, g.hastate, o.extra.haCreated)
   if (ha) changes.push(ha)
@@ -169,10 +228,18 @@ export function planApp(app: AppManifest, o: AppObservation, ctx: Pick<Controlle
     changes.push(...deployChanges(o.extra.deployed, deploySummaryOf(app, (v) => ctx.secrets.digest(v))))
   }
 
+  // A volume stays on the storage it was made on: a new resources.storage moves the root disk (a
+  // new guest) and the volumes are handed over as they are, so their storage is not a change.
+  for (let i = changes.length - 1; i >= 0; i--) if (/^mp\d+$/.test(changes[i]!.key ?? '') && changes[i]!.path.endsWith('.storage')) changes.splice(i, 1)
+  // What apply will not do is decided here, shown by plan and refused by apply (refusals.ts).
+  markRefusals(changes, { replaceable: (c) => REPLACEABLE.has(c.path) })
   if (changes.length > 0) {
     const protect = deploy && g.status === 'running' && o.extra.deployHash !== undefined
     const summary = `guest ${g.vmid} on ${g.node}${deploy && g.status === 'running' && o.extra.deployHash !== undefined ? `: ${updateNote(app)}` : ''}`
-    if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g) }, summary)]
+    if (worstImpact(changes) === 'replace' || changes.some((c) => c.forcesReplacement)) {
+      const refused = changes.some((c) => c.refused)
+      return [action(app, 'replace', changes, { ...base, step: 'replace', guest: at(g), running: g.status === 'running' }, refused ? summary : `guest ${g.vmid} on ${g.node}: ${REPLACE_NOTE}`)]
+    }
     const volumes: Record<string, string> = {}
     for (const [k, v] of Object.entries(g.config)) if (k === 'rootfs' || /^mp\d+$/.test(k)) volumes[k] = String(v)
     const seen: SeenGuest = { ...at(g), digest: g.digest, status: g.status, markerSpecHash, volumes, ...(g.hastate !== undefined ? { hastate: g.hastate } : {}) }

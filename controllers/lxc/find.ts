@@ -31,8 +31,12 @@ export interface ObservedGuest {
 export type FoundGuest =
   /** The snapshot alone proves the guest is converged (no read was made). */
   | { found: 'steady'; guest: ObservedGuest; pendingCreate?: undefined }
-  /** Our guest, config read. `pendingCreate` is set when it was found through one. */
-  | { found: 'guest'; guest: ObservedGuest; pendingCreate?: PendingCreate }
+  /**
+   * Our guest, config read. `pendingCreate` is set when it was found through one. `others`: more
+   * guests carrying the same marker, found by the marker scan (only when the store had no answer,
+   * e.g. a lost state directory during a replacement); `guest` is the preferred one (preferGuest).
+   */
+  | { found: 'guest'; guest: ObservedGuest; pendingCreate?: PendingCreate; others?: ObservedGuest[] }
   /** Our create is still running (`lock: create`, no marker yet). */
   | { found: 'creating'; guest: ObservedGuest; pendingCreate: PendingCreate }
   /** No guest. `pendingCreate` is a create we started whose guest is not visible (yet). */
@@ -146,10 +150,26 @@ export async function findGuest(ctx: ControllerContext, id: GuestIdentity, opts:
 
   // 3. No answer from the store (state dir lost, or a new object): scan managed-looking guests by marker.
   const claimed = claimedByOthers(ctx, id)
+  const owned: ObservedGuest[] = []
   for (const g of guests) {
     if (!hasManagedTag(g.tags) || g.vmid === invVmid || claimed.has(g.vmid)) continue
     const seen = await readGuest(ctx, g, true)
-    if (seen && id.owns(seen.marker, owner)) return mine(seen)
+    if (seen && id.owns(seen.marker, owner)) owned.push(seen)
   }
-  return { found: 'none' }
+  if (owned.length === 0) return { found: 'none' }
+  const [best, ...others] = owned.sort(preferGuest)
+  const found = await mine(best!)
+  return others.length > 0 && found.found === 'guest' ? { ...found, others } : found
+}
+
+/**
+ * Orders guests that carry the same marker, preferred first: a complete marker (a non-empty
+ * specHash: a spec was fully applied to it) before an empty one (a guest created but never
+ * finished, e.g. the new guest of an interrupted replacement), then running before stopped, then
+ * the lower vmid (a stable tie-break).
+ */
+export function preferGuest(a: ObservedGuest, b: ObservedGuest): number {
+  const complete = (g: ObservedGuest): number => (g.marker?.specHash ? 0 : 1)
+  const running = (g: ObservedGuest): number => (g.status === 'running' ? 0 : 1)
+  return complete(a) - complete(b) || running(a) - running(b) || a.vmid - b.vmid
 }

@@ -31,11 +31,12 @@
 export { guestIdentity, type GuestIdentity, type GuestKind } from './identity.js'
 export { confirmPowerState, findGuest, isOwnGuest, readGuest, type FindGuestOptions, type FoundGuest, type ObservedGuest } from './find.js'
 export { createGuest, CREATE_RESOURCE, pickNode, type CreatedGuest, type CreateGuestRequest, type Placement, type Reservation } from './create.js'
-export { resolveTemplate } from './template.js'
+export { lookupTemplate, resolveTemplate, templateNotFound } from './template.js'
 export { allocateVmid } from './vmid.js'
 export { exec, guestRef, push, setFeatures, tail, type GuestRef } from './exec.js'
 export { rebootGuest, shutdownGuest, startGuest, START_RESOURCE, type PowerTarget } from './power.js'
 export { addHaResource, haSid, haStateFor, haTarget, removeHaResource, setHaState, type HaState, type HaTarget } from './ha.js'
+export { deleteSnapshots, destroyOwnGuest, mountPointKeys, moveMountPoints, type DestroyOutcome } from './volumes.js'
 export { finalizeGuest, findGuestOrphans, planGuestDelete, type DeletionPolicy, type GuestDeleteDetail, type GuestMemory, type GuestOrphan } from './finalize.js'
 
 /** Progress phases the guest machinery reports (declare them in the controller's `phases`). */

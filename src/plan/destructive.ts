@@ -2,6 +2,7 @@
  * Which planned actions destroy something (issue 9 point 8): what `apply` asks about before it
  * acts. Pure.
  */
+import { isRefused } from './build.js'
 import type { Plan } from './types.js'
 import type { PlanFieldChange } from './types.js'
 
@@ -21,12 +22,13 @@ export interface DestructiveChange {
  * - `delete`, unless every change it lists is `live` (an App with `deletionPolicy: Retain` is only
  *   let go of: the guest keeps running);
  * - an `update` with a `data-loss` field change apply will make (refused changes are not made).
- * Creations never are.
+ * Creations never are, nor is an action apply refuses (it changes nothing; apply stops on it).
  */
 export function destructiveChanges(plan: Plan): DestructiveChange[] {
   const out: DestructiveChange[] = []
   for (const a of plan.entries) {
     const changes = a.changes as PlanFieldChange[]
+    if (isRefused(a)) continue
     if (a.type === 'replace') out.push({ key: a.key, what: 'replace' })
     else if (a.type === 'delete') {
       if (changes.length === 0 || changes.some((c) => c.impact !== 'live')) out.push({ key: a.key, what: 'destroy' })

@@ -1,5 +1,5 @@
 /** The pure plan: normalisation, guest diff, plan assembly, text and JSON rendering. */
-export { buildPlan, isEmptyPlan, summarize } from './build.js'
+export { buildPlan, isEmptyPlan, isRefused, refusalsOf, summarize } from './build.js'
 export { diffGuest, IMPACT_ORDER, worstImpact, maxdiskGiB } from './diff.js'
 export { planToJson, type PlanJson, type PlanJsonChange, type PlanJsonField } from './json.js'
 export {

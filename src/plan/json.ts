@@ -2,6 +2,7 @@
  * `planToJson`: the machine-readable plan (`proximity plan -o json`). Pure.
  */
 import type { Action } from '../runtime/controller.js'
+import { isRefused, refusalsOf } from './build.js'
 import { displayValue, unitOf } from './display.js'
 import type { Plan, PlanFieldChange } from './types.js'
 
@@ -30,12 +31,14 @@ export interface PlanJsonChange {
   action: 'create' | 'update' | 'replace' | 'delete'
   summary: string | null
   fields: PlanJsonField[]
+  /** Why apply refuses this change as a whole (`path: reason` of each refused field, `; `-joined), or null. */
+  refused: string | null
 }
 
 export interface PlanJson {
   formatVersion: 1
   changes: PlanJsonChange[]
-  summary: { add: number; change: number; destroy: number }
+  summary: { add: number; change: number; destroy: number; refused: number }
 }
 
 const sensitiveSide = (v: unknown): string | null => (v === undefined || v === null ? null : '(sensitive)')
@@ -52,14 +55,16 @@ const sensitiveSide = (v: unknown): string | null => (v === undefined || v === n
  *                            sensitive: boolean, forcesReplacement: boolean,
  *                            refused: string | null, unit: "MiB" | "GiB" | null,
  *                            display: { before: string | null, after: string | null },
- *                            note: string | null } ] } ],
- *   summary: { add, change, destroy } }
+ *                            note: string | null } ],
+ *                refused: string | null } ],
+ *   summary: { add, change, destroy, refused } }
  * ```
  *
  * `changes` holds every non-noop action, sorted by key; `fields` are sorted by path. Absent
  * before/after values are `null`. Sensitive fields carry `"(sensitive)"` for a present side and
  * null for an absent one (so an added secret is visible as added), never a value or a digest.
- * Sizes stay numbers in their `unit`; `display` has them as the text plan prints them. Object keys
+ * A change apply will refuse has `refused` set (its refused fields' reasons) and counts only in
+ * `summary.refused`, not in add/change/destroy. Sizes stay numbers in their `unit`; `display` has them as the text plan prints them. Object keys
  * are emitted in the order above.
  */
 export function planToJson(plan: Plan): PlanJson {
@@ -85,11 +90,12 @@ export function planToJson(plan: Plan): PlanJson {
           display: { before: displayValue(c, 'before') ?? null, after: displayValue(c, 'after') ?? null },
           note: c.note ?? null,
         })),
+      refused: isRefused(e) ? refusalsOf(e).join('; ') : null,
     }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   return {
     formatVersion: 1,
     changes,
-    summary: { add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy },
+    summary: { add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy, refused: plan.summary.refused },
   }
 }

@@ -2,6 +2,7 @@
  * `renderPlan`: the Terraform-style text plan (CONVENTIONS "Plan rendering"). Pure.
  */
 import type { Action } from '../runtime/controller.js'
+import { isRefused } from './build.js'
 import { displayValue } from './display.js'
 import type { Plan, PlanFieldChange } from './types.js'
 
@@ -49,8 +50,11 @@ const HEADER: Record<Exclude<Action['type'], 'noop'>, string> = {
   create: 'will be created',
   update: 'will be updated in-place',
   delete: 'will be destroyed',
-  replace: 'must be replaced',
+  replace: 'will be replaced',
 }
+
+/** Header of an action apply will refuse (a change carries `refused`). */
+const REFUSED_HEADER = 'is refused: apply will not change it'
 
 const SYMBOL: Record<Exclude<Action['type'], 'noop'>, string> = { create: '+', update: '~', delete: '-', replace: '-/+' }
 
@@ -83,7 +87,10 @@ export function impactNote(action: Action, c: PlanFieldChange): string {
     let text: string = c.impact
     if (c.forcesReplacement) text += ', forces replacement'
     if (c.note) text += `: ${c.note}`
-    else if (perField && c.impact === 'restart' && c.key) text += ': the guest restarts to apply it'
+    // A refused change does not happen: say why instead of what it would do.
+    else if (c.refused) {
+      /* nothing: the refusal follows */
+    } else if (perField && c.impact === 'restart' && c.key) text += ': the guest restarts to apply it'
     else if (c.impact === 'data-loss' && action.type !== 'delete') text += ': the data on it is deleted'
     parts.push(text)
   } else if (c.note) parts.push(c.note)
@@ -111,6 +118,8 @@ function fieldLine(action: Action, c: PlanFieldChange, color: boolean): string {
  * `Plan: N to add, N to change, N to destroy.` or `No changes. Your cluster matches the manifests.`
  * The latter only when nothing is listed in `opts.notReady` or `opts.orphans`; otherwise the
  * footer says there are no changes to make and lists those objects (also after a `Plan:` footer).
+ * An action apply will refuse (build.ts isRefused) gets the `!` symbol and its own header, its
+ * refused fields say why and what to do, and the footer counts it as `N refused` (only then).
  * Each field of an update or replacement ends with its impact (`# live`, `# restart: …`,
  * `# replace, forces replacement`, `# data-loss`) and any refusal; sizes keep their units.
  * The output ends with a newline. Sensitive fields print `(sensitive)` instead of values.
@@ -119,6 +128,7 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   const color = opts.color === true
   const lines: string[] = []
   const acting = plan.entries.filter((e) => e.type !== 'noop')
+  const anyRefused = acting.some(isRefused)
   const notes = plan.entries.filter((e) => e.type === 'noop' && e.summary)
   for (const n of notes) lines.push(`# ${n.key}: ${n.summary}`)
   if (notes.length > 0) lines.push('')
@@ -137,6 +147,7 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   lines.push(`  ${paint(color, 'yellow', '~')} update in-place`)
   lines.push(`  ${paint(color, 'red', '-')} destroy`)
   lines.push(`${paint(color, 'red', '-/+')} destroy and then create replacement`)
+  if (anyRefused) lines.push(`  ${paint(color, 'red', '!')} refused: apply will not do it (the reason and the way forward are on the field)`)
   if (acting.some((a) => a.type === 'update' || a.type === 'replace')) {
     lines.push('')
     lines.push('Each change says how it lands: live (on the running guest), restart (the guest or the')
@@ -146,9 +157,10 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   lines.push('Proximity will perform the following actions:')
   for (const a of acting) {
     const type = a.type as Exclude<Action['type'], 'noop'>
-    const sym = SYMBOL[type]
+    const refused = isRefused(a)
+    const sym = refused ? '!' : SYMBOL[type]
     lines.push('')
-    lines.push(paint(color, 'bold', `  # ${a.key} ${HEADER[type]}`) + (a.summary ? ` (${a.summary})` : ''))
+    lines.push(paint(color, 'bold', `  # ${a.key} ${refused ? REFUSED_HEADER : HEADER[type]}`) + (a.summary ? ` (${a.summary})` : ''))
     const symText = sym === '-/+' ? paint(color, 'red', sym) : paint(color, symbolColour(sym), sym)
     lines.push(`${sym === '-/+' ? '' : '  '}${symText} ${a.key}`)
     const fields = [...a.changes].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
@@ -156,7 +168,8 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   }
   lines.push('')
   const s = plan.summary
-  lines.push(paint(color, 'bold', 'Plan:') + ` ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`)
+  lines.push(paint(color, 'bold', 'Plan:') + ` ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${s.refused > 0 ? `, ${s.refused} refused` : ''}.`)
+  if (s.refused > 0) lines.push(`apply will stop on the refused ${s.refused === 1 ? 'change' : 'changes'} with the same reason; follow the way forward shown on the field.`)
   if (notReady.length > 0 || orphans.length > 0) lines.push('', ...attentionLines(notReady, orphans, color, false))
   return `${lines.join('\n')}\n`
 }

@@ -11,7 +11,10 @@ export type SizeUnit = 'MiB' | 'GiB'
 export interface PlanFieldChange extends FieldChange {
   /** The Proxmox config key behind the change (`memory`, `net0`, `rootfs`, `mp0`), or `state`/`ostemplate`. */
   key?: string
-  /** Why apply will not do this, phrased as an actionable sentence. */
+  /**
+   * Why apply will not do this, phrased as an actionable sentence (the reason, then the way
+   * forward). Apply refuses the whole action that carries it, before any change (build.ts).
+   */
   refused?: string
   /**
    * Unit of numeric before/after values (they stay numbers, as apply uses them); text and JSON
@@ -26,6 +29,8 @@ export interface PlanSummary {
   add: number
   change: number
   destroy: number
+  /** Actions apply will refuse (a change carries `refused`); not counted in add/change/destroy. */
+  refused: number
 }
 
 export interface Plan {

@@ -73,6 +73,40 @@ export function allocateRootfs(value: string | undefined, vmid: number, storage:
   return { value: printPropertyString(map, 'volume'), storage: st }
 }
 
+/** Volume keys of a CT config (`rootfs`, `mp[n]`, `unused[n]`). */
+export const isVolumeKey = (key: string): boolean => key === 'rootfs' || /^(mp|unused)\d+$/.test(key)
+
+/**
+ * The next free `vm-<vmid>-disk-<n>` name on `storage` for `vmid`, given the configs (current,
+ * pending, snapshots) of that CT that may already name some (PVE's find_free_diskname).
+ */
+export function freeDiskName(storage: string, vmid: number, configs: Record<string, ConfigValue>[]): string {
+  const used = new Set<string>()
+  for (const cfg of configs) {
+    for (const [k, v] of Object.entries(cfg)) {
+      if (!isVolumeKey(k)) continue
+      const vol = (parsePropertyString(String(v), 'volume') ?? {}).volume
+      if (vol) used.add(vol)
+    }
+  }
+  for (let n = 0; ; n++) if (!used.has(`${storage}:vm-${vmid}-disk-${n}`)) return `${storage}:vm-${vmid}-disk-${n}`
+}
+
+/**
+ * Allocates a mount point given in the allocation form `STORAGE:SIZE` (GiB): a new volume
+ * `STORAGE:vm-<vmid>-disk-<n>` with `size=<SIZE>G`, as PVE does on create and on PUT config.
+ * Any other value (an existing volid, a bind mount) is returned unchanged.
+ */
+export function allocateMountPoint(value: ConfigValue, vmid: number, configs: Record<string, ConfigValue>[]): ConfigValue {
+  const map = parsePropertyString(String(value), 'volume')
+  const m = map?.volume ? /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)$/i.exec(map.volume) : null
+  if (!map || !m) return value
+  const storage = m[1] as string
+  map.size = formatSize(Math.round(Number(m[2]) * 2 ** 30))
+  map.volume = freeDiskName(storage, vmid, configs)
+  return printPropertyString(map, 'volume')
+}
+
 /** Normalises one config value on write (tags, description, net[n]). */
 export function normaliseValue(key: string, value: ConfigValue, previous?: ConfigValue): ConfigValue {
   if (key === 'tags') return normaliseTags(String(value))

@@ -6,6 +6,7 @@ import { firewallRoutes } from './routes/firewall.js'
 import { haPoolRoutes } from './routes/ha-pools.js'
 import { lxcRoutes } from './routes/lxc.js'
 import { lxcCloneRoutes } from './routes/lxc-clone.js'
+import { lxcMoveVolumeRoutes } from './routes/lxc-move-volume.js'
 import { lxcSnapshotRoutes } from './routes/lxc-snapshot.js'
 import { lxcStatusRoutes } from './routes/lxc-status.js'
 import { networkRoutes } from './routes/network.js'
@@ -32,6 +33,7 @@ export const ALL_ROUTES: RouteDef[] = [
   ...clusterRoutes,
   ...lxcRoutes,
   ...lxcCloneRoutes,
+  ...lxcMoveVolumeRoutes,
   ...lxcStatusRoutes,
   ...lxcSnapshotRoutes,
   ...storageRoutes,

@@ -101,6 +101,12 @@ describe('drift by another client', () => {
   it('reports a refused change with its reason and exits 1 (Stalled, not retried)', async () => {
     await writeFile(join(work.dir, 'apps', 'bravo.yaml'), appYaml('bravo', { memory: 256, cores: 1 }).replace('disk: 2', 'disk: 1'))
     sim.log.clear()
+    // plan says what apply will do: refuse, with the reason; still a difference (exit 2).
+    const p = await runCli(['plan', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(p.code, p.stderr).toBe(2)
+    expect(p.stdout).toContain('  # App/bravo is refused: apply will not change it')
+    expect(p.stdout).toMatch(/~ resources\.disk: 2Gi -> 1Gi # live; refused: proxmox only grows disks/)
+    expect(p.stdout).toContain('Plan: 0 to add, 0 to change, 0 to destroy, 1 refused.')
     const r = await runCli(['apply', ...args], { cwd: work.dir })
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/Apply finished with errors: .*; 2 of 3 apps Ready/)

@@ -62,7 +62,7 @@ app's containers restart), replace (a new guest), data-loss (data is deleted).
 
 Proximity will perform the following actions:
 
-  # App/cache must be replaced
+  # App/cache will be replaced
 -/+ App/cache
       ~ resources.storage: "local-lvm" -> "fast" # replace, forces replacement
 
@@ -92,10 +92,23 @@ Plan: 2 to add, 1 to change, 2 to destroy.
     expect(renderPlan(buildPlan([noop]))).toBe('# App/web: suspended; nothing is reconciled\n\nNo changes. Your cluster matches the manifests.\n')
   })
 
-  it('marks a refused change with its reason', () => {
-    const text = renderPlan(buildPlan([shrink]))
+  it('marks an action apply refuses with its own symbol, header and count, the field saying why and what to do', () => {
+    const text = renderPlan(buildPlan([shrink, create]))
+    expect(text).toContain('  ! refused: apply will not do it (the reason and the way forward are on the field)\n')
+    expect(text).toContain('  # App/web is refused: apply will not change it\n  ! App/web\n')
     expect(text).toContain('      ~ resources.disk: 8Gi -> 4Gi # live; refused: proxmox only grows disks: set it back to 8 or larger\n')
-    expect(text).toContain('Plan: 0 to add, 1 to change, 0 to destroy.')
+    // Counted as refused, not as a change apply would make.
+    expect(text).toContain('Plan: 1 to add, 0 to change, 0 to destroy, 1 refused.\n')
+    const json = planToJson(buildPlan([shrink, create]))
+    expect(json.summary).toEqual({ add: 1, change: 0, destroy: 0, refused: 1 })
+    expect(json.changes.find((c) => c.key === 'App/web')?.refused).toBe('resources.disk: proxmox only grows disks: set it back to 8 or larger')
+    expect(json.changes.find((c) => c.key === 'App/db')?.refused).toBeNull()
+  })
+
+  it('says nothing of refusals when nothing is refused', () => {
+    const text = renderPlan(buildPlan([update]))
+    expect(text).not.toContain('refused')
+    expect(text).toContain('Plan: 0 to add, 1 to change, 0 to destroy.\n')
   })
 
   it('colours symbols only when asked', () => {
@@ -130,6 +143,7 @@ describe('planToJson', () => {
               { path: 'hostname', before: null, after: 'db', impact: 'live', sensitive: false, forcesReplacement: false, refused: null, unit: null, display: { before: null, after: '"db"' }, note: null },
               { path: 'resources.memory', before: null, after: 256, impact: 'live', sensitive: false, forcesReplacement: false, refused: null, unit: 'MiB', display: { before: null, after: '256Mi' }, note: null },
             ],
+            refused: null,
           },
           {
             key: 'App/web',
@@ -142,9 +156,10 @@ describe('planToJson', () => {
               { path: 'resources.memory', before: 512, after: 1024, impact: 'live', sensitive: false, forcesReplacement: false, refused: null, unit: 'MiB', display: { before: '512Mi', after: '1Gi' }, note: null },
               { path: 'secrets.DB_PASSWORD', before: '(sensitive)', after: '(sensitive)', impact: 'live', sensitive: true, forcesReplacement: false, refused: null, unit: null, display: { before: '(sensitive)', after: '(sensitive)' }, note: null },
             ],
+            refused: null,
           },
         ],
-        summary: { add: 1, change: 1, destroy: 0 },
+        summary: { add: 1, change: 1, destroy: 0, refused: 0 },
       }),
     )
   })

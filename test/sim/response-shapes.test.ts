@@ -161,6 +161,8 @@ for (const nodeCount of [1, 3]) {
       expect(await call('POST', `/nodes/${n}/lxc/102/template`)).toBeNull()
       for (let i = 0; i < 200 && (await call('GET', `/nodes/${n}/lxc/102/config`)).template !== 1; i++) await new Promise((r) => setTimeout(r, 5))
       await task(n, await call('POST', `/nodes/${n}/lxc/102/clone`, 'newid=103&hostname=linked'))
+      await call('PUT', `${ct}/config`, `mp0=${enc('local-lvm:1,mp=/data')}`)
+      await task(n, await call('POST', `${ct}/move_volume`, 'volume=mp0&target-vmid=103&target-volume=mp1'))
 
       await call('GET', '/cluster/tasks')
       const tasks = await call('GET', `/nodes/${n}/tasks?limit=0`)

@@ -162,6 +162,12 @@ export function createPveClient(opts: PveClientOptions): PveHttpClient {
     async resizeLxc(n, vmid, disk, size) {
       return mutate('PUT /nodes/{node}/lxc/{vmid}/resize', `lxc/${vmid}`, async () => upidOf(await ct(n, vmid).resize.$put({ disk: disk as 'rootfs', size }), 'PUT /nodes/{node}/lxc/{vmid}/resize'))
     },
+    async moveLxcVolume(n, vmid, volume, target) {
+      const p: { volume: 'mp0'; 'target-vmid': number; 'target-volume': 'mp0'; digest?: string; 'target-digest'?: string } = { volume: volume as 'mp0', 'target-vmid': target.vmid, 'target-volume': (target.volume ?? volume) as 'mp0' }
+      if (target.digest !== undefined) p.digest = target.digest
+      if (target.targetDigest !== undefined) p['target-digest'] = target.targetDigest
+      return mutate('POST /nodes/{node}/lxc/{vmid}/move_volume', `lxc/${vmid}`, async () => upidOf(await ct(n, vmid).move_volume.$post(p), 'POST /nodes/{node}/lxc/{vmid}/move_volume'))
+    },
     async lxcInterfaces(n, vmid) {
       return (await ct(n, vmid).interfaces.$get()) as unknown as Awaited<ReturnType<PveClient['lxcInterfaces']>>
     },

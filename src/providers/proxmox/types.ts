@@ -180,6 +180,12 @@ export interface PveClient {
   rebootLxc(node: string, vmid: number): Promise<Upid>
   deleteLxc(node: string, vmid: number, opts?: { purge?: boolean; force?: boolean }): Promise<Upid>
   resizeLxc(node: string, vmid: number, disk: string, size: string): Promise<Upid>
+  /**
+   * `POST …/lxc/{vmid}/move_volume` with `target-vmid`: reassigns mount point `volume` (`mp0`…) of
+   * a stopped CT to another CT on the same node, under `target.volume` (default: the same key).
+   * The volume is renamed for its new owner; the data stays. `digest`/`targetDigest` guard both configs.
+   */
+  moveLxcVolume(node: string, vmid: number, volume: string, target: { vmid: number; volume?: string; digest?: string; targetDigest?: string }): Promise<Upid>
   lxcInterfaces(node: string, vmid: number): Promise<{ name: string; hwaddr: string; inet?: string }[]>
   /** `GET /nodes/{node}/lxc/{vmid}/feature` (e.g. `snapshot`): whether every volume of the guest supports it. */
   lxcHasFeature(node: string, vmid: number, feature: 'snapshot' | 'clone' | 'copy'): Promise<boolean>

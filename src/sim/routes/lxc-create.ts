@@ -1,6 +1,6 @@
 import { flag, str, type RouteContext } from '../core.js'
 import { fail, paramError, permError } from '../errors.js'
-import { allocateRootfs, canonicalNet, normaliseValue } from '../guest-config.js'
+import { allocateMountPoint, allocateRootfs, canonicalNet, normaliseValue } from '../guest-config.js'
 import type { ConfigValue, SimGuest } from '../state.js'
 import { storageDef } from './storage-defs.js'
 import { checkFeaturePerm, configChanges, ostypeOf, placeholderGuest } from './lxc-common.js'
@@ -84,6 +84,10 @@ export function createLxc({ core, params, user }: RouteContext): string {
       for (const [k, v] of Object.entries(config)) {
         if (given[k] !== undefined) config[k] = normaliseValue(k, v, unique ? undefined : base[k])
         else if (unique && /^net\d+$/.test(k)) config[k] = canonicalNet(String(v).replace(/(^|,)hwaddr=[^,]*/, ''))
+      }
+      // New mount points in the allocation form get their own volume (after rootfs: disk-1, …).
+      for (const k of Object.keys(config).filter((x) => /^mp\d+$/.test(x)).sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))) {
+        if (given[k] !== undefined) config[k] = allocateMountPoint(config[k] as ConfigValue, vmid, [config])
       }
       core.noteRrd(guest)
       guest.config = config

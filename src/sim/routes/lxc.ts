@@ -1,7 +1,7 @@
 import { flag, num, str, type RouteContext, type RouteDef } from '../core.js'
 import { fail, paramError } from '../errors.js'
 import { splitList } from '../formats.js'
-import { appliesLive, configDigest, effectiveConfig, normaliseValue } from '../guest-config.js'
+import { allocateMountPoint, appliesLive, configDigest, effectiveConfig, normaliseValue } from '../guest-config.js'
 import type { ConfigValue, SimGuest } from '../state.js'
 import { checkFeaturePerm, configChanges, isConfigKey } from './lxc-common.js'
 import { createLxc } from './lxc-create.js'
@@ -36,7 +36,9 @@ export function updateConfig(ctx: Pick<RouteContext, 'core' | 'user'>, g: SimGue
   }
   const running = g.status === 'running'
   for (const [k, v] of Object.entries(changes)) {
-    const value: ConfigValue = normaliseValue(k, v, g.pending[k] ?? g.config[k])
+    // A mount point in the allocation form (`STORAGE:SIZE`) gets a new volume of its own.
+    const given = /^mp\d+$/.test(k) ? allocateMountPoint(v, g.vmid, [g.config, g.pending, ...g.snapshots.map((x) => x.config)]) : v
+    const value: ConfigValue = normaliseValue(k, given, g.pending[k] ?? g.config[k])
     g.pendingDelete = g.pendingDelete.filter((x) => x !== k)
     if (!running || appliesLive(k, g)) {
       g.config[k] = value
