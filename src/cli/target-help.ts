@@ -7,6 +7,16 @@ Target (first match wins):
      PROXIMITY_CA_FILE (PROXIMITY_INSECURE=1 skips the check); node shells through
      PROXIMITY_SSH_HOST, PROXIMITY_SSH_PORT, PROXIMITY_SSH_USER, PROXIMITY_SSH_KEY_FILE,
      PROXIMITY_SSH_HOST_KEY; PROXIMITY_OWNER names this installation (default "proximity")
-  3. the built-in sandbox, a simulated Proxmox kept in <state-dir>/sandbox
-Secret key: PROXIMITY_KEY_FILE, else .proximity/secret.key (created in the state dir on first use).
+  3. the built-in sandbox, a simulated Proxmox kept in its state folder
+Secret key: PROXIMITY_KEY_FILE, else ~/.config/proximity/secret.key ($XDG_CONFIG_HOME/proximity),
+created on first use; commands find it from any folder.
+`
+
+/** The `--help` epilog of commands that keep state: where it lives. */
+export const STATE_HELP = `
+State (store, audit log, sandbox) lives in the per-user state directory, one folder per target:
+  ~/.local/state/proximity/<target> ($XDG_STATE_HOME/proximity/<target> when set), where
+  <target> is "sandbox" or <owner>-<host>-<port>-<hash>; --state-dir or PROXIMITY_STATE_DIR
+  chooses another folder (the flag wins). A ./.proximity left by older versions is still used,
+  with a notice saying how to move it.
 `

@@ -4,6 +4,7 @@ import { renderJson, renderTable } from '../format.js'
 import { TARGET_HELP } from '../target-help.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import type { Engine } from '../../engine/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 /** What the backup commands use of an open engine. */
 interface Session {
@@ -41,7 +42,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .argument('<app...>', 'names of the apps to back up')
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable)', collect, [])
     .option('--wait', 'wait for each backup to finish and print its volume id')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (apps: string[], o: BackupCommonOptions & { wait?: boolean }) => {
       ctx.exitCode = await runBackupNow(ctx, apps, o)
@@ -57,7 +58,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .argument('[app]', 'only this app')
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable)', collect, [])
     .option('-o, --output <format>', 'json: print the backups as JSON')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (app: string | undefined, o: BackupCommonOptions & { output?: string }) => {
       ctx.exitCode = await runBackupList(ctx, app, o)

@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
-import { relative } from 'node:path'
 import { err, type CliContext } from '../context.js'
 import { formatAge, renderTable } from '../format.js'
 import { resolveStateDir } from '../session.js'
 import { openStoreIfPresent, resourceKind } from './get.js'
 import type { ObjectStatus, StoredEvent } from '../../store/types.js'
+import { shownPath, stateDirOption } from '../state-dir.js'
 
 /**
  * Renders one object kubectl-describe style: identity, revisions, inventory, conditions,
@@ -77,7 +77,7 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
     .argument('<resource>', 'app | appliance | backuppolicy | restore')
     .argument('<name>', 'object name')
     .option('--events <n>', 'number of recent events to show', '10')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .action(async (resource: string, name: string, o: { events: string; stateDir?: string }) => {
       try {
         const kind = resourceKind(resource)
@@ -88,7 +88,7 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
         try {
           const s = store?.getStatus(key)
           if (!store || !s) {
-            const shown = relative(ctx.cwd, resolveStateDir(ctx, o.stateDir)) || '.'
+            const shown = shownPath(ctx.cwd, resolveStateDir(ctx, o.stateDir))
             err(ctx, `error: ${key} not found in the state (${shown}); run proximity apply first or check the name`)
             ctx.exitCode = 1
             return

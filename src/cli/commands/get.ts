@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
-import { relative } from 'node:path'
 import { closest } from 'fastest-levenshtein'
 import { err, out, type CliContext } from '../context.js'
 import { formatAge, parseOutputFormat, renderJson, renderTable, renderYaml } from '../format.js'
@@ -8,6 +7,7 @@ import { resolveStateDir } from '../session.js'
 import type { Kind } from '../../model/types.js'
 import type { ObjectStatus, StateStore } from '../../store/types.js'
 import { SOURCE_KEY } from '../../engine/source-status.js'
+import { shownPath, stateDirOption } from '../state-dir.js'
 
 /** Resource words accepted by `get` / `describe` (kubectl style: plural, singular, short). */
 const RESOURCE_KINDS: Record<string, Kind | 'Source'> = {
@@ -104,7 +104,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .argument('<resource>', 'apps | appliances | backuppolicies | restores | sources | deliveries')
     .argument('[name]', 'show only this object')
     .option('-o, --output <format>', 'json, yaml or wide (default: table)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .action(async (resource: string, name: string | undefined, o: { output?: string; stateDir?: string }) => {
       try {
         if (/^deliver(y|ies)$/i.test(resource)) {
@@ -126,7 +126,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
         if (name !== undefined) {
           items = items.filter((s) => s.name === name)
           if (items.length === 0) {
-            const shown = relative(ctx.cwd, resolveStateDir(ctx, o.stateDir)) || '.'
+            const shown = shownPath(ctx.cwd, resolveStateDir(ctx, o.stateDir))
             err(ctx, `error: ${kind} "${name}" not found in the state (${shown}); run proximity apply first or check the name`)
             ctx.exitCode = 1
             return

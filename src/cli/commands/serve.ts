@@ -12,6 +12,7 @@ import { createEngineMetrics } from '../../runtime/metrics.js'
 import { formatError } from '../../manifest/format.js'
 import { openGitSource } from '../gitops.js'
 import type { GitOps } from '../../api/gitops.js'
+import { stateDirOption } from '../state-dir.js'
 
 interface ServeOptions {
   filename: string[]
@@ -80,7 +81,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
     .option('--lease-wait <duration>', 'wait this long for another run holding the lease', '30s')
     .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (o: ServeOptions) => {
       ctx.exitCode = await runServe(ctx, o)
