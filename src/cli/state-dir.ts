@@ -27,8 +27,19 @@ import { parseAllDocuments } from 'yaml'
 /** The folder name of the built-in sandbox's state. */
 export const SANDBOX_FOLDER = 'sandbox'
 
-/** The file that tells a state dir holds a store (src/store/state-store.ts). */
-const STORE_FILE = 'state.json'
+/**
+ * When the store in `dir` was last written (src/store/state-store.ts: `state.json` snapshot,
+ * `state.<gen>.log` op logs, `audit.log`), or undefined when `dir` holds no store.
+ */
+export async function storeWrittenAt(dir: string): Promise<number | undefined> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n === 'state.json' || n === 'audit.log' || /^state\.\d+\.log$/.test(n))
+  let at: number | undefined
+  for (const n of names) {
+    const t = await stat(join(dir, n)).then((s) => s.mtimeMs, () => undefined)
+    if (t !== undefined && (at === undefined || t > at)) at = t
+  }
+  return at
+}
 
 /** Who a command talks to, as far as the state folder is concerned. */
 export type TargetIdentity = { sandbox: true } | { sandbox?: false; endpoint: string; owner: string }
@@ -139,7 +150,7 @@ async function mostRecentTarget(home: string): Promise<{ dir: string; others: st
   const found: { dir: string; at: number }[] = []
   for (const n of names) {
     const dir = join(home, n)
-    const at = await stat(join(dir, STORE_FILE)).then((s) => s.mtimeMs, () => undefined)
+    const at = await storeWrittenAt(dir)
     if (at !== undefined) found.push({ dir, at })
   }
   found.sort((a, b) => b.at - a.at)
@@ -183,7 +194,7 @@ export async function chooseStateDir(o: ChooseStateDirOptions): Promise<StateDir
       }
     } else wanted = join(home, targetFolderName(await targetOf(o.inputs ?? [], o.env, o.cwd)))
     const legacy = join(o.cwd, '.proximity')
-    if (existsSync(join(legacy, STORE_FILE))) {
+    if ((await storeWrittenAt(legacy)) !== undefined) {
       messages.push(legacyNotice(wanted))
       choice = { dir: legacy, from: 'legacy', messages }
     } else choice = { dir: wanted, from: 'default', messages }
@@ -227,6 +238,9 @@ export function gitWorkTreeOf(dir: string): string | undefined {
   }
 }
 
+/** Commands that only read a state folder: without -f they show the target used most recently. */
+const READ_COMMANDS = new Set(['get', 'describe', 'events'])
+
 /** The `--state-dir` option every command that keeps state shares (one definition). */
 export function stateDirOption(): Option {
   return new Option(
@@ -254,8 +268,10 @@ export async function applyStateDirChoice(cmd: Command, ctx: { env: NodeJS.Proce
   const hasInputs = cmd.options.some((o) => o.attributeName() === 'filename')
   const files = opts.filename === undefined ? [] : Array.isArray(opts.filename) ? opts.filename : [opts.filename]
   const inSandbox = cmd.parent?.name() === 'sandbox'
-  // logs takes -f optionally: without it, it targets the environment or the sandbox like apply.
-  const choice = await chooseStateDir({ flag, env: ctx.env, cwd: ctx.cwd, inputs: hasInputs ? files : undefined, sandbox: inSandbox })
+  // Read commands without -f show the target used last; the others (logs, serve --git) target
+  // the environment or the sandbox when no manifest names one, as apply does.
+  const reader = READ_COMMANDS.has(cmd.name()) && files.length === 0
+  const choice = await chooseStateDir({ flag, env: ctx.env, cwd: ctx.cwd, inputs: hasInputs && !reader ? files : undefined, sandbox: inSandbox })
   for (const m of choice.messages) ctx.stderr.write(`${m}\n`)
   cmd.setOptionValueWithSource('stateDir', choice.dir, flag !== undefined ? 'cli' : 'default')
 }
