@@ -1,0 +1,87 @@
+/**
+ * What `get` and `describe` say about a guest object beyond its stored status: where it can be
+ * reached (IP and the URLs of its exposed ports), what one live `/cluster/resources` snapshot
+ * says about its guest, and whether the stored status can still be trusted. Pure.
+ */
+import { hasManagedTag } from '../model/marker.js'
+import type { AppManifest, ApplianceManifest, ManifestSet } from '../model/types.js'
+import type { ClusterGuest } from '../providers/proxmox/types.js'
+import type { ObjectStatus } from '../store/types.js'
+
+/** An app's addresses: its IP (when known) and one URL per exposed port. */
+export interface AppAddress {
+  ip?: string
+  urls: string[]
+}
+
+/**
+ * The addresses of App `name`: the IP the App or its Appliance recorded (the LAN address the
+ * appliance leased), else the static IP of its manifest; URLs through the appliance's proxy
+ * (`https://<host>.<domain>`, `http://` for `tls: none`) for LAN apps, `http://<ip>:<port>` for
+ * apps on a plain bridge. Unknown parts are left out, never guessed.
+ */
+export function appAddress(name: string, status: ObjectStatus | undefined, set: ManifestSet | undefined, appliances: ObjectStatus[]): AppAddress {
+  const app: AppManifest | undefined = set?.apps.find((a) => a.metadata.name === name)
+  const applianceName = app?.spec.network.appliance
+  const applianceStatus = appliances.find((s) => s.name === applianceName) ?? appliances.find((s) => typeof (s.extra?.addresses as Record<string, unknown> | undefined)?.[name] === 'string')
+  const fromStatus = typeof status?.extra?.ip === 'string' ? status.extra.ip : undefined
+  const leased = (applianceStatus?.extra?.addresses as Record<string, string> | undefined)?.[name]
+  const fixed = app && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(app.spec.network.ip) ? app.spec.network.ip.split('/')[0] : undefined
+  const ip = fromStatus ?? leased ?? fixed
+  const recorded = Array.isArray(status?.extra?.urls) ? (status.extra.urls as unknown[]).filter((u): u is string => typeof u === 'string') : []
+  if (recorded.length > 0 || !app) return { ...(ip ? { ip } : {}), urls: recorded }
+  const appliance: ApplianceManifest | undefined = set?.appliances.find((a) => a.metadata.name === applianceName)
+  const urls: string[] = []
+  for (const x of app.spec.expose) {
+    if (applianceName) {
+      if (!appliance) continue
+      const host = x.host ?? name
+      urls.push(`${x.tls === 'none' ? 'http' : 'https'}://${host.includes('.') ? host : `${host}.${appliance.spec.dns.domain}`}`)
+    } else if (ip) urls.push(`http://${ip}:${x.port}`)
+  }
+  return { ...(ip ? { ip } : {}), urls }
+}
+
+/** `10.0.3.12 https://web.home.arpa` (or `<none>` as the table prints empty cells). */
+export const formatAddress = (a: AppAddress): string => [a.ip, ...a.urls].filter(Boolean).join(' ')
+
+/** What the live snapshot says about the guest an object's status names. */
+export type LiveState =
+  | { observed: false }
+  | { observed: true; at: string; state: 'running' | 'stopped' | 'gone' | string; node?: string; vmid?: number }
+
+/**
+ * The guest of `status` in one `/cluster/resources` snapshot, by the vmid its inventory records
+ * (and our tag, so a foreign guest that took the vmid over counts as gone). `at` is when the
+ * snapshot was read.
+ */
+export function liveStateOf(status: ObjectStatus, guests: ClusterGuest[], at: string): LiveState {
+  const vmid = status.inventory?.vmid
+  if (vmid === undefined) return { observed: true, at, state: 'gone' }
+  const g = guests.find((x) => x.vmid === vmid && hasManagedTag(x.tags))
+  if (!g) return { observed: true, at, state: 'gone', vmid }
+  return { observed: true, at, state: g.lock ? `${g.status} (locked: ${g.lock})` : g.status, node: g.node, vmid }
+}
+
+/**
+ * Why a stored status is stale, or undefined when nothing says it is: the live snapshot finds
+ * its guest gone, stopped while it was recorded running (or the reverse), or on another node;
+ * or the status was written before the daemon's last complete resync (`lastResyncAt`).
+ * `declared` is the manifest's `spec.state` when known.
+ */
+export function staleReason(status: ObjectStatus, live: LiveState, lastResyncAt: string | undefined, declared?: 'running' | 'stopped'): string | undefined {
+  if (live.observed) {
+    if (live.state === 'gone') {
+      return status.inventory?.vmid === undefined ? 'no guest recorded' : `guest ${status.inventory.vmid} is gone (deleted outside Proximity, or the sandbox was reset)`
+    }
+    const ready = status.conditions.find((c) => c.type === 'Ready')
+    const stoppedAsDeclared = ready?.message?.includes('is stopped as declared') === true
+    const recorded = ready?.status !== 'True' ? undefined : (declared ?? (stoppedAsDeclared ? 'stopped' : 'running'))
+    if (recorded !== undefined && !live.state.startsWith(recorded)) return `guest ${live.vmid} is ${live.state}, recorded ${recorded} (changed outside Proximity)`
+    if (live.node && status.inventory?.node && live.node !== status.inventory.node) return `guest ${live.vmid} moved to ${live.node}`
+  }
+  // A stalled object is not attempted again until its spec changes: its status stays true.
+  const stalled = status.conditions.some((c) => c.type === 'Stalled' && c.status === 'True')
+  if (lastResyncAt && !stalled && Date.parse(status.updatedAt) < Date.parse(lastResyncAt)) return `not observed since the resync of ${lastResyncAt}`
+  return undefined
+}
