@@ -72,12 +72,12 @@ export function liveStateOf(status: ObjectStatus, guests: ClusterGuest[], at: st
 export function staleReason(status: ObjectStatus, live: LiveState, lastResyncAt: string | undefined, declared?: 'running' | 'stopped'): string | undefined {
   if (live.observed) {
     if (live.state === 'gone') {
-      return status.inventory?.vmid === undefined ? 'no guest recorded' : `guest ${status.inventory.vmid} is gone (deleted outside Proximity, or the sandbox was reset)`
+      return status.inventory?.vmid === undefined ? 'no guest recorded' : `guest ${status.inventory.vmid} is gone (deleted or sandbox reset)`
     }
     const ready = status.conditions.find((c) => c.type === 'Ready')
     const stoppedAsDeclared = ready?.message?.includes('is stopped as declared') === true
     const recorded = ready?.status !== 'True' ? undefined : (declared ?? (stoppedAsDeclared ? 'stopped' : 'running'))
-    if (recorded !== undefined && !live.state.startsWith(recorded)) return `guest ${live.vmid} is ${live.state}, recorded ${recorded} (changed outside Proximity)`
+    if (recorded !== undefined && !live.state.startsWith(recorded)) return `guest ${live.vmid} is ${live.state}, recorded ${recorded}`
     if (live.node && status.inventory?.node && live.node !== status.inventory.node) return `guest ${live.vmid} moved to ${live.node}`
   }
   // A stalled object is not attempted again until its spec changes: its status stays true.

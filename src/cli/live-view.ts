@@ -2,7 +2,7 @@
  * The data `get` and `describe` show: the stored statuses of a state folder and, unless the
  * user said `--no-refresh`, one live `GET /cluster/resources?type=vm` snapshot of the target
  * (the only Proxmox request made). Also the manifests that give apps their addresses: the `-f`
- * inputs, else the files the last apply of this state folder recorded.
+ * inputs, else the `-f` inputs the last apply of this state folder recorded.
  *
  * The target is the Cluster manifest among those manifests, else `PROXIMITY_ENDPOINT`, else the
  * sandbox whose cluster this state folder holds. A sandbox in use by another run (`serve`) is
@@ -67,7 +67,7 @@ export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise
   }
   const set = initial?.set
   const real = set?.cluster !== undefined || Boolean(ctx.env.PROXIMITY_ENDPOINT)
-  const sandbox = !real && existsSync(join(o.stateDir, 'sandbox', 'state.json'))
+  const sandbox = !real && existsSync(join(o.stateDir, 'sandbox')) // its cluster (even just reset)
   if (!o.refresh || (!real && !sandbox)) {
     const view = await storedView(o.stateDir, o.eventsFor)
     const notice = o.refresh
@@ -106,10 +106,11 @@ export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise
   }
 }
 
+/** The `-f` inputs of the last apply that held objects (files or folders still there). */
 async function recordedFiles(stateDir: string): Promise<string[]> {
   const { readManifestSources } = await import('../store/manifest-sources.js')
-  const files = new Set(Object.values(await readManifestSources(stateDir)).map((s) => s.file))
-  return [...files].filter((f) => existsSync(f)).sort()
+  const roots = new Set(Object.values(await readManifestSources(stateDir)).map((s) => s.root))
+  return [...roots].filter((f) => existsSync(f)).sort()
 }
 
 async function storedView(stateDir: string, eventsFor: LiveViewOptions['eventsFor']): Promise<Omit<LiveView, 'set'>> {
