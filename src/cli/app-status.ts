@@ -18,16 +18,17 @@ export interface AppAddress {
  * The addresses of App `name`: the IP the App or its Appliance recorded (the LAN address the
  * appliance leased), else the static IP of its manifest; URLs through the appliance's proxy
  * (`https://<host>.<domain>`, `http://` for `tls: none`) for LAN apps, `http://<ip>:<port>` for
- * apps on a plain bridge. Unknown parts are left out, never guessed.
+ * apps on a plain bridge. `reported` is the address the running guest reported (`interfaces`),
+ * used last. Unknown parts are left out, never guessed.
  */
-export function appAddress(name: string, status: ObjectStatus | undefined, set: ManifestSet | undefined, appliances: ObjectStatus[]): AppAddress {
+export function appAddress(name: string, status: ObjectStatus | undefined, set: ManifestSet | undefined, appliances: ObjectStatus[], reported?: string): AppAddress {
   const app: AppManifest | undefined = set?.apps.find((a) => a.metadata.name === name)
   const applianceName = app?.spec.network.appliance
   const applianceStatus = appliances.find((s) => s.name === applianceName) ?? appliances.find((s) => typeof (s.extra?.addresses as Record<string, unknown> | undefined)?.[name] === 'string')
   const fromStatus = typeof status?.extra?.ip === 'string' ? status.extra.ip : undefined
   const leased = (applianceStatus?.extra?.addresses as Record<string, string> | undefined)?.[name]
   const fixed = app && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(app.spec.network.ip) ? app.spec.network.ip.split('/')[0] : undefined
-  const ip = fromStatus ?? leased ?? fixed
+  const ip = fromStatus ?? leased ?? fixed ?? reported
   const recorded = Array.isArray(status?.extra?.urls) ? (status.extra.urls as unknown[]).filter((u): u is string => typeof u === 'string') : []
   if (recorded.length > 0 || !app) return { ...(ip ? { ip } : {}), urls: recorded }
   const appliance: ApplianceManifest | undefined = set?.appliances.find((a) => a.metadata.name === applianceName)

@@ -30,6 +30,8 @@ export interface LiveView {
   events: (key: string, limit: number) => StoredEvent[]
   set?: ManifestSet
   live?: LiveSnapshot
+  /** App name → the IPv4 address its running guest reports (`interfaces` lookups only). */
+  ips: Map<string, string>
   /** One line for stderr when the live read was wanted but not made (why, and how to get it). */
   notice?: string
 }
@@ -42,6 +44,13 @@ export interface LiveViewOptions {
   refresh: boolean
   /** Events of these keys are kept for `describe`. @default none */
   eventsFor?: { key: string; limit: number }
+  /**
+   * Also ask these Apps' running guests for their addresses (`GET …/lxc/{vmid}/interfaces`, one
+   * read per guest) when neither the status, the appliance nor the manifest knows it (DHCP on
+   * a plain bridge). `-o wide` and `describe` only: a plain `get` stays at one read.
+   * @default none
+   */
+  interfacesOf?: (name: string) => boolean
 }
 
 /**
@@ -49,7 +58,7 @@ export interface LiveViewOptions {
  * printing located errors when the `-f` manifests are invalid; never creates the state folder.
  */
 export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise<LiveView | undefined> {
-  if (!existsSync(o.stateDir)) return { statuses: [], events: () => [] }
+  if (!existsSync(o.stateDir)) return { statuses: [], events: () => [], ips: new Map() }
   const given = o.filename.length > 0
   const paths = given ? o.filename : await recordedFiles(o.stateDir)
   let initial: SourceLoaded | undefined
@@ -100,7 +109,18 @@ export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise
   try {
     const guests = await engine.pve.clusterGuests()
     const at = new Date().toISOString()
-    return { ...viewOf(engine.store, o.eventsFor), live: { guests, at }, ...(set ? { set } : {}) }
+    const view = viewOf(engine.store, o.eventsFor)
+    if (o.interfacesOf) {
+      for (const s of view.statuses) {
+        if (s.kind !== 'App' || !o.interfacesOf(s.name) || !needsLookup(s, set)) continue
+        const g = guests.find((x) => x.vmid === s.inventory?.vmid && x.status === 'running')
+        if (!g) continue
+        const nics = await engine.pve.lxcInterfaces(g.node, g.vmid).catch(() => [])
+        const ip = nics.find((n) => n.name !== 'lo' && n.inet)?.inet?.split('/')[0]
+        if (ip) view.ips.set(s.name, ip)
+      }
+    }
+    return { ...view, live: { guests, at }, ...(set ? { set } : {}) }
   } finally {
     await engine.close()
   }
@@ -127,5 +147,12 @@ async function storedView(stateDir: string, eventsFor: LiveViewOptions['eventsFo
 function viewOf(store: StateStore, eventsFor: LiveViewOptions['eventsFor']): Omit<LiveView, 'set'> {
   const statuses = store.listStatus()
   const events = eventsFor ? store.listEvents({ key: eventsFor.key, limit: eventsFor.limit }) : []
-  return { statuses, events: () => events }
+  return { statuses, events: () => events, ips: new Map() }
+}
+
+/** True when nothing but the guest itself can tell the App's address (DHCP on a plain bridge). */
+function needsLookup(s: ObjectStatus, set: ManifestSet | undefined): boolean {
+  if (typeof s.extra?.ip === 'string') return false
+  const app = set?.apps.find((a) => a.metadata.name === s.name)
+  return !app || (!app.spec.network.appliance && app.spec.network.ip === 'dhcp')
 }

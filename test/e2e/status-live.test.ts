@@ -37,6 +37,7 @@ describe('get apps against a real target', () => {
     await mkdir(join(work.dir, 'apps'))
     await writeFile(join(work.dir, 'apps', 'web.yaml'), staticApp('web', '10.20.0.50'))
     await writeFile(join(work.dir, 'apps', 'api.yaml'), staticApp('api', '10.20.0.51'))
+    await writeFile(join(work.dir, 'apps', 'dyn.yaml'), appYaml('dyn').replace('  health:', '  expose:\n    - port: 80\n  health:'))
     target = ['-f', cluster, '-f', join(work.dir, 'apps')]
     const r = await runCli(['apply', ...target], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
@@ -55,6 +56,18 @@ describe('get apps against a real target', () => {
     const web = row(r.stdout, 'web')
     expect(web).toMatchObject({ READY: 'True', STATUS: 'Succeeded', STATE: 'running', VMID: String(vmidOf('web')), ADDRESS: '10.20.0.50 http://10.20.0.50:80' })
     expect(web.OBSERVED).toMatch(/^\d+s$/)
+    // a DHCP app on a plain bridge: only its guest knows the address, and a plain get asks no guest
+    expect(row(r.stdout, 'dyn')).toMatchObject({ STATE: 'running', ADDRESS: '<none>' })
+  })
+
+  it('asks a DHCP guest for its address with -o wide (one more read per such guest)', async () => {
+    sim.log.clear()
+    const r = await runCli(['get', 'apps', '-o', 'wide', ...target], { cwd: work.dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect(sim.log.entries().map((e) => `${e.method} ${e.path}`)).toEqual(['GET /cluster/resources', `GET /nodes/pve/lxc/${vmidOf('dyn')}/interfaces`])
+    const dyn = row(r.stdout, 'dyn')
+    expect(dyn.ADDRESS).toMatch(/^(\d+\.\d+\.\d+\.\d+) http:\/\/\1:80$/)
+    expect(dyn.REVISION).not.toBe('')
   })
 
   it('without a target it shows the recorded status and says it was not observed live', async () => {

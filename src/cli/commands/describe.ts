@@ -107,7 +107,7 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
         const stateDir = resolveStateDir(ctx, o.stateDir)
         const key = `${kind}/${name}`
         const guestKind = kind === 'App' || kind === 'Appliance'
-        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind, eventsFor: { key, limit } })
+        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind, eventsFor: { key, limit }, interfacesOf: (n) => kind === 'App' && n === name })
         if (!view) {
           ctx.exitCode = 1
           return
@@ -127,7 +127,7 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
         const seen: DescribeObservation = {
           ...(live.observed ? { live: { state: live.state, at: live.at, ...(live.node ? { node: live.node } : {}) } } : {}),
           ...(stale ? { stale } : {}),
-          ...(kind === 'App' ? { address: appAddress(name, s, view.set, view.statuses.filter((x) => x.kind === 'Appliance')) } : {}),
+          ...(kind === 'App' ? { address: appAddress(name, s, view.set, view.statuses.filter((x) => x.kind === 'Appliance'), view.ips.get(name)) } : {}),
         }
         ctx.stdout.write(renderDescribe(s, view.events(key, limit), Date.now(), seen))
       } catch (e) {

@@ -113,7 +113,8 @@ export function registerGet(program: Command, ctx: CliContext): void {
         '/cluster/resources): STATE is what Proxmox says now (running, stopped, gone), OBSERVED how\n' +
         'long ago the status was recorded, and a status the live read contradicts (guest stopped,\n' +
         'deleted or moved behind Proximity\'s back, sandbox reset) or that the daemon\'s last resync\n' +
-        'did not renew is marked Stale. ADDRESS is the app\'s IP and the URL of each exposed port.\n' +
+        'did not renew is marked Stale. ADDRESS is the app\'s IP and the URL of each exposed port;\n' +
+        'the address of a DHCP app on a plain bridge is asked from its guest with -o wide only.\n' +
         '--no-refresh reads only the local state. The target is the Cluster manifest among the -f\n' +
         'inputs (else the files the last apply recorded), else PROXIMITY_ENDPOINT, else the sandbox.\n' +
         'An unknown NAME exits 1.',
@@ -134,7 +135,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
         const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
         const stateDir = resolveStateDir(ctx, o.stateDir)
         const guestKind = kind === 'App' || kind === 'Appliance'
-        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind })
+        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind, ...(format === 'wide' && kind === 'App' ? { interfacesOf: (n: string) => name === undefined || n === name } : {}) })
         if (!view) {
           ctx.exitCode = 1
           return
@@ -203,7 +204,7 @@ function observe(s: ObjectStatus, view: LiveView, lastResyncAt: string | undefin
       statusObservedAt: s.updatedAt,
       ...(live.observed ? { live: { observedAt: live.at, state: live.state, ...(live.node ? { node: live.node } : {}), ...(live.vmid !== undefined ? { vmid: live.vmid } : {}) } } : {}),
       ...(stale ? { stale } : {}),
-      ...(s.kind === 'App' ? { address: appAddress(s.name, s, view.set, appliances) } : {}),
+      ...(s.kind === 'App' ? { address: appAddress(s.name, s, view.set, appliances, view.ips.get(s.name)) } : {}),
     },
   }
 }
