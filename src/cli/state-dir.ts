@@ -210,10 +210,13 @@ export async function chooseStateDir(o: ChooseStateDirOptions): Promise<StateDir
   return choice
 }
 
+/** A path as a shell word a user can paste (quoted only when it needs to be). */
+const shellWord = (p: string): string => (/^[A-Za-z0-9_./@%+=:,~-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`)
+
 function legacyNotice(wanted: string): string {
   const move = existsSync(wanted)
     ? `${wanted} exists already: keep one of the two, then remove ./.proximity`
-    : `Move it: mkdir -p -m 700 ${dirname(wanted)} && mv ./.proximity ${wanted}`
+    : `Move it: mkdir -p -m 700 ${shellWord(dirname(wanted))} && mv ./.proximity ${shellWord(wanted)}`
   return `notice: using the state in ./.proximity (the old default); state now lives in ${wanted}. ${move}`
 }
 

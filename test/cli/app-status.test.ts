@@ -4,7 +4,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import { appAddress, liveStateOf, staleReason, type LiveState } from '../../src/cli/app-status.js'
-import { stateHome, targetFolderName } from '../../src/cli/state-dir.js'
+import { chooseStateDir, stateHome, targetFolderName } from '../../src/cli/state-dir.js'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import type { AppManifest, ApplianceManifest, ManifestSet } from '../../src/model/types.js'
 import type { ClusterGuest } from '../../src/providers/proxmox/types.js'
 import type { ObjectStatus } from '../../src/store/types.js'
@@ -91,5 +96,20 @@ describe('state folders', () => {
     expect(stateHome({ HOME: '/home/u', XDG_STATE_HOME: '/xdg' })).toBe('/xdg/proximity')
     expect(stateHome({ HOME: '/home/u', XDG_STATE_HOME: 'rel' })).toBe('/home/u/.local/state/proximity')
     expect(stateHome({ HOME: '/home/u' })).toBe('/home/u/.local/state/proximity')
+  })
+  it('prints a move command that pastes into a shell, quoting a home with spaces and quotes', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'proximity-legacy-'))
+    await mkdir(join(cwd, '.proximity'))
+    await writeFile(join(cwd, '.proximity', 'audit.log'), '')
+    const home = join(cwd, "it's my home")
+    const c = await chooseStateDir({ env: { HOME: home }, cwd, inputs: [] })
+    expect(c).toMatchObject({ dir: join(cwd, '.proximity'), from: 'legacy' })
+    const target = join(home, '.local', 'state', 'proximity', 'sandbox')
+    expect(c.messages).toHaveLength(1)
+    expect(c.messages[0]).toContain(`notice: using the state in ./.proximity (the old default); state now lives in ${target}. Move it: `)
+    // the printed command, run by a real shell, moves the folder where the next run looks
+    execFileSync('sh', ['-c', c.messages[0].split('Move it: ')[1]], { cwd })
+    expect(existsSync(join(target, 'audit.log'))).toBe(true)
+    expect(await chooseStateDir({ env: { HOME: home }, cwd, inputs: [] })).toEqual({ dir: target, from: 'default', messages: [] })
   })
 })
