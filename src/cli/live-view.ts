@@ -47,10 +47,12 @@ export interface LiveViewOptions {
   /**
    * Also ask these Apps' running guests for their addresses (`GET …/lxc/{vmid}/interfaces`, one
    * read per guest) when neither the status, the appliance nor the manifest knows it (DHCP on
-   * a plain bridge). `-o wide` and `describe` only: a plain `get` stays at one read.
-   * @default none
+   * a plain bridge), for at most `interfacesLimit` guests (a notice names how many more there
+   * are). @default none
    */
   interfacesOf?: (name: string) => boolean
+  /** @default Infinity */
+  interfacesLimit?: number
 }
 
 /**
@@ -110,17 +112,25 @@ export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise
     const guests = await engine.pve.clusterGuests()
     const at = new Date().toISOString()
     const view = viewOf(engine.store, o.eventsFor)
+    let skipped = 0
     if (o.interfacesOf) {
+      let asked = 0
       for (const s of view.statuses) {
         if (s.kind !== 'App' || !o.interfacesOf(s.name) || !needsLookup(s, set)) continue
         const g = guests.find((x) => x.vmid === s.inventory?.vmid && x.status === 'running')
         if (!g) continue
+        if (asked >= (o.interfacesLimit ?? Infinity)) {
+          skipped++
+          continue
+        }
+        asked++
         const nics = await engine.pve.lxcInterfaces(g.node, g.vmid).catch(() => [])
         const ip = nics.find((n) => n.name !== 'lo' && n.inet)?.inet?.split('/')[0]
         if (ip) view.ips.set(s.name, ip)
       }
     }
-    return { ...view, live: { guests, at }, ...(set ? { set } : {}) }
+    const notice = skipped > 0 ? `notice: the addresses of ${skipped} more DHCP app${skipped === 1 ? ' are' : 's are'} known only to their guests: -o wide asks each one` : undefined
+    return { ...view, live: { guests, at }, ...(set ? { set } : {}), ...(notice ? { notice } : {}) }
   } finally {
     await engine.close()
   }

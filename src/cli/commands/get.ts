@@ -91,6 +91,9 @@ function renderSources(items: ObjectStatus[], wide: boolean): string {
 
 const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
 
+/** DHCP guests a plain `get apps` asks for their address (`-o wide` asks all). */
+const INTERFACE_LOOKUPS = 10
+
 /** The options of `get`. */
 interface GetOptions {
   output?: string
@@ -114,7 +117,8 @@ export function registerGet(program: Command, ctx: CliContext): void {
         'long ago the status was recorded, and a status the live read contradicts (guest stopped,\n' +
         'deleted or moved behind Proximity\'s back, sandbox reset) or that the daemon\'s last resync\n' +
         'did not renew is marked Stale. ADDRESS is the app\'s IP and the URL of each exposed port;\n' +
-        'the address of a DHCP app on a plain bridge is asked from its guest with -o wide only.\n' +
+        'a DHCP app on a plain bridge is asked for its address (one read per guest, the first 10\n' +
+        'of them; -o wide asks every one).\n' +
         '--no-refresh reads only the local state. The target is the Cluster manifest among the -f\n' +
         'inputs (else the files the last apply recorded), else PROXIMITY_ENDPOINT, else the sandbox.\n' +
         'An unknown NAME exits 1.',
@@ -135,7 +139,10 @@ export function registerGet(program: Command, ctx: CliContext): void {
         const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
         const stateDir = resolveStateDir(ctx, o.stateDir)
         const guestKind = kind === 'App' || kind === 'Appliance'
-        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind, ...(format === 'wide' && kind === 'App' ? { interfacesOf: (n: string) => name === undefined || n === name } : {}) })
+        // DHCP apps on a plain bridge: only their guest knows the address (one read each, a few
+        // by default so a large list stays at about one read; -o wide asks every one).
+        const interfaces = kind === 'App' ? { interfacesOf: (n: string) => name === undefined || n === name, interfacesLimit: format === 'wide' ? Infinity : INTERFACE_LOOKUPS } : {}
+        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind, ...interfaces })
         if (!view) {
           ctx.exitCode = 1
           return
