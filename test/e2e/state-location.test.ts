@@ -61,6 +61,11 @@ describe('state outside the working folder', () => {
 
     const serve = startServe(['-f', 'apps', '--listen', '127.0.0.1:0'], { cwd: repo.dir, env })
     await serve.url()
+    // while serve holds the sandbox, get shows the status it keeps current, without waiting
+    const during = await runCli(['get', 'apps'], { cwd: repo.dir, env })
+    expect(during.code, during.stderr).toBe(0)
+    expect(during.stderr).toMatch(/^notice: the sandbox is in use by proximity serve by .*, which keeps this status current; not observed live$/m)
+    expect(during.stdout).toMatch(/^web\s+True/m)
     expect((await serve.stop()).code).toBe(0)
 
     const out = new PassThrough()
