@@ -16,6 +16,7 @@ import type { ClusterGuest } from '../providers/proxmox/types.js'
 import type { ObjectStatus, StateStore, StoredEvent } from '../store/types.js'
 import type { SourceLoaded } from '../engine/sources/types.js'
 import { cliLogger, loadSource, pathsSource } from './session.js'
+import { redactSecrets } from '../store/redact.js'
 
 /** One live snapshot of the target's guests. */
 export interface LiveSnapshot {
@@ -104,12 +105,20 @@ export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise
     })
   } catch (e) {
     const holder = (e as { holder?: { owner: string } }).holder
-    if (!holder) throw e
     const view = await storedView(o.stateDir, o.eventsFor)
-    return { ...view, ...(set ? { set } : {}), notice: `notice: the sandbox is in use by ${holder.owner}, which keeps this status current; not observed live` }
+    const notice = holder
+      ? `notice: the sandbox is in use by ${holder.owner}, which keeps this status current; not observed live`
+      : notObserved(e)
+    return { ...view, ...(set ? { set } : {}), notice }
+  }
+  let guests: ClusterGuest[]
+  try {
+    guests = await engine.pve.clusterGuests()
+  } catch (e) {
+    await engine.close()
+    return { ...(await storedView(o.stateDir, o.eventsFor)), ...(set ? { set } : {}), notice: notObserved(e) }
   }
   try {
-    const guests = await engine.pve.clusterGuests()
     const at = new Date().toISOString()
     const view = viewOf(engine.store, o.eventsFor)
     let skipped = 0
@@ -135,6 +144,10 @@ export async function openLiveView(ctx: CliContext, o: LiveViewOptions): Promise
     await engine.close()
   }
 }
+
+/** The notice of a live read that failed: the recorded status is shown instead, and why. */
+const notObserved = (e: unknown): string =>
+  `notice: not observed live (${redactSecrets((e instanceof Error ? e.message : String(e)).split('\n')[0])}); showing the status last recorded`
 
 /** The `-f` inputs of the last apply that held objects (files or folders still there). */
 async function recordedFiles(stateDir: string): Promise<string[]> {

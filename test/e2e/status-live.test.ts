@@ -81,6 +81,18 @@ describe('get apps against a real target', () => {
     expect(row(r.stdout, 'dyn')).toMatchObject({ READY: 'True', STATE: '<unknown>', ADDRESS: '<none>' })
   })
 
+  it('shows the recorded status with the reason when the live read fails', async () => {
+    const id = sim.faults.add({ method: 'GET', route: '/cluster/resources', action: { type: 'error', status: 403, message: 'Permission check failed (/, Sys.Audit)' } })
+    try {
+      const r = await runCli(['get', 'apps', ...target], { cwd: work.dir })
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(/^notice: not observed live \(.*Permission check failed.*\); showing the status last recorded$/m)
+      expect(row(r.stdout, 'web')).toMatchObject({ READY: 'True', STATE: '<unknown>' })
+    } finally {
+      sim.faults.remove(id)
+    }
+  })
+
   it('marks a guest stopped through the API as stale, in the table, -o json and describe', async () => {
     const vmid = vmidOf('web')
     const upid = await pve.stopLxc('pve', vmid)
