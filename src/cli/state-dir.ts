@@ -99,18 +99,17 @@ export function targetFolderName(t: TargetIdentity): string {
  * which reports it with its location), else the environment, else the sandbox.
  */
 export async function targetOf(inputs: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<TargetIdentity> {
-  for (const file of await yamlFiles(inputs, cwd)) {
-    let text: string
-    try {
-      text = await readFile(file, 'utf8')
-    } catch {
-      continue
-    }
-    if (!/^kind:\s*["']?Cluster["']?\s*(#.*)?$/m.test(text)) continue
-    for (const doc of parseAllDocuments(text)) {
-      const value = (doc as { toJS?: () => unknown }).toJS?.() as { kind?: unknown; spec?: { endpoint?: unknown; owner?: unknown } } | null | undefined
-      if (value?.kind !== 'Cluster' || typeof value.spec?.endpoint !== 'string') continue
-      return { endpoint: value.spec.endpoint, owner: typeof value.spec.owner === 'string' ? value.spec.owner : DEFAULT_OWNER }
+  const files = await yamlFiles(inputs, cwd)
+  // Read in parallel batches (a plan of 1,000 files must not pay 1,000 sequential reads here).
+  for (let i = 0; i < files.length; i += 64) {
+    const texts = await Promise.all(files.slice(i, i + 64).map((f) => readFile(f, 'utf8').catch(() => '')))
+    for (const text of texts) {
+      if (!/^kind:\s*["']?Cluster["']?\s*(#.*)?$/m.test(text)) continue
+      for (const doc of parseAllDocuments(text)) {
+        const value = (doc as { toJS?: () => unknown }).toJS?.() as { kind?: unknown; spec?: { endpoint?: unknown; owner?: unknown } } | null | undefined
+        if (value?.kind !== 'Cluster' || typeof value.spec?.endpoint !== 'string') continue
+        return { endpoint: value.spec.endpoint, owner: typeof value.spec.owner === 'string' ? value.spec.owner : DEFAULT_OWNER }
+      }
     }
   }
   if (env.PROXIMITY_ENDPOINT) return { endpoint: env.PROXIMITY_ENDPOINT, owner: env.PROXIMITY_OWNER || DEFAULT_OWNER }
@@ -120,24 +119,25 @@ export async function targetOf(inputs: string[], env: NodeJS.ProcessEnv, cwd: st
 /** The Cluster schema's default owner (engine/target.ts CLUSTER_DEFAULTS). */
 const DEFAULT_OWNER = 'proximity'
 
+/** `.yaml`/`.yml` files under the inputs, in order (dotfiles and dot-folders skipped, as the loader does). */
 async function yamlFiles(inputs: string[], cwd: string): Promise<string[]> {
   const out: string[] = []
-  const walk = async (p: string, depth: number): Promise<void> => {
-    let s
-    try {
-      s = await stat(p)
-    } catch {
-      return
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (depth > 32) return
+    const entries = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1))
+    for (const e of entries) {
+      const p = join(dir, e.name)
+      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(p).then((s) => s.isDirectory(), () => false)))
+      if (isDir) await walk(p, depth + 1)
+      else if (/\.ya?ml$/i.test(e.name)) out.push(p)
     }
-    if (s.isFile()) {
-      if (/\.ya?ml$/i.test(p)) out.push(p)
-      return
-    }
-    if (!s.isDirectory() || depth > 32) return
-    const names = (await readdir(p).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort()
-    for (const n of names) await walk(join(p, n), depth + 1)
   }
-  for (const i of inputs) await walk(resolve(cwd, i), 0)
+  for (const i of inputs) {
+    const p = resolve(cwd, i)
+    const s = await stat(p).catch(() => undefined)
+    if (s?.isDirectory()) await walk(p, 0)
+    else if (s?.isFile()) out.push(p)
+  }
   return out
 }
 
