@@ -7,6 +7,7 @@ import { hasManagedTag } from '../model/marker.js'
 import type { AppManifest, ApplianceManifest, ManifestSet } from '../model/types.js'
 import type { ClusterGuest } from '../providers/proxmox/types.js'
 import type { ObjectStatus } from '../store/types.js'
+import { SOURCE_KEY } from '../engine/source-status.js'
 
 /** An app's addresses: its IP (when known) and one URL per exposed port. */
 export interface AppAddress {
@@ -85,4 +86,45 @@ export function staleReason(status: ObjectStatus, live: LiveState, lastResyncAt:
   const stalled = status.conditions.some((c) => c.type === 'Stalled' && c.status === 'True')
   if (lastResyncAt && !stalled && Date.parse(status.updatedAt) < Date.parse(lastResyncAt)) return `not observed since the resync of ${lastResyncAt}`
   return undefined
+}
+
+/** What `get` and `describe` show beside a stored status (`observation` in `-o json`). */
+export interface StatusObservation {
+  /** When the stored status was recorded. */
+  statusObservedAt: string
+  /** The live read of its guest, when one was made. */
+  live?: { observedAt: string; state: string; node?: string; vmid?: number }
+  /** Why the stored status cannot be trusted, when something says so. */
+  stale?: string
+  /** Apps only. */
+  address?: AppAddress
+}
+
+/** The data a status is judged against: the state folder's statuses, the live read, the manifests. */
+export interface ObservationInputs {
+  statuses: ObjectStatus[]
+  live?: { guests: ClusterGuest[]; at: string }
+  set?: ManifestSet
+  /** App name → address its guest reported. */
+  ips: Map<string, string>
+}
+
+/**
+ * The observation of one stored status: its live state, whether it is stale (App and Appliance)
+ * and an App's address. The daemon's last complete resync is read from the source's status.
+ */
+export function observeStatus(s: ObjectStatus, v: ObservationInputs): StatusObservation {
+  const guestKind = s.kind === 'App' || s.kind === 'Appliance'
+  const source = v.statuses.find((x) => x.key === SOURCE_KEY)
+  const lastResyncAt = typeof source?.extra?.previousResyncAt === 'string' ? source.extra.previousResyncAt : undefined
+  const live: LiveState = v.live && guestKind ? liveStateOf(s, v.live.guests, v.live.at) : { observed: false }
+  const declared = s.kind === 'App' ? v.set?.apps.find((a) => a.metadata.name === s.name)?.spec.state : undefined
+  const stale = guestKind ? staleReason(s, live, lastResyncAt, declared) : undefined
+  const appliances = v.statuses.filter((x) => x.kind === 'Appliance')
+  return {
+    statusObservedAt: s.updatedAt,
+    ...(live.observed ? { live: { observedAt: live.at, state: live.state, ...(live.node ? { node: live.node } : {}), ...(live.vmid !== undefined ? { vmid: live.vmid } : {}) } } : {}),
+    ...(stale ? { stale } : {}),
+    ...(s.kind === 'App' ? { address: appAddress(s.name, s, v.set, appliances, v.ips.get(s.name)) } : {}),
+  }
 }

@@ -4,23 +4,15 @@ import { formatAge, renderTable } from '../format.js'
 import { resolveStateDir } from '../session.js'
 import { resourceKind } from './get.js'
 import { openLiveView } from '../live-view.js'
-import { appAddress, liveStateOf, staleReason, type AppAddress, type LiveState } from '../app-status.js'
-import { SOURCE_KEY } from '../../engine/source-status.js'
+import { observeStatus, type StatusObservation } from '../app-status.js'
 import type { ObjectStatus, StoredEvent } from '../../store/types.js'
 import { shownPath, stateDirOption } from '../state-dir.js'
-
-/** What `describe` adds to the stored status: the live state, staleness and addresses. */
-export interface DescribeObservation {
-  live?: { state: string; node?: string; at: string }
-  stale?: string
-  address?: AppAddress
-}
 
 /**
  * Renders one object kubectl-describe style: identity, revisions, inventory, conditions,
  * history and recent events. Pure; `now` drives the ages.
  */
-export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: number, seen: DescribeObservation = {}): string {
+export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: number, seen: Partial<StatusObservation> = {}): string {
   const lines: string[] = []
   const field = (label: string, value: unknown): void => {
     lines.push(`${`${label}:`.padEnd(24)}${value === undefined || value === '' ? '<none>' : String(value)}`)
@@ -34,7 +26,7 @@ export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: numb
   field('Created', `${s.createdAt} (${formatAge(s.createdAt, now)} ago)`)
   field('Updated', `${s.updatedAt} (${formatAge(s.updatedAt, now)} ago)`)
   field('Observed', `${s.updatedAt} (${formatAge(s.updatedAt, now)} ago)${seen.stale ? `, stale: ${seen.stale}` : ''}`)
-  if (seen.live) field('Live State', `${seen.live.state}${seen.live.node ? ` on ${seen.live.node}` : ''} (read ${formatAge(seen.live.at, now)} ago from /cluster/resources)`)
+  if (seen.live) field('Live State', `${seen.live.state}${seen.live.node ? ` on ${seen.live.node}` : ''} (read ${formatAge(seen.live.observedAt, now)} ago from /cluster/resources)`)
   if (seen.address) {
     field('IP', seen.address.ip)
     field('URLs', seen.address.urls.join(', '))
@@ -119,17 +111,7 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
           return
         }
         if (view.notice && guestKind) err(ctx, view.notice)
-        const source = view.statuses.find((x) => x.key === SOURCE_KEY)
-        const lastResyncAt = typeof source?.extra?.previousResyncAt === 'string' ? source.extra.previousResyncAt : undefined
-        const live: LiveState = view.live ? liveStateOf(s, view.live.guests, view.live.at) : { observed: false }
-        const declared = kind === 'App' ? view.set?.apps.find((a) => a.metadata.name === name)?.spec.state : undefined
-        const stale = guestKind ? staleReason(s, live, lastResyncAt, declared) : undefined
-        const seen: DescribeObservation = {
-          ...(live.observed ? { live: { state: live.state, at: live.at, ...(live.node ? { node: live.node } : {}) } } : {}),
-          ...(stale ? { stale } : {}),
-          ...(kind === 'App' ? { address: appAddress(name, s, view.set, view.statuses.filter((x) => x.kind === 'Appliance'), view.ips.get(name)) } : {}),
-        }
-        ctx.stdout.write(renderDescribe(s, view.events(key, limit), Date.now(), seen))
+        ctx.stdout.write(renderDescribe(s, view.events(key, limit), Date.now(), observeStatus(s, view)))
       } catch (e) {
         err(ctx, `error: ${(e as Error).message}`)
         ctx.exitCode = 1

@@ -7,8 +7,8 @@ import { resolveStateDir } from '../session.js'
 import type { Kind } from '../../model/types.js'
 import type { ObjectStatus, StateStore } from '../../store/types.js'
 import { SOURCE_KEY } from '../../engine/source-status.js'
-import { openLiveView, type LiveView } from '../live-view.js'
-import { appAddress, formatAddress, liveStateOf, staleReason, type AppAddress, type LiveState } from '../app-status.js'
+import { openLiveView } from '../live-view.js'
+import { formatAddress, observeStatus, type StatusObservation } from '../app-status.js'
 import { shownPath, stateDirOption } from '../state-dir.js'
 
 /** Resource words accepted by `get` / `describe` (kubectl style: plural, singular, short). */
@@ -158,9 +158,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
             return
           }
         }
-        const lastResyncAt = typeof source?.extra?.previousResyncAt === 'string' ? source.extra.previousResyncAt : undefined
-        const appliances = view.statuses.filter((s) => s.kind === 'Appliance')
-        const rows = items.map((s) => observe(s, view, lastResyncAt, appliances))
+        const rows: ObservedRow[] = items.map((s) => ({ status: s, observation: observeStatus(s, view) }))
         if (format === 'json' || format === 'yaml') {
           const shown = rows.map((r) => (guestKind ? { ...r.status, observation: r.observation } : r.status))
           const body = name !== undefined ? shown[0] : { kind: `${kind}List`, items: shown }
@@ -190,30 +188,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
 /** One listed object with what was observed about it (the `observation` of `-o json`). */
 interface ObservedRow {
   status: ObjectStatus
-  observation: {
-    /** When the stored status was recorded. */
-    statusObservedAt: string
-    /** The live read of its guest, when one was made. */
-    live?: { observedAt: string; state: string; node?: string; vmid?: number }
-    /** Why the stored status cannot be trusted, when something says so. */
-    stale?: string
-    address?: AppAddress
-  }
-}
-
-function observe(s: ObjectStatus, view: LiveView, lastResyncAt: string | undefined, appliances: ObjectStatus[]): ObservedRow {
-  const live: LiveState = view.live ? liveStateOf(s, view.live.guests, view.live.at) : { observed: false }
-  const declared = s.kind === 'App' ? view.set?.apps.find((a) => a.metadata.name === s.name)?.spec.state : undefined
-  const stale = s.kind === 'App' || s.kind === 'Appliance' ? staleReason(s, live, lastResyncAt, declared) : undefined
-  return {
-    status: s,
-    observation: {
-      statusObservedAt: s.updatedAt,
-      ...(live.observed ? { live: { observedAt: live.at, state: live.state, ...(live.node ? { node: live.node } : {}), ...(live.vmid !== undefined ? { vmid: live.vmid } : {}) } } : {}),
-      ...(stale ? { stale } : {}),
-      ...(s.kind === 'App' ? { address: appAddress(s.name, s, view.set, appliances, view.ips.get(s.name)) } : {}),
-    },
-  }
+  observation: StatusObservation
 }
 
 /**
