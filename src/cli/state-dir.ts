@@ -17,7 +17,7 @@
  * without manifests (`get`, `describe`, `events`) use the target folder used most recently.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
@@ -227,14 +227,7 @@ function legacyNotice(wanted: string): string {
 export function gitWorkTreeOf(dir: string): string | undefined {
   let d = resolve(dir)
   for (;;) {
-    if (existsSync(join(d, '.git'))) {
-      try {
-        statSync(join(d, '.git'))
-        return d
-      } catch {
-        // unreadable: not ours to judge
-      }
-    }
+    if (existsSync(join(d, '.git'))) return d
     const up = dirname(d)
     if (up === d) return undefined
     d = up
