@@ -190,7 +190,7 @@ export async function chooseStateDir(o: ChooseStateDirOptions): Promise<StateDir
       const recent = await mostRecentTarget(home)
       wanted = recent?.dir ?? join(home, SANDBOX_FOLDER)
       if (recent && recent.others.length > 0) {
-        messages.push(`notice: showing ${recent.dir} (used most recently); other targets: ${recent.others.join(', ')}; choose one with --state-dir`)
+        messages.push(`notice: showing ${recent.dir} (used most recently); other targets: ${recent.others.join(', ')}; choose one with -f (its Cluster manifest) or --state-dir`)
       }
     } else wanted = join(home, targetFolderName(await targetOf(o.inputs ?? [], o.env, o.cwd)))
     const legacy = join(o.cwd, '.proximity')

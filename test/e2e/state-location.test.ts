@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -133,6 +133,17 @@ describe('choosing the state folder', () => {
     // get takes no manifests: it reads the target used most recently
     const listed = await runCli(['get', 'apps', '--no-refresh'], { cwd: work.dir, env: { HOME: home, XDG_STATE_HOME: xdg } })
     expect(listed.stdout).toMatch(/^web\s+True/m)
+    expect(listed.stderr).toBe('')
+    // a second target gets its own folder; get then shows the one used last and names the other
+    await writeFile(join(work.dir, 'apps', 'extra.yaml'), appYaml('extra'))
+    const sandbox = await runCli(['apply', '-f', join(work.dir, 'apps', 'extra.yaml')], { cwd: work.dir, env: { HOME: home, XDG_STATE_HOME: xdg } })
+    expect(sandbox.code, sandbox.stderr).toBe(0)
+    expect(readdirSync(join(xdg, 'proximity')).sort()).toEqual([folder, 'sandbox'].sort())
+    const both = await runCli(['get', 'apps', '--no-refresh'], { cwd: work.dir, env: { HOME: home, XDG_STATE_HOME: xdg } })
+    expect(both.stdout).toMatch(/^extra\s+True/m)
+    expect(both.stdout).not.toMatch(/^web\s/m)
+    expect(both.stderr).toBe(`notice: showing ${join(xdg, 'proximity', 'sandbox')} (used most recently); other targets: ${join(xdg, 'proximity', folder)}; choose one with -f (its Cluster manifest) or --state-dir\n`)
+    await rm(join(work.dir, 'apps', 'extra.yaml'))
   })
 
   it('takes --state-dir over PROXIMITY_STATE_DIR over the default', async () => {
