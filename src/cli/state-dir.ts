@@ -171,6 +171,8 @@ export interface ChooseStateDirOptions {
   inputs?: string[]
   /** The target is the sandbox whatever the inputs (`proximity sandbox …`). */
   sandbox?: boolean
+  /** The command accepts `-f` (said in the hint to choose among several targets). @default false */
+  takesManifests?: boolean
 }
 
 /** Chooses the state dir of a command (see the module comment). Reads the disk; writes nothing. */
@@ -190,7 +192,8 @@ export async function chooseStateDir(o: ChooseStateDirOptions): Promise<StateDir
       const recent = await mostRecentTarget(home)
       wanted = recent?.dir ?? join(home, SANDBOX_FOLDER)
       if (recent && recent.others.length > 0) {
-        messages.push(`notice: showing ${recent.dir} (used most recently); other targets: ${recent.others.join(', ')}; choose one with -f (its Cluster manifest) or --state-dir`)
+        const how = o.takesManifests ? '-f (its Cluster manifest) or --state-dir' : '--state-dir'
+        messages.push(`notice: showing ${recent.dir} (used most recently); other targets: ${recent.others.join(', ')}; choose one with ${how}`)
       }
     } else wanted = join(home, targetFolderName(await targetOf(o.inputs ?? [], o.env, o.cwd)))
     const legacy = join(o.cwd, '.proximity')
@@ -267,7 +270,7 @@ export async function applyStateDirChoice(cmd: Command, ctx: { env: NodeJS.Proce
   // Read commands without -f show the target used last; the others (logs, serve --git) target
   // the environment or the sandbox when no manifest names one, as apply does.
   const reader = READ_COMMANDS.has(cmd.name()) && files.length === 0
-  const choice = await chooseStateDir({ flag, env: ctx.env, cwd: ctx.cwd, inputs: hasInputs && !reader ? files : undefined, sandbox: inSandbox })
+  const choice = await chooseStateDir({ flag, env: ctx.env, cwd: ctx.cwd, inputs: hasInputs && !reader ? files : undefined, sandbox: inSandbox, takesManifests: hasInputs })
   for (const m of choice.messages) ctx.stderr.write(`${m}\n`)
   cmd.setOptionValueWithSource('stateDir', choice.dir, flag !== undefined ? 'cli' : 'default')
 }
