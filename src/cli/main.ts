@@ -17,6 +17,8 @@ import { registerServe } from './commands/serve.js'
 import { registerRestore } from './commands/restore.js'
 import { registerBackup } from './commands/backup.js'
 import { registerDiagnose } from './commands/diagnose.js'
+import { applyStateDirChoice } from './state-dir.js'
+import { STATE_HELP } from './target-help.js'
 
 /** Builds the `proximity` command tree bound to one CLI context. */
 export function buildProgram(ctx: CliContext): Command {
@@ -52,6 +54,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerToken(program, ctx)
   registerCompletion(program, ctx)
   for (const cmd of program.commands) inheritSettings(cmd, ctx)
+  // One place decides every command's state dir (and says so once), before the action runs.
+  program.hook('preAction', async (_program, action) => applyStateDirChoice(action, ctx))
   return program
 }
 
@@ -65,6 +69,7 @@ export function helpWidth(ctx: Pick<CliContext, 'stdout'>): number {
 }
 
 function inheritSettings(cmd: Command, ctx: CliContext): void {
+  if (cmd.options.some((o) => o.attributeName() === 'stateDir')) cmd.addHelpText('after', STATE_HELP)
   cmd.configureHelp({ helpWidth: helpWidth(ctx) })
   cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(wrapLongLines(s, helpWidth(ctx))), writeErr: (s) => ctx.stderr.write(s) })
   cmd.showSuggestionAfterError(true)

@@ -9,12 +9,19 @@ import type { CliContext } from './context.js'
 import type { RuntimeLogger } from '../runtime/logger.js'
 import { redactSecrets } from '../store/redact.js'
 import { resolveKeyFile } from '../engine/key-file.js'
+import { SANDBOX_FOLDER, stateHome } from './state-dir.js'
 import type { ManifestSource, SourceLoad, SourceLoaded } from '../engine/sources/types.js'
 import type { OpenEngineOptions, OpenedEngine } from '../engine/open.js'
 
-/** `--state-dir` resolved against the working directory; default `<cwd>/.proximity`. */
-export function resolveStateDir(ctx: Pick<CliContext, 'cwd'>, value: string | undefined): string {
-  return resolve(ctx.cwd, value ?? '.proximity')
+/**
+ * `--state-dir` resolved against the working directory. `main` sets the option to the folder
+ * chosen for the command's target before its action runs (src/cli/state-dir.ts); without a
+ * value (a command called outside `main`) `PROXIMITY_STATE_DIR`, else the sandbox's folder.
+ */
+export function resolveStateDir(ctx: Pick<CliContext, 'cwd' | 'env'>, value: string | undefined): string {
+  if (value !== undefined) return resolve(ctx.cwd, value)
+  const fromEnv = ctx.env.PROXIMITY_STATE_DIR
+  return fromEnv && fromEnv.trim() !== '' ? resolve(ctx.cwd, fromEnv) : join(stateHome(ctx.env), SANDBOX_FOLDER)
 }
 
 /** Prints a rejected load as `validate` does (every located error, then a count) on stderr. */

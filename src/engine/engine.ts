@@ -26,7 +26,7 @@ import { inController, wrapController } from './controllers.js'
 import { coalesceCalls } from '../runtime/coalesce.js'
 import { createPlacementLedger } from '../runtime/placements.js'
 import { lazyShellPool, noShellPool } from './shells.js'
-import { recordSourceState, SOURCE_KEY } from './source-status.js'
+import { recordResync, recordSourceState, SOURCE_KEY } from './source-status.js'
 
 export interface EngineDeps {
   target: Target
@@ -150,7 +150,10 @@ export function createEngine(deps: EngineDeps): Engine {
       clock,
       logger,
       options: { workers: o.workers ?? 8, backoff: deps.backoff, deleteThreshold: spec.deleteThreshold, prune: o.prune, resyncMs: o.resyncMs, resyncJitter: o.resyncJitter },
-      onResync: (at) => emit({ type: 'resync', at: new Date(at).toISOString() }),
+      onResync: (at) => {
+        recordResync(store, at)
+        emit({ type: 'resync', at: new Date(at).toISOString() })
+      },
     })
 
   const plan = async (sel: Selection = {}, o: PlanOptions = {}): Promise<ComputedPlan> => {

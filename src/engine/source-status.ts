@@ -45,11 +45,30 @@ export function recordSourceState(store: StateStore, s: SourceState, clock: Cloc
     history: [],
     createdAt: prev?.createdAt ?? now,
     updatedAt: now,
-    extra: { source: s.kind, inputs: [...s.inputs], errors: errors.slice(0, MAX_ERRORS), errorCount: errors.length },
+    extra: { source: s.kind, inputs: [...s.inputs], errors: errors.slice(0, MAX_ERRORS), errorCount: errors.length, ...resyncTimes(prev) },
   })
   if (s.invalid && (!wasInvalid || prevErrors.join('\n') !== errors.slice(0, MAX_ERRORS).join('\n'))) {
     store.addEvent({ key: SOURCE_KEY, type: 'Warning', reason: 'SourceInvalid', message: `manifests rejected, nothing applied: ${first}${more}` })
   } else if (!s.invalid && wasInvalid) {
     store.addEvent({ key: SOURCE_KEY, type: 'Normal', reason: 'SourceValid', message: `manifests accepted again: revision ${s.revision}` })
   }
+}
+
+const resyncTimes = (s: { extra?: Record<string, unknown> } | undefined): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const k of ['lastResyncAt', 'previousResyncAt']) if (typeof s?.extra?.[k] === 'string') out[k] = s.extra[k] as string
+  return out
+}
+
+/**
+ * Records that the daemon started a resync of every object at `atMs` (kept on the source's
+ * status as `lastResyncAt`, the one before as `previousResyncAt`): a status written before the
+ * previous resync was not renewed by a complete pass, and `get` marks it stale. Does nothing
+ * before the source's status exists.
+ */
+export function recordResync(store: StateStore, atMs: number): void {
+  const prev = store.getStatus(SOURCE_KEY)
+  if (!prev) return
+  const last = typeof prev.extra?.lastResyncAt === 'string' ? prev.extra.lastResyncAt : undefined
+  store.putStatus({ ...prev, extra: { ...prev.extra, ...(last ? { previousResyncAt: last } : {}), lastResyncAt: isoTime(atMs) } })
 }

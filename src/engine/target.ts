@@ -166,7 +166,8 @@ async function fromEnvironment(opts: ResolveTargetOptions): Promise<Target> {
 
 async function startSandbox(opts: ResolveTargetOptions): Promise<Target> {
   const dir = join(opts.stateDir, 'sandbox')
-  const shown = relative(opts.cwd, dir) || dir
+  const rel = relative(opts.cwd, dir)
+  const shown = rel && !rel.startsWith('..') ? rel : dir
   opts.announce(
     `using the built-in sandbox (state in ${shown}); set PROXIMITY_ENDPOINT or add a Cluster manifest to target a real Proxmox`,
   )

@@ -1,7 +1,7 @@
 /**
  * The state store port (DESIGN §10: a cache, history and audit log that can be rebuilt by
- * observing; truth is git plus Proxmox). Implemented in state-store.ts under `--state-dir`
- * (default `.proximity/`): a snapshot (lowdb, written atomically) plus an append-only log of
+ * observing; truth is git plus Proxmox). Implemented in state-store.ts under the state dir
+ * (src/cli/state-dir.ts; by default `~/.local/state/proximity/<target>/`): a snapshot (lowdb, written atomically) plus an append-only log of
  * mutations, so a write costs what changed. Writes are batched and fsync'd; a kill -9 at any
  * moment loses at most the last unflushed batch and never leaves a state that cannot be read.
  * Nothing here ever holds a plaintext secret.

@@ -82,7 +82,7 @@ describe('apply examples/homelab', () => {
     const sd = ['--state-dir', join(work.dir, 'state')]
     const table = await runCli(['get', 'apps', ...sd], { cwd: work.dir })
     expect(table.code).toBe(0)
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+READY\s+STATUS\s+NODE\s+VMID\s+AGE$/)
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+READY\s+STATUS\s+STATE\s+NODE\s+VMID\s+ADDRESS\s+OBSERVED\s+AGE$/)
     const first = table.stdout.split('\n')[1].split(/\s+/)[0]
     expect(table.stdout).toMatch(/\bTrue\b/)
     const d = await runCli(['describe', 'app', first, ...sd], { cwd: work.dir })
@@ -94,7 +94,7 @@ describe('apply examples/homelab', () => {
     const { parse } = await import('yaml')
     expect((parse(y.stdout) as { kind: string; items: unknown[] }).kind).toBe('AppList')
     const wide = await runCli(['get', 'apps', '-o', 'wide', ...sd], { cwd: work.dir })
-    expect(wide.stdout.split('\n')[0]).toMatch(/REVISION\s+LAST RECONCILED$/)
+    expect(wide.stdout.split('\n')[0]).toMatch(/OBSERVED\s+AGE\s+REVISION$/)
     const ev = await runCli(['events', '--for', `App/${first}`, '-o', 'json', ...sd], { cwd: work.dir })
     expect(ev.code).toBe(0)
     expect(Array.isArray(JSON.parse(ev.stdout))).toBe(true)

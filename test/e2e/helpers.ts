@@ -31,7 +31,18 @@ export function testHomeDir(): string {
   return testHome
 }
 
-/** Runs `proximity <argv>` in-process with its own streams, env and cwd (HOME is testHomeDir()). */
+/**
+ * The state home of CLI runs from `cwd` (XDG_STATE_HOME): one per working folder, so two tests
+ * of a file that work in different folders never share a sandbox or a store, as two users would not.
+ */
+export function testStateHome(cwd: string): string {
+  return join(testHomeDir(), 'state', createHash('sha256').update(cwd).digest('hex').slice(0, 12))
+}
+
+/**
+ * Runs `proximity <argv>` in-process with its own streams, env and cwd (HOME is testHomeDir(),
+ * XDG_STATE_HOME testStateHome(cwd) unless `env` sets them).
+ */
 export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<CliRun> {
   const stdout = new PassThrough()
   const stderr = new PassThrough()
@@ -39,7 +50,7 @@ export async function runCli(argv: string[], opts: { cwd: string; env?: NodeJS.P
   let errText = ''
   stdout.on('data', (d: Buffer) => (out += d.toString()))
   stderr.on('data', (d: Buffer) => (errText += d.toString()))
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: testHomeDir(), ...(opts.env ?? {}) }
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: testHomeDir(), XDG_STATE_HOME: testStateHome(opts.cwd), ...(opts.env ?? {}) }
   const stdin = opts.stdin !== undefined ? Readable.from([opts.stdin]) : new PassThrough()
   const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd, stdin })
   return { code, stdout: out, stderr: errText }

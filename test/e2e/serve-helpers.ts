@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream'
 import { main } from '../../src/cli/main.js'
 import { createManualClock, type ManualClock } from '../../src/runtime/manual-clock.js'
-import { testHomeDir, type CliRun } from './helpers.js'
+import { testHomeDir, testStateHome, type CliRun } from './helpers.js'
 
 /** One pino JSON line. */
 export interface LogRecord {
@@ -28,8 +28,8 @@ export interface ServeRun {
   exited: Promise<CliRun>
 }
 
-/** Starts `proximity serve <args>` (add `--listen 127.0.0.1:0`). */
-export function startServe(args: string[], opts: { cwd: string }): ServeRun {
+/** Starts `proximity serve <args>` (add `--listen 127.0.0.1:0`); `env` adds to the test environment. */
+export function startServe(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): ServeRun {
   const stdout = new PassThrough()
   const stderr = new PassThrough()
   let out = ''
@@ -42,7 +42,7 @@ export function startServe(args: string[], opts: { cwd: string }): ServeRun {
     stdout,
     stderr,
     cwd: opts.cwd,
-    env: { PATH: process.env.PATH, HOME: testHomeDir() },
+    env: { PATH: process.env.PATH, HOME: testHomeDir(), XDG_STATE_HOME: testStateHome(opts.cwd), ...(opts.env ?? {}) },
     stdin: new PassThrough(),
     signal: abort.signal,
     clock,

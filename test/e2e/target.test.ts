@@ -3,11 +3,11 @@
  * re-run is a no-op), the PROXIMITY_* environment, and clear errors for a bad environment.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { packageRoot } from '../../src/model/paths.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { appYaml, runCli, startSim, tempDir, testHomeDir } from './helpers.js'
+import { appYaml, runCli, startSim, tempDir, testHomeDir, testStateHome } from './helpers.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 
 describe('the embedded sandbox', () => {
@@ -23,13 +23,16 @@ describe('the embedded sandbox', () => {
     const homelab = join(packageRoot(), 'examples', 'homelab')
     const first = await runCli(['apply', '-f', homelab], { cwd: work.dir })
     expect(first.code, first.stdout + first.stderr).toBe(0)
+    const sandboxDir = join(testStateHome(work.dir), 'proximity', 'sandbox', 'sandbox')
     expect(first.stderr).toContain(
-      'using the built-in sandbox (state in .proximity/sandbox); set PROXIMITY_ENDPOINT or add a Cluster manifest to target a real Proxmox',
+      `using the built-in sandbox (state in ${sandboxDir}); set PROXIMITY_ENDPOINT or add a Cluster manifest to target a real Proxmox`,
     )
     expect(first.stdout).toMatch(/Apply complete: [1-9]\d* added/)
-    expect(existsSync(join(work.dir, '.proximity', 'sandbox', 'state.json'))).toBe(true)
+    expect(existsSync(join(sandboxDir, 'state.json'))).toBe(true)
+    // state lives in the per-user state folder, never in the folder the command runs from
+    expect(readdirSync(work.dir)).toEqual([])
     // the newcomer gets a secret key in the per-user config folder, never next to the state
-    expect(existsSync(join(work.dir, '.proximity', 'secret.key'))).toBe(false)
+    expect(existsSync(join(sandboxDir, '..', 'secret.key'))).toBe(false)
     const key = join(testHomeDir(), '.config', 'proximity', 'secret.key')
     expect(statSync(key).mode & 0o777).toBe(0o600)
     expect(statSync(dirname(key)).mode & 0o777).toBe(0o700)
@@ -74,7 +77,7 @@ describe('the PROXIMITY_* environment', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stderr).not.toContain('built-in sandbox')
     expect(sim.guests().some((g) => String(g.config.description ?? '').includes('"name":"web"'))).toBe(true)
-    expect(existsSync(join(work.dir, '.proximity', 'sandbox'))).toBe(false)
+    expect(existsSync(join(testStateHome(work.dir), 'proximity', 'sandbox'))).toBe(false)
   })
 
   const bad = [

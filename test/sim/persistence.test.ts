@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -66,10 +66,12 @@ describe('multi-node', () => {
 describe('proximity sandbox', () => {
   it('starts with -o json, writes a Cluster manifest without plaintext secrets, stops on SIGTERM, and resets', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'sandbox-cli-'))
+    // The sandbox keeps its state in the per-user state folder, never in the working folder.
+    const env = { HOME: await mkdtemp(join(tmpdir(), 'sandbox-home-')) }
     const stdout = new PassThrough()
     let text = ''
     stdout.on('data', (c) => (text += String(c)))
-    const run = main(['sandbox', 'start', '--listen', '127.0.0.1:0', '--http', '-o', 'json', '--task-latency', 'vzcreate=20ms,default=5ms', '--cluster-manifest', 'cluster.yaml'], { stdout, stderr: new PassThrough(), cwd })
+    const run = main(['sandbox', 'start', '--listen', '127.0.0.1:0', '--http', '-o', 'json', '--task-latency', 'vzcreate=20ms,default=5ms', '--cluster-manifest', 'cluster.yaml'], { stdout, stderr: new PassThrough(), cwd, env })
     for (let i = 0; i < 400 && !text.includes('\n'); i++) await new Promise((r) => setTimeout(r, 10))
     const info = JSON.parse(text.trim())
     expect(Object.keys(info).sort()).toEqual(['endpoint', 'fingerprint', 'password', 'ssh', 'tokenId', 'tokenSecret'])
@@ -84,13 +86,14 @@ describe('proximity sandbox', () => {
     expect((await stat(secretFile)).mode & 0o777).toBe(0o600)
     expect(await readFile(join(cwd, m.spec.ssh.privateKey.file as string), 'utf8')).toBe(await readFile(info.ssh.privateKeyFile, 'utf8'))
     expect(await readFile(join(cwd, 'cluster.secrets', '.gitignore'), 'utf8')).toBe('*\n')
-    const validate = await main(['validate', '-f', 'cluster.yaml'], { stdout: new PassThrough(), stderr: new PassThrough(), cwd })
+    const validate = await main(['validate', '-f', 'cluster.yaml'], { stdout: new PassThrough(), stderr: new PassThrough(), cwd, env })
     expect(validate).toBe(0)
     process.emit('SIGTERM')
     expect(await run).toBe(0)
-    const statePath = join(cwd, '.proximity', 'sandbox', 'state.json')
+    const statePath = join(env.HOME, '.local', 'state', 'proximity', 'sandbox', 'sandbox', 'state.json')
     expect((await stat(statePath)).isFile()).toBe(true)
-    expect(await main(['sandbox', 'reset'], { stdout: new PassThrough(), cwd })).toBe(0)
+    expect((await readdir(cwd)).sort()).toEqual(['cluster.secrets', 'cluster.yaml'])
+    expect(await main(['sandbox', 'reset'], { stdout: new PassThrough(), cwd, env })).toBe(0)
     await expect(stat(statePath)).rejects.toThrow()
   })
 
@@ -98,7 +101,7 @@ describe('proximity sandbox', () => {
     const stderr = new PassThrough()
     let text = ''
     stderr.on('data', (c) => (text += String(c)))
-    expect(await main(['sandbox', 'start', '--task-latency', 'soon'], { stdout: new PassThrough(), stderr, cwd: tmpdir() })).toBe(1)
+    expect(await main(['sandbox', 'start', '--task-latency', 'soon'], { stdout: new PassThrough(), stderr, cwd: tmpdir(), env: { HOME: tmpdir() } })).toBe(1)
     expect(text).toMatch(/invalid duration 'soon'/)
   })
 })

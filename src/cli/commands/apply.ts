@@ -13,6 +13,7 @@ import type { Engine } from '../../engine/types.js'
 import type { Outcome } from '../../runtime/reconciler.js'
 import type { ProgressPhase } from '../../runtime/controller.js'
 import type { Lease, ObjectStatus } from '../../store/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 interface ApplyOptions {
   filename: string[]
@@ -58,7 +59,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
     .option('--timeout <duration>', 'give up on objects not Ready after this long', '15m')
     .option('--lease-wait <duration>', 'wait this long for another running apply to finish', '30s')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (o: ApplyOptions) => {
       ctx.exitCode = await runApply(ctx, o)

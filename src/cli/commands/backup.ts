@@ -5,6 +5,7 @@ import { TARGET_HELP } from '../target-help.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import type { Engine } from '../../engine/types.js'
 import type { Lease } from '../../store/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 /** What the backup commands use of an open engine. */
 interface Session {
@@ -54,7 +55,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .argument('<app...>', 'names of the apps to back up')
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable)', collect, [])
     .option('--wait', 'wait for each backup to finish and print its volume id')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (apps: string[], o: BackupCommonOptions & { wait?: boolean }) => {
       ctx.exitCode = await runBackupNow(ctx, apps, o)
@@ -70,7 +71,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .argument('[app]', 'only this app')
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable)', collect, [])
     .option('-o, --output <format>', 'json: print the backups as JSON')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (app: string | undefined, o: BackupCommonOptions & { output?: string }) => {
       ctx.exitCode = await runBackupList(ctx, app, o)
@@ -92,7 +93,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .option('--health-timeout <duration>', "how long the restored app may take to turn healthy (default: the policy's verify.healthTimeout, else the app's health timeout)")
     .option('-o, --output <format>', 'json: print the outcomes as JSON')
     .option('--lease-wait <duration>', 'wait this long for a running apply to finish', '30s')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (apps: string[], o: BackupVerifyOptions) => {
       ctx.exitCode = await runBackupVerify(ctx, apps, o)

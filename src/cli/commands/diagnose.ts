@@ -7,6 +7,7 @@ import type { Engine } from '../../engine/types.js'
 import { createStatusRecorder } from '../../runtime/status.js'
 import type { ControllerContext } from '../../runtime/controller.js'
 import { redactObjectSecrets } from '../../runtime/redact-values.js'
+import { stateDirOption } from '../state-dir.js'
 
 /** The report `diagnose appliance` prints (controllers/appliance/diagnose.ts owns its shape). */
 type Diagnosis = Awaited<ReturnType<typeof import('../../../controllers/appliance/diagnose.js').diagnoseAppliance>>
@@ -51,7 +52,7 @@ export function registerDiagnose(program: Command, ctx: CliContext): void {
     .argument('<name>', 'Appliance name')
     .requiredOption('-f, --filename <path>', 'manifest file or folder (repeatable; folders are read recursively)', collect, [])
     .option('-o, --output <format>', 'json: print the report as JSON, with a `files` member (path → content)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (name: string, o: { filename: string[]; output?: string; stateDir?: string }) => {
       ctx.exitCode = await runDiagnose(ctx, name, o)

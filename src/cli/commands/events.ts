@@ -3,6 +3,7 @@ import { err, out, type CliContext } from '../context.js'
 import { formatAge, parseOutputFormat, renderJson, renderTable } from '../format.js'
 import { openStoreIfPresent } from './get.js'
 import type { StoredEvent } from '../../store/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 const KEY = /^(App|Appliance|BackupPolicy|Restore|Cluster)\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
@@ -18,7 +19,7 @@ export function registerEvents(program: Command, ctx: CliContext): void {
     .option('--for <Kind/name>', 'only events of this object, e.g. App/web')
     .option('--limit <n>', 'at most this many events', '50')
     .option('-o, --output <format>', 'json (default: table)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .action(async (o: { for?: string; limit: string; output?: string; stateDir?: string }) => {
       try {
         const format = parseOutputFormat(o.output, ['table', 'json'])

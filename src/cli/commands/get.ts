@@ -1,13 +1,15 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
-import { relative } from 'node:path'
 import { closest } from 'fastest-levenshtein'
-import { err, out, type CliContext } from '../context.js'
+import { collect, err, out, type CliContext } from '../context.js'
 import { formatAge, parseOutputFormat, renderJson, renderTable, renderYaml } from '../format.js'
 import { resolveStateDir } from '../session.js'
 import type { Kind } from '../../model/types.js'
 import type { ObjectStatus, StateStore } from '../../store/types.js'
 import { SOURCE_KEY } from '../../engine/source-status.js'
+import { openLiveView } from '../live-view.js'
+import { formatAddress, observeStatus, type StatusObservation } from '../app-status.js'
+import { shownPath, stateDirOption } from '../state-dir.js'
 
 /** Resource words accepted by `get` / `describe` (kubectl style: plural, singular, short). */
 const RESOURCE_KINDS: Record<string, Kind | 'Source'> = {
@@ -89,23 +91,45 @@ function renderSources(items: ObjectStatus[], wide: boolean): string {
 
 const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
 
+/** DHCP guests a plain `get apps` asks for their address (`-o wide` asks all). */
+const INTERFACE_LOOKUPS = 10
+
+/** The options of `get`. */
+interface GetOptions {
+  output?: string
+  stateDir?: string
+  filename: string[]
+  refresh: boolean
+}
+
 /** Registers `proximity get`. */
 export function registerGet(program: Command, ctx: CliContext): void {
   program
     .command('get')
     .summary('list objects and their status, like kubectl get')
     .description(
-      'List objects from the state store (what the last plan/apply/serve recorded), like kubectl get.\n' +
-        'RESOURCE is apps, appliances, backuppolicies, restores, sources or deliveries (singular works\n' +
-        'too); deliveries lists the webhook deliveries serve --git received, with their verdicts;\n' +
-        'sources shows whether the manifests `serve` watches were accepted, with located errors.\n' +
-        'Reads only the local state; it does not contact Proxmox. An unknown NAME exits 1.',
+      'List objects and their status, like kubectl get. RESOURCE is apps, appliances,\n' +
+        'backuppolicies, restores, sources or deliveries (singular works too); deliveries lists the\n' +
+        'webhook deliveries serve --git received, with their verdicts; sources shows whether the\n' +
+        'manifests `serve` watches were accepted, with located errors.\n\n' +
+        'Apps and appliances are observed live with one read of the cluster (GET\n' +
+        '/cluster/resources): STATE is what Proxmox says now (running, stopped, gone), OBSERVED how\n' +
+        'long ago the status was recorded, and a status the live read contradicts (guest stopped,\n' +
+        'deleted or moved behind Proximity\'s back, sandbox reset) or that the daemon\'s last resync\n' +
+        'did not renew is marked Stale. ADDRESS is the app\'s IP and the URL of each exposed port;\n' +
+        'a DHCP app on a plain bridge is asked for its address (one read per guest, the first 10\n' +
+        'of them; -o wide asks every one).\n' +
+        '--no-refresh reads only the local state. The target is the Cluster manifest among the -f\n' +
+        'inputs (else the files the last apply recorded), else PROXIMITY_ENDPOINT, else the sandbox.\n' +
+        'An unknown NAME exits 1.',
     )
     .argument('<resource>', 'apps | appliances | backuppolicies | restores | sources | deliveries')
     .argument('[name]', 'show only this object')
     .option('-o, --output <format>', 'json, yaml or wide (default: table)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
-    .action(async (resource: string, name: string | undefined, o: { output?: string; stateDir?: string }) => {
+    .option('-f, --filename <path>', 'manifests naming the target and the apps\' addresses (repeatable; default: the files of the last apply)', collect, [])
+    .option('--no-refresh', 'do not read the cluster; show the status as last recorded')
+    .addOption(stateDirOption())
+    .action(async (resource: string, name: string | undefined, o: GetOptions) => {
       try {
         if (/^deliver(y|ies)$/i.test(resource)) {
           await getDeliveries(ctx, o)
@@ -113,31 +137,33 @@ export function registerGet(program: Command, ctx: CliContext): void {
         }
         const kind = resourceKind(resource)
         const format = parseOutputFormat(o.output, ['table', 'wide', 'json', 'yaml'])
-        const store = await openStoreIfPresent(ctx, o.stateDir)
-        let items: ObjectStatus[] = []
-        let source: ObjectStatus | undefined
-        try {
-          items = store ? store.listStatus(kind) : []
-          source = store?.getStatus(SOURCE_KEY)
-        } finally {
-          await store?.close()
+        const stateDir = resolveStateDir(ctx, o.stateDir)
+        const guestKind = kind === 'App' || kind === 'Appliance'
+        // DHCP apps on a plain bridge: only their guest knows the address (one read each, a few
+        // by default so a large list stays at about one read; -o wide asks every one).
+        const interfaces = kind === 'App' ? { interfacesOf: (n: string) => name === undefined || n === name, interfacesLimit: format === 'wide' ? Infinity : INTERFACE_LOOKUPS } : {}
+        const view = await openLiveView(ctx, { stateDir, filename: o.filename, refresh: o.refresh && guestKind, ...interfaces })
+        if (!view) {
+          ctx.exitCode = 1
+          return
         }
-        items = items.filter((s) => s.kind === kind).sort((a, b) => a.name.localeCompare(b.name))
+        if (view.notice && guestKind) err(ctx, view.notice)
+        const source = view.statuses.find((s) => s.key === SOURCE_KEY)
+        let items = view.statuses.filter((s) => s.kind === kind).sort((a, b) => a.name.localeCompare(b.name))
         if (name !== undefined) {
           items = items.filter((s) => s.name === name)
           if (items.length === 0) {
-            const shown = relative(ctx.cwd, resolveStateDir(ctx, o.stateDir)) || '.'
-            err(ctx, `error: ${kind} "${name}" not found in the state (${shown}); run proximity apply first or check the name`)
+            err(ctx, `error: ${kind} "${name}" not found in the state (${shownPath(ctx.cwd, stateDir)}); run proximity apply first or check the name`)
             ctx.exitCode = 1
             return
           }
         }
-        if (format === 'json') {
-          out(ctx, renderJson(name !== undefined ? items[0] : { kind: `${kind}List`, items }).trimEnd())
-          return
-        }
-        if (format === 'yaml') {
-          ctx.stdout.write(renderYaml(name !== undefined ? items[0] : { kind: `${kind}List`, items }))
+        const rows: ObservedRow[] = items.map((s) => ({ status: s, observation: observeStatus(s, view) }))
+        if (format === 'json' || format === 'yaml') {
+          const shown = rows.map((r) => (guestKind ? { ...r.status, observation: r.observation } : r.status))
+          const body = name !== undefined ? shown[0] : { kind: `${kind}List`, items: shown }
+          if (format === 'json') out(ctx, renderJson(body).trimEnd())
+          else ctx.stdout.write(renderYaml(body))
           return
         }
         // Objects are only as current as the manifests that were accepted: say so when they were not.
@@ -151,24 +177,42 @@ export function registerGet(program: Command, ctx: CliContext): void {
           ctx.stdout.write(renderSources(items, format === 'wide'))
           return
         }
-        const now = Date.now()
-        const wide = format === 'wide'
-        const headers = ['NAME', 'READY', 'STATUS', 'NODE', 'VMID', 'AGE', ...(wide ? ['REVISION', 'LAST RECONCILED'] : [])]
-        const rows = items.map((s) => [
-          s.name,
-          readyOf(s),
-          wide ? statusText(s) : truncate(statusText(s), 60),
-          s.inventory?.node,
-          s.inventory?.vmid,
-          formatAge(s.createdAt, now),
-          ...(wide ? [s.lastAppliedRevision ?? s.lastAttemptedRevision, formatAge(s.updatedAt, now)] : []),
-        ])
-        ctx.stdout.write(renderTable(headers, rows))
+        ctx.stdout.write(renderObjects(rows, { wide: format === 'wide', apps: kind === 'App', guests: guestKind, now: Date.now() }))
       } catch (e) {
         err(ctx, `error: ${(e as Error).message}`)
         ctx.exitCode = 1
       }
     })
+}
+
+/** One listed object with what was observed about it (the `observation` of `-o json`). */
+interface ObservedRow {
+  status: ObjectStatus
+  observation: StatusObservation
+}
+
+/**
+ * The table of `get apps|appliances|backuppolicies|restores`. A stale status shows READY
+ * `Unknown` and `Stale: <why>` as its STATUS; guests show their live STATE and node.
+ */
+function renderObjects(rows: ObservedRow[], o: { wide: boolean; apps: boolean; guests: boolean; now: number }): string {
+  const headers = ['NAME', 'READY', 'STATUS', ...(o.guests ? ['STATE'] : []), 'NODE', 'VMID', ...(o.apps ? ['ADDRESS'] : []), 'OBSERVED', 'AGE', ...(o.wide ? ['REVISION'] : [])]
+  const body = rows.map(({ status: s, observation: ob }) => {
+    const text = ob.stale ? `Stale: ${ob.stale}` : statusText(s)
+    return [
+      s.name,
+      ob.stale ? 'Unknown' : readyOf(s),
+      o.wide ? text : truncate(text, 60),
+      ...(o.guests ? [ob.live?.state ?? '<unknown>'] : []),
+      ob.live?.node ?? s.inventory?.node,
+      s.inventory?.vmid,
+      ...(o.apps ? [ob.address ? formatAddress(ob.address) : ''] : []),
+      formatAge(s.updatedAt, o.now),
+      formatAge(s.createdAt, o.now),
+      ...(o.wide ? [s.lastAppliedRevision ?? s.lastAttemptedRevision] : []),
+    ]
+  })
+  return renderTable(headers, body)
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Engine } from '../../engine/types.js'
 import type { ManifestSource, SourceLoaded } from '../../engine/sources/types.js'
 import { appProjectDir, findAppGuest } from '../app-guest.js'
 import type { ManifestSet } from '../../model/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 /** Options of `proximity logs`. */
 interface LogsOptions {
@@ -31,7 +32,7 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     .option('--tail <n>', 'only the last N lines of each container (default: all)')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
     .option('--filename <path>', 'manifest file or folder holding the Cluster manifest (repeatable); without it the environment or the sandbox is used', collect, [])
-    .option('--state-dir <dir>', 'state directory (default: the same as plan and apply)')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (app: string, service: string | undefined, o: LogsOptions) => {
       ctx.exitCode = await runLogs(ctx, app, service, o)

@@ -5,6 +5,7 @@ import { requireManifests } from '../require-manifests.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import { desiredKeys } from '../../engine/plan.js'
 import type { Engine } from '../../engine/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 /** Registers `proximity plan`. */
 export function registerPlan(program: Command, ctx: CliContext): void {
@@ -26,7 +27,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'json: print the plan as stable JSON')
     .option('--prune', 'also plan the deletion of managed guests whose manifest is gone')
     .option('--allow-missing-files', 'with --prune: also plan deleting objects whose manifest file is gone or no longer holds a manifest (empty, comments only, now a compose file)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (o: { filename: string[]; detailedExitcode?: boolean; output?: string; prune?: boolean; allowMissingFiles?: boolean; stateDir?: string }) => {
       ctx.exitCode = await runPlan(ctx, o)

@@ -10,6 +10,7 @@ import type { Engine } from '../../engine/types.js'
 import type { ManifestSource } from '../../engine/sources/types.js'
 import type { Lease } from '../../store/types.js'
 import type { RestoreManifest, RestoreSpec } from '../../model/types.js'
+import { stateDirOption } from '../state-dir.js'
 
 interface RestoreOptions {
   filename: string[]
@@ -39,7 +40,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--timeout <duration>', 'give up when the app is not restored and healthy after this long', '15m')
     .option('--lease-wait <duration>', 'wait this long for a running apply to finish', '30s')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (app: string, o: RestoreOptions) => {
       ctx.exitCode = await runRestore(ctx, app, o)

@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { stringify } from 'yaml'
 import { err, out, type CliContext } from '../context.js'
 import { parseDurationOption } from '../format.js'
+import { stateDirOption } from '../state-dir.js'
 
 interface StartOptions {
   listen: string
@@ -155,7 +156,7 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .option('--http', 'serve plain HTTP instead of HTTPS')
     .option('--nodes <n>', 'number of nodes', '1')
     .option('--state <file>', 'state file (default <state-dir>/sandbox/state.json)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .option('--faults', 'serve the fault-control endpoint /_sim/faults (loopback only)')
     .option('--task-latency <spec>', 'task duration: 200ms, 2s (a plain number is seconds), or per type vzcreate=2s,vzstart=1s')
     .option('-o, --output <format>', 'output format: text or json', 'text')
@@ -168,7 +169,7 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .command('reset')
     .description('delete the sandbox state (guests, backups, tasks); credentials are kept unless --keys')
     .option('--state <file>', 'state file (default <state-dir>/sandbox/state.json)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .option('--keys', 'also delete the TLS certificate, SSH keys, token and password')
     .action(async (o: { state?: string; stateDir: string; keys?: boolean }) => {
       const statePath = o.state ? resolve(ctx.cwd, o.state) : sandboxStateFile(resolve(ctx.cwd, o.stateDir))

@@ -13,6 +13,7 @@ import { formatError } from '../../manifest/format.js'
 import { gitFlagsFromCluster, openGitSource, unreadableGitFiles } from '../gitops.js'
 import { displayGitUrl as displayUrl } from '../../model/git-url.js'
 import type { GitOps } from '../../api/gitops.js'
+import { stateDirOption } from '../state-dir.js'
 
 interface ServeOptions {
   filename: string[]
@@ -85,7 +86,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--parallelism <n>', 'objects reconciled at once (per-node limits still apply)', '8')
     .option('--lease-wait <duration>', 'wait this long for another run holding the lease', '30s')
     .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
-    .option('--state-dir <dir>', 'state directory', '.proximity')
+    .addOption(stateDirOption())
     .addHelpText('after', TARGET_HELP)
     .action(async (o: ServeOptions, cmd: Command) => {
       ctx.exitCode = await runServe(ctx, o, cmd.getOptionValueSource('interval') === 'cli')
