@@ -48,6 +48,12 @@ const KNOWN_ROUTES: { pattern: RegExp; methods: string[] }[] = [
   { pattern: /^\/hooks\/[^/]+$/, methods: ['POST'] },
 ]
 
+const SECURITY_HEADERS = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Frame-Options', 'DENY'],
+] as const
+
 export function apiError(c: Context, status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
   return c.json({ error: { code, message } }, status as 400, headers)
 }
@@ -99,11 +105,13 @@ export function createApiApp(opts: ApiAppOptions): Hono {
   })
 
   // Security headers on every answer: nothing is framed, sniffed or sent to other origins.
+  // They are set before the handler runs, so the response it builds carries them: setting a
+  // header on a finished response makes Hono copy the response through a stream (a large list
+  // then costs a body copy per request). A handler's own Response gets them afterwards.
   app.use('*', async (c, next) => {
+    for (const [k, v] of SECURITY_HEADERS) c.header(k, v)
     await next()
-    c.header('X-Content-Type-Options', 'nosniff')
-    c.header('Referrer-Policy', 'no-referrer')
-    c.header('X-Frame-Options', 'DENY')
+    if (!c.res.headers.has(SECURITY_HEADERS[0][0])) for (const [k, v] of SECURITY_HEADERS) c.header(k, v)
   })
 
   const guard = (group: 'api' | 'metrics') => async (c: Context, next: () => Promise<void>) => {

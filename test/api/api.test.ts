@@ -182,6 +182,32 @@ describe('live stream', () => {
   })
 })
 
+describe('security headers', () => {
+  it('every kind of answer carries nosniff, no-referrer and DENY (lists, 304, errors, stream, dashboard)', async () => {
+    const auth = { Authorization: `Bearer ${viewer}` }
+    const etag = (await get(`${h.url}/api/v1/apps`, viewer)).headers.get('etag')!
+    const ac = new AbortController()
+    const answers = [
+      await fetch(`${h.url}/api/v1/apps`, { headers: auth }),
+      await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'gzip' } }),
+      await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'If-None-Match': etag } }),
+      await fetch(`${h.url}/api/v1/apps/whoami`, { headers: auth }),
+      await fetch(`${h.url}/api/v1/apps/nope`, { headers: auth }),
+      await fetch(`${h.url}/api/v1/apps`),
+      await fetch(`${h.url}/api/v1/apps`, { method: 'DELETE', headers: auth }),
+      await fetch(`${h.url}/healthz`),
+      await fetch(`${h.url}/`),
+      await fetch(`${h.url}/api/v1/stream`, { headers: auth, signal: ac.signal }),
+    ]
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 304, 200, 404, 401, 405, 200, 200, 200])
+    for (const r of answers) {
+      expect([r.url, r.headers.get('x-content-type-options'), r.headers.get('referrer-policy'), r.headers.get('x-frame-options')]).toEqual([r.url, 'nosniff', 'no-referrer', 'DENY'])
+    }
+    ac.abort()
+    await Promise.all(answers.map((r) => r.body?.cancel().catch(() => {})))
+  })
+})
+
 describe('compression', () => {
   it('sends large lists gzip-compressed to clients that ask, with the same ETag and content', async () => {
     const plain = await fetch(`${h.url}/api/v1/apps`, { headers: { Authorization: `Bearer ${viewer}`, 'Accept-Encoding': 'identity' } })
