@@ -13,6 +13,13 @@ export async function rssMiB(pid: number): Promise<number> {
   return Math.round((kb / 1024) * 10) / 10
 }
 
+/** Peak resident set size of a process in MiB (VmHWM). */
+export async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return Math.round((kb / 1024) * 10) / 10
+}
+
 /** User + system CPU time of a process in ms (clock ticks of /proc/PID/stat, 100 per second). */
 export async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
@@ -36,7 +43,8 @@ export interface LoadFigures {
  * process's CPU time around it. Asks once first to learn the answer's size as sent.
  */
 export async function load(url: string, headers: Record<string, string>, opts: { pid: number; connections: number; seconds: number }): Promise<LoadFigures> {
-  const sample = await fetch(url, { headers })
+  // fetch asks for compressed answers unless told otherwise; autocannon sends what `headers` say.
+  const sample = await fetch(url, { headers: { 'Accept-Encoding': 'identity', ...headers } })
   // fetch decodes a compressed body: the size sent is Content-Length when given.
   const declared = Number(sample.headers.get('content-length') ?? NaN)
   const bodyBytes = Number.isFinite(declared) ? declared : (await sample.arrayBuffer()).byteLength

@@ -42,6 +42,8 @@ interface KindState {
   objects: Map<string, Rendered<ApiObject>>
   list?: Rendered<ApiObject[]>
   pages: Map<string, Rendered<ListPage>>
+  /** Bytes of the kept pages' bodies. */
+  pageBytes: number
   builtAt: number
 }
 
@@ -53,8 +55,11 @@ export interface ObjectCache {
   close(): void
 }
 
-/** Pages kept per kind (distinct `limit`/`continue` pairs); past that the oldest is dropped. */
-const MAX_PAGES = 64
+/**
+ * Bytes of page bodies kept per kind (distinct `limit`/`continue` pairs); past that the oldest
+ * pages are dropped, so clients asking for many different pages cannot grow the cache unbounded.
+ */
+const PAGE_CACHE_BYTES = 4 * 1024 * 1024
 
 /** Wraps serialised bytes with their strong ETag and lazily made compressed variants. */
 export function renderBytes<T>(value: T, body: Buffer): Rendered<T> {
@@ -130,7 +135,7 @@ export function createObjectCache(source: StatusSource, feed: ChangeFeed, opts: 
   const state = (kind: ApiKind): KindState => {
     let s = kinds.get(kind)
     if (!s || now() - s.builtAt > maxAge) {
-      s = { objects: new Map(), pages: new Map(), builtAt: now() }
+      s = { objects: new Map(), pages: new Map(), pageBytes: 0, builtAt: now() }
       kinds.set(kind, s)
     }
     return s
@@ -148,6 +153,7 @@ export function createObjectCache(source: StatusSource, feed: ChangeFeed, opts: 
     s.objects.delete(name)
     s.list = undefined
     s.pages.clear()
+    s.pageBytes = 0
     if (s.names && !s.names.includes(name)) s.names = undefined
   })
   const renderOne = (kind: ApiKind, name: string, s: KindState): Rendered<ApiObject> | undefined => {
@@ -201,8 +207,15 @@ export function createObjectCache(source: StatusSource, feed: ChangeFeed, opts: 
       const metadata = more ? { continue: continueToken(last.value.metadata.name), remainingItemCount: remaining } : {}
       const value: ListPage = { items: items.map((r) => r.value), ...metadata }
       const r = renderBytes(value, joinItems({ apiVersion: 'proximity/v1alpha1', kind: `${kind}List`, metadata }, items))
-      if (s.pages.size >= MAX_PAGES) s.pages.delete(s.pages.keys().next().value!)
-      s.pages.set(key, r)
+      for (const [k, old] of s.pages) {
+        if (s.pageBytes + r.body.length <= PAGE_CACHE_BYTES) break
+        s.pages.delete(k)
+        s.pageBytes -= old.body.length
+      }
+      if (r.body.length <= PAGE_CACHE_BYTES) {
+        s.pages.set(key, r)
+        s.pageBytes += r.body.length
+      }
       return r
     },
     get(kind, name) {
