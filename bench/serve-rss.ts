@@ -134,7 +134,7 @@ export async function run(): Promise<Record<string, unknown>> {
         '# `proximity serve` with 1,000 converged apps',
         '',
         `Run at ${new Date().toISOString()} on Node ${process.version}; 1-minute load average ${figures.loadAverage} on this 2-core machine when it ended.`,
-        `The real CLI: \`apply\` of ${APPS} apps to the built-in sandbox (${(applyMs / 1000).toFixed(0)} s), then \`serve --resync 5s\` over the same state; the process measured is \`serve\` itself (engine, watcher, in-process sandbox, API).`,
+        `The real CLI: \`apply\` of ${APPS} apps to the built-in sandbox (${(applyMs / 1000).toFixed(0)} s), then \`serve --resync ${RESYNC}\` over the same state; the process measured is \`serve\` itself (engine, watcher, in-process sandbox, API).`,
         '',
         '| RSS of `serve` | MiB | Budget |',
         '|---|---:|---|',
