@@ -81,7 +81,7 @@ export function pickEncoding(header: string | undefined): 'br' | 'gzip' | undefi
 }
 
 /** Sends rendered JSON with its strong ETag; answers 304 to a matching If-None-Match. */
-function sendRendered(c: Context, r: Rendered<unknown>): Response {
+async function sendRendered(c: Context, r: Rendered<unknown>): Promise<Response> {
   const inm = c.req.header('if-none-match')
   if (inm && inm.split(',').some((t) => t.trim() === r.etag || t.trim() === `W/${r.etag}`)) {
     return c.body(null, 304, { ETag: r.etag, 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' })
@@ -89,8 +89,8 @@ function sendRendered(c: Context, r: Rendered<unknown>): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ETag: r.etag, 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' }
   // Compressing pays only for larger bodies; each compressed copy is made once per change.
   const coding = r.body.length > 4096 ? pickEncoding(c.req.header('accept-encoding')) : undefined
-  if (coding === 'br') return c.body(r.brotli() as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'br' })
-  if (coding === 'gzip') return c.body(r.gzip() as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'gzip' })
+  if (coding === 'br') return c.body((await r.brotli()) as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'br' })
+  if (coding === 'gzip') return c.body((await r.gzip()) as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'gzip' })
   return c.body(r.body as unknown as ArrayBuffer, 200, headers)
 }
 
@@ -108,7 +108,7 @@ function pageRequest(limitText: string | undefined, token: string | undefined): 
 /** The largest page a client may ask for. */
 const MAX_PAGE = 10_000
 
-const jsonWithEtag = (c: Context, body: unknown): Response => sendRendered(c, render(body))
+const jsonWithEtag = (c: Context, body: unknown): Promise<Response> => sendRendered(c, render(body))
 
 function clientOf(c: Context): string {
   try {

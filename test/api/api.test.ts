@@ -246,6 +246,25 @@ describe('content coding', () => {
   })
 })
 
+describe('compression after a change', () => {
+  it('clients asking at once right after a change all get the new list, compressed once, with one ETag', async () => {
+    const auth = { Authorization: `Bearer ${viewer}` }
+    const before = (await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'br' } })).headers.get('etag')
+    h.reconcile('App', 'whoami', 'stalled')
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': i % 2 ? 'br' : 'gzip' } })),
+    )
+    const plain = await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'identity' } })
+    const want = await plain.json()
+    expect(new Set(answers.map((r) => r.headers.get('etag')))).toEqual(new Set([plain.headers.get('etag')]))
+    expect(plain.headers.get('etag')).not.toBe(before)
+    expect(answers.map((r) => r.headers.get('content-encoding'))).toEqual(answers.map((_, i) => (i % 2 ? 'br' : 'gzip')))
+    for (const r of answers) expect(await r.json()).toEqual(want)
+    expect(want.items.find((o: any) => o.metadata.name === 'whoami').status.phase).toBe('Stalled')
+    h.reconcile('App', 'whoami', 'success', { ip: '10.44.0.10', urls: ['https://whoami.home.arpa'] })
+  })
+})
+
 describe('pages (limit and continue)', () => {
   type Page = { kind: string; metadata: { continue?: string; remainingItemCount?: number }; items: { metadata: { name: string } }[] }
   async function walk(query: string, limit: number): Promise<{ names: string[]; pages: Page[] }> {
