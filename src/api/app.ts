@@ -10,7 +10,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import type { TokenAuthority } from './tokens.js'
 import { authenticate, createFailureLimiter, SESSION_COOKIE, type FailureLimiter } from './auth.js'
 import { API_KINDS, matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type ApiObject } from './objects.js'
-import { createObjectCache, render, type Rendered } from './object-cache.js'
+import { continueToken, createObjectCache, parseContinueToken, render, type PageRequest, type Rendered } from './object-cache.js'
 import type { ChangeFeed, FeedEntry, StatusSource } from './status-source.js'
 import { dashboardRoutes } from './dashboard/routes.js'
 import { webhookRoutes, type WebhookOptions } from './webhooks.js'
@@ -48,25 +48,67 @@ const KNOWN_ROUTES: { pattern: RegExp; methods: string[] }[] = [
   { pattern: /^\/hooks\/[^/]+$/, methods: ['POST'] },
 ]
 
+const SECURITY_HEADERS = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Frame-Options', 'DENY'],
+] as const
+
 export function apiError(c: Context, status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
   return c.json({ error: { code, message } }, status as 400, headers)
 }
 
+/**
+ * The content coding to send for an `Accept-Encoding` header: brotli or gzip when the client
+ * accepts it (q > 0; `*` counts), brotli first at equal weight; undefined for the plain body.
+ */
+export function pickEncoding(header: string | undefined): 'br' | 'gzip' | undefined {
+  if (!header) return undefined
+  const q: Record<string, number> = {}
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';')
+    if (!name) continue
+    const qp = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    const weight = qp === undefined ? 1 : Number(qp.slice(2))
+    q[name] = Number.isFinite(weight) ? weight : 0
+  }
+  const weightOf = (coding: string) => q[coding] ?? q['*'] ?? 0
+  const br = weightOf('br')
+  const gzip = weightOf('gzip')
+  if (br > 0 && br >= gzip) return 'br'
+  if (gzip > 0) return 'gzip'
+  return undefined
+}
+
 /** Sends rendered JSON with its strong ETag; answers 304 to a matching If-None-Match. */
-function sendRendered(c: Context, r: Rendered<unknown>): Response {
+async function sendRendered(c: Context, r: Rendered<unknown>): Promise<Response> {
   const inm = c.req.header('if-none-match')
   if (inm && inm.split(',').some((t) => t.trim() === r.etag || t.trim() === `W/${r.etag}`)) {
     return c.body(null, 304, { ETag: r.etag, 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' })
   }
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ETag: r.etag, 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' }
-  // Compressing pays only for larger bodies; the compressed copy is made once per change.
-  if (r.body.length > 4096 && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
-    return c.body(r.gzip() as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'gzip' })
-  }
+  // Compressing pays only for larger bodies; each compressed copy is made once per change.
+  const coding = r.body.length > 4096 ? pickEncoding(c.req.header('accept-encoding')) : undefined
+  if (coding === 'br') return c.body((await r.brotli()) as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'br' })
+  if (coding === 'gzip') return c.body((await r.gzip()) as unknown as ArrayBuffer, 200, { ...headers, 'Content-Encoding': 'gzip' })
   return c.body(r.body as unknown as ArrayBuffer, 200, headers)
 }
 
-const jsonWithEtag = (c: Context, body: unknown): Response => sendRendered(c, render(body))
+/** `?limit=N` and `?continue=TOKEN` (Kubernetes list chunking), or an error message. */
+function pageRequest(limitText: string | undefined, token: string | undefined): PageRequest | undefined | { error: string } {
+  if (limitText === undefined) return token === undefined ? undefined : { error: 'continue needs limit (the page size)' }
+  const limit = Number(limitText)
+  if (!/^\d{1,6}$/.test(limitText) || limit < 1 || limit > MAX_PAGE) return { error: `limit must be an integer from 1 to ${MAX_PAGE}` }
+  if (token === undefined) return { limit }
+  const after = parseContinueToken(token)
+  if (after === undefined) return { error: 'continue is not a token this server gave; start the list again without it' }
+  return { limit, after }
+}
+
+/** The largest page a client may ask for. */
+const MAX_PAGE = 10_000
+
+const jsonWithEtag = (c: Context, body: unknown): Promise<Response> => sendRendered(c, render(body))
 
 function clientOf(c: Context): string {
   try {
@@ -99,11 +141,13 @@ export function createApiApp(opts: ApiAppOptions): Hono {
   })
 
   // Security headers on every answer: nothing is framed, sniffed or sent to other origins.
+  // They are set before the handler runs, so the response it builds carries them: setting a
+  // header on a finished response makes Hono copy the response through a stream (a large list
+  // then costs a body copy per request). A handler's own Response gets them afterwards.
   app.use('*', async (c, next) => {
+    for (const [k, v] of SECURITY_HEADERS) c.header(k, v)
     await next()
-    c.header('X-Content-Type-Options', 'nosniff')
-    c.header('Referrer-Policy', 'no-referrer')
-    c.header('X-Frame-Options', 'DENY')
+    if (!c.res.headers.has(SECURITY_HEADERS[0][0])) for (const [k, v] of SECURITY_HEADERS) c.header(k, v)
   })
 
   const guard = (group: 'api' | 'metrics') => async (c: Context, next: () => Promise<void>) => {
@@ -145,15 +189,17 @@ export function createApiApp(opts: ApiAppOptions): Hono {
 
   for (const { kind, plural } of API_KINDS) {
     app.get(`/api/v1/${plural}`, (c) => {
-      if (c.req.query('labelSelector') === undefined && c.req.query('fieldSelector') === undefined) return sendRendered(c, cache.list(kind))
+      const paging = pageRequest(c.req.query('limit'), c.req.query('continue'))
+      if (paging && 'error' in paging) return apiError(c, 400, 'BadRequest', paging.error)
+      const ls = c.req.query('labelSelector')
+      const fs = c.req.query('fieldSelector')
+      if (ls === undefined && fs === undefined) return sendRendered(c, paging ? cache.page(kind, paging) : cache.list(kind))
       let items = listOf(kind)
       try {
-        const ls = c.req.query('labelSelector')
         if (ls !== undefined) {
           const reqs = parseLabelSelector(ls)
           items = items.filter((o) => matchLabels(reqs, o.metadata.labels))
         }
-        const fs = c.req.query('fieldSelector')
         if (fs !== undefined) {
           const reqs = parseFieldSelector(fs)
           items = items.filter((o) => matchFields(reqs, o))
@@ -162,7 +208,14 @@ export function createApiApp(opts: ApiAppOptions): Hono {
         if (e instanceof SelectorError) return apiError(c, 400, 'BadRequest', e.message)
         throw e
       }
-      return jsonWithEtag(c, { apiVersion: 'proximity/v1alpha1', kind: `${kind}List`, items })
+      if (!paging) return jsonWithEtag(c, { apiVersion: 'proximity/v1alpha1', kind: `${kind}List`, items })
+      // Lists are in name order, so a page starts after the name its continue token carries.
+      const after = paging.after
+      const rest = after === undefined ? items : items.filter((o) => o.metadata.name > after)
+      const page = rest.slice(0, paging.limit)
+      const remaining = rest.length - page.length
+      const metadata = remaining > 0 ? { continue: continueToken(page[page.length - 1]!.metadata.name), remainingItemCount: remaining } : {}
+      return jsonWithEtag(c, { apiVersion: 'proximity/v1alpha1', kind: `${kind}List`, metadata, items: page })
     })
     app.get(`/api/v1/${plural}/:name`, (c) => {
       const name = c.req.param('name')

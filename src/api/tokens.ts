@@ -9,6 +9,9 @@
  * - A token is valid only while its `jti` is in the registry and not revoked. The registry file is
  *   re-read when it changes on disk, so `proximity token revoke` takes effect at once, also for a
  *   running `serve`.
+ * - A token whose signature and claims passed is remembered by its exact text until it expires
+ *   (signature checks cost ~0.1-0.3 ms a request); the registry is still consulted on every
+ *   request, so revocation stays immediate, and a new signing key forgets every remembered token.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync, chmodSync } from 'node:fs'
@@ -48,6 +51,8 @@ export interface TokenAuthorityOptions {
   now?: () => number
   /** Accepted clock difference, seconds. @default 30 */
   clockToleranceSec?: number
+  /** Verified tokens remembered at once (oldest forgotten first). @default 1024 */
+  verifiedCacheSize?: number
 }
 
 export interface TokenAuthority {
@@ -93,6 +98,12 @@ export function createTokenAuthority(options: TokenAuthorityOptions): TokenAutho
   const registryPath = join(dir, REGISTRY_FILE)
   let cachedRegistry: { stamp: string; registry: Registry } | undefined
   let verifyKey: { stamp: string; key: Awaited<ReturnType<typeof importJWK>> } | undefined
+  const cacheSize = options.verifiedCacheSize ?? 1024
+  /**
+   * Tokens whose signature and claims were checked, by their exact text: the payload, the key
+   * file stamp it was checked against, and the instant (ms) past which `exp` refuses it.
+   */
+  const verified = new Map<string, { keyStamp: string; payload: Record<string, unknown>; until: number }>()
 
   function ensureDir(): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -149,15 +160,33 @@ export function createTokenAuthority(options: TokenAuthorityOptions): TokenAutho
     return stored
   }
 
-  async function publicKey(): Promise<Awaited<ReturnType<typeof importJWK>> | undefined> {
+  async function publicKey(): Promise<{ stamp: string; key: Awaited<ReturnType<typeof importJWK>> } | undefined> {
     const stamp = stampOf(keyPath)
     if (!stamp) return undefined
-    if (verifyKey?.stamp === stamp) return verifyKey.key
+    if (verifyKey?.stamp === stamp) return verifyKey
     const jwk = readJwk(keyPath)
     if (!jwk || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') return undefined
     const key = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, ALG)
     verifyKey = { stamp, key }
-    return key
+    // Tokens checked against another key are not trusted any more.
+    verified.clear()
+    return verifyKey
+  }
+
+  /** The payload of a token verified before against `keyStamp` and not expired since. */
+  function remembered(token: string, keyStamp: string): Record<string, unknown> | undefined {
+    const hit = verified.get(token)
+    if (!hit) return undefined
+    if (hit.keyStamp === keyStamp && now() < hit.until) return hit.payload
+    verified.delete(token)
+    return undefined
+  }
+
+  function remember(token: string, keyStamp: string, payload: Record<string, unknown>): void {
+    // Only the claims we issue: a token with `nbf` (not ours) is checked every time.
+    if (typeof payload.exp !== 'number' || payload.nbf !== undefined) return
+    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!)
+    verified.set(token, { keyStamp, payload, until: (payload.exp + tolerance) * 1000 })
   }
 
   return {
@@ -213,20 +242,24 @@ export function createTokenAuthority(options: TokenAuthorityOptions): TokenAutho
       }
       const key = await publicKey()
       if (!key) return { ok: false, reason: 'no signing key: issue a token first' }
-      let payload: Record<string, unknown>
-      try {
-        const verified = await jwtVerify(token, key, {
-          algorithms: [ALG],
-          issuer: TOKEN_ISSUER,
-          audience: TOKEN_AUDIENCE,
-          requiredClaims: ['exp', 'iat', 'jti', 'iss', 'aud'],
-          clockTolerance: tolerance,
-          currentDate: new Date(now()),
-        })
-        payload = verified.payload as Record<string, unknown>
-      } catch (e) {
-        return { ok: false, reason: verifyFailure(e) }
+      let checkedPayload = remembered(token, key.stamp)
+      if (!checkedPayload) {
+        try {
+          const checked = await jwtVerify(token, key.key, {
+            algorithms: [ALG],
+            issuer: TOKEN_ISSUER,
+            audience: TOKEN_AUDIENCE,
+            requiredClaims: ['exp', 'iat', 'jti', 'iss', 'aud'],
+            clockTolerance: tolerance,
+            currentDate: new Date(now()),
+          })
+          checkedPayload = checked.payload as Record<string, unknown>
+        } catch (e) {
+          return { ok: false, reason: verifyFailure(e) }
+        }
+        remember(token, key.stamp, checkedPayload)
       }
+      const payload = checkedPayload
       const role = payload.role
       if (role !== 'viewer' && role !== 'metrics') return { ok: false, reason: 'token has no valid role' }
       const record = readRegistry().tokens.find((t) => t.id === payload.jti)

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { get, PLANTED, startApiHarness, type ApiHarness } from './harness.js'
+import { pickEncoding } from '../../src/api/app.js'
 
 let h: ApiHarness
 let viewer: string
@@ -182,6 +183,32 @@ describe('live stream', () => {
   })
 })
 
+describe('security headers', () => {
+  it('every kind of answer carries nosniff, no-referrer and DENY (lists, 304, errors, stream, dashboard)', async () => {
+    const auth = { Authorization: `Bearer ${viewer}` }
+    const etag = (await get(`${h.url}/api/v1/apps`, viewer)).headers.get('etag')!
+    const ac = new AbortController()
+    const answers = [
+      await fetch(`${h.url}/api/v1/apps`, { headers: auth }),
+      await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'gzip' } }),
+      await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'If-None-Match': etag } }),
+      await fetch(`${h.url}/api/v1/apps/whoami`, { headers: auth }),
+      await fetch(`${h.url}/api/v1/apps/nope`, { headers: auth }),
+      await fetch(`${h.url}/api/v1/apps`),
+      await fetch(`${h.url}/api/v1/apps`, { method: 'DELETE', headers: auth }),
+      await fetch(`${h.url}/healthz`),
+      await fetch(`${h.url}/`),
+      await fetch(`${h.url}/api/v1/stream`, { headers: auth, signal: ac.signal }),
+    ]
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 304, 200, 404, 401, 405, 200, 200, 200])
+    for (const r of answers) {
+      expect([r.url, r.headers.get('x-content-type-options'), r.headers.get('referrer-policy'), r.headers.get('x-frame-options')]).toEqual([r.url, 'nosniff', 'no-referrer', 'DENY'])
+    }
+    ac.abort()
+    await Promise.all(answers.map((r) => r.body?.cancel().catch(() => {})))
+  })
+})
+
 describe('compression', () => {
   it('sends large lists gzip-compressed to clients that ask, with the same ETag and content', async () => {
     const plain = await fetch(`${h.url}/api/v1/apps`, { headers: { Authorization: `Bearer ${viewer}`, 'Accept-Encoding': 'identity' } })
@@ -190,5 +217,105 @@ describe('compression', () => {
     expect(plain.headers.get('content-encoding')).toBeNull()
     expect(zipped.headers.get('etag')).toBe(plain.headers.get('etag'))
     expect(await zipped.json()).toEqual(await plain.json())
+  })
+})
+
+describe('content coding', () => {
+  const cases: { name: string; reason: string; given: string | undefined; want: 'br' | 'gzip' | undefined }[] = [
+    { name: 'none', reason: 'a client that asks for nothing gets the plain body', given: undefined, want: undefined },
+    { name: 'browser', reason: 'browsers send gzip, deflate, br: brotli is smaller', given: 'gzip, deflate, br, zstd', want: 'br' },
+    { name: 'curl --compressed', reason: 'gzip alone', given: 'deflate, gzip', want: 'gzip' },
+    { name: 'refused br', reason: 'q=0 means not acceptable', given: 'br;q=0, gzip', want: 'gzip' },
+    { name: 'weights', reason: 'the higher weight wins', given: 'br;q=0.5, gzip;q=0.9', want: 'gzip' },
+    { name: 'wildcard', reason: '* accepts every coding', given: '*', want: 'br' },
+    { name: 'identity only', reason: 'identity is the plain body', given: 'identity', want: undefined },
+    { name: 'garbage weight', reason: 'an unparsable q is not acceptance', given: 'gzip;q=abc', want: undefined },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason}`, () => expect(pickEncoding(c.given)).toBe(c.want))
+  }
+
+  it('sends brotli to clients that prefer it, with the same ETag and content as the plain list', async () => {
+    const auth = { Authorization: `Bearer ${viewer}` }
+    const plain = await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'identity' } })
+    const br = await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'gzip, br' } })
+    expect(br.headers.get('content-encoding')).toBe('br')
+    expect(br.headers.get('vary')).toBe('Accept-Encoding')
+    expect(br.headers.get('etag')).toBe(plain.headers.get('etag'))
+    expect(await br.json()).toEqual(await plain.json())
+  })
+})
+
+describe('compression after a change', () => {
+  it('clients asking at once right after a change all get the new list, compressed once, with one ETag', async () => {
+    const auth = { Authorization: `Bearer ${viewer}` }
+    const before = (await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'br' } })).headers.get('etag')
+    h.reconcile('App', 'whoami', 'stalled')
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': i % 2 ? 'br' : 'gzip' } })),
+    )
+    const plain = await fetch(`${h.url}/api/v1/apps`, { headers: { ...auth, 'Accept-Encoding': 'identity' } })
+    const want = (await plain.json()) as { items: any[] }
+    expect(new Set(answers.map((r) => r.headers.get('etag')))).toEqual(new Set([plain.headers.get('etag')]))
+    expect(plain.headers.get('etag')).not.toBe(before)
+    expect(answers.map((r) => r.headers.get('content-encoding'))).toEqual(answers.map((_, i) => (i % 2 ? 'br' : 'gzip')))
+    for (const r of answers) expect(await r.json()).toEqual(want)
+    expect(want.items.find((o: any) => o.metadata.name === 'whoami').status.phase).toBe('Stalled')
+    h.reconcile('App', 'whoami', 'success', { ip: '10.44.0.10', urls: ['https://whoami.home.arpa'] })
+  })
+})
+
+describe('pages (limit and continue)', () => {
+  type Page = { kind: string; metadata: { continue?: string; remainingItemCount?: number }; items: { metadata: { name: string } }[] }
+  async function walk(query: string, limit: number): Promise<{ names: string[]; pages: Page[] }> {
+    const pages: Page[] = []
+    let token: string | undefined
+    do {
+      const r = await get(`${h.url}/api/v1/apps?limit=${limit}${query}${token ? `&continue=${token}` : ''}`, viewer)
+      expect(r.status).toBe(200)
+      pages.push(r.body)
+      token = r.body.metadata.continue
+    } while (token && pages.length < 100)
+    return { names: pages.flatMap((p) => p.items.map((o) => o.metadata.name)), pages }
+  }
+
+  it('walks the whole list in name order, one page at a time, with the count still to come', async () => {
+    const full = (await get(`${h.url}/api/v1/apps`, viewer)).body
+    const { names, pages } = await walk('', 2)
+    expect(names).toEqual(full.items.map((o: any) => o.metadata.name))
+    expect(pages.length).toBe(Math.ceil(names.length / 2))
+    expect(pages.map((p) => p.metadata.remainingItemCount ?? 0)).toEqual(pages.map((_, i) => Math.max(0, names.length - 2 * (i + 1))))
+    expect(pages[0]!.kind).toBe('AppList')
+    // A page is the same objects as the full list shows.
+    expect(pages[0]!.items).toEqual(full.items.slice(0, 2))
+  })
+
+  it('pages a selected list too, and a page larger than the list is the whole list without continue', async () => {
+    const selected = (await get(`${h.url}/api/v1/apps?fieldSelector=status.ready=false`, viewer)).body.items.map((o: any) => o.metadata.name)
+    expect(selected.length).toBeGreaterThan(1)
+    expect((await walk('&fieldSelector=status.ready=false', 1)).names).toEqual(selected)
+    const all = await get(`${h.url}/api/v1/apps?limit=10000`, viewer)
+    expect(all.body.metadata).toEqual({})
+    expect(all.body.items.length).toBe(h.set.apps.length)
+  })
+
+  it('refuses a bad limit or a continue token it did not give, with 400 in the error shape', async () => {
+    const bad = ['limit=0', 'limit=abc', 'limit=10001', 'limit=-1', 'continue=abc', 'limit=2&continue=not-ours', `limit=2&continue=${Buffer.from('{"v":2}').toString('base64url')}`]
+    for (const q of bad) {
+      const r = await get(`${h.url}/api/v1/apps?${q}`, viewer)
+      expect([q, r.status, r.body.error?.code]).toEqual([q, 400, 'BadRequest'])
+    }
+  })
+
+  it('a page has its own ETag and answers 304 until the list changes', async () => {
+    const first = await get(`${h.url}/api/v1/apps?limit=2`, viewer)
+    const etag = first.headers.get('etag')!
+    expect(etag).not.toBe((await get(`${h.url}/api/v1/apps`, viewer)).headers.get('etag'))
+    expect((await get(`${h.url}/api/v1/apps?limit=2`, viewer, { 'If-None-Match': etag })).status).toBe(304)
+    const firstName = first.body.items[0].metadata.name
+    h.reconcile('App', firstName, 'waiting')
+    const after = await get(`${h.url}/api/v1/apps?limit=2`, viewer, { 'If-None-Match': etag })
+    expect(after.status).toBe(200)
+    expect(after.body.items[0].status.phase).toBe('Progressing')
   })
 })

@@ -3,7 +3,9 @@
  * refused with 401 by a real server, and a metrics token reads only /metrics.
  */
 import { createHmac, generateKeyPairSync } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT, importJWK, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -134,3 +136,61 @@ describe('roles and revocation', () => {
   })
 })
 
+
+describe('remembered tokens', () => {
+  // A verified token is remembered by its exact text so requests skip the signature check; none
+  // of that may let a token live longer or survive its key or its record.
+  let dir: string
+  let clock: number
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'proximity-token-cache-'))
+  })
+  afterAll(async () => rm(dir, { recursive: true, force: true }))
+  const authority = (sub: string) => createTokenAuthority({ configDir: join(dir, sub), now: () => clock, clockToleranceSec: 30 })
+
+  it('still expires at exp plus the skew', async () => {
+    clock = Date.parse('2026-01-01T00:00:00Z')
+    const a = authority('expiry')
+    const { token } = await a.issue({ role: 'viewer', ttlMs: 60_000 })
+    expect((await a.verify(token)).ok).toBe(true)
+    clock += 60_000 + 29_000
+    expect((await a.verify(token)).ok).toBe(true)
+    clock += 1_000
+    expect(await a.verify(token)).toEqual({ ok: false, reason: 'token expired' })
+  })
+
+  it('is refused once revoked, and after its record is gone', async () => {
+    clock = Date.parse('2026-01-01T00:00:00Z')
+    const a = authority('revoked')
+    const first = await a.issue({ role: 'viewer', ttlMs: 3600_000 })
+    expect((await a.verify(first.token)).ok).toBe(true)
+    authority('revoked').revoke(first.record.id)
+    expect(await a.verify(first.token)).toEqual({ ok: false, reason: 'token revoked' })
+    const second = await a.issue({ role: 'metrics', ttlMs: 3600_000 })
+    expect((await a.verify(second.token)).ok).toBe(true)
+    rmSync(join(dir, 'revoked', 'api-tokens.json'))
+    expect(await a.verify(second.token)).toEqual({ ok: false, reason: 'unknown token' })
+  })
+
+  it('is forgotten when the signing key is replaced', async () => {
+    clock = Date.parse('2026-01-01T00:00:00Z')
+    const a = authority('rekeyed')
+    const old = await a.issue({ role: 'viewer', ttlMs: 3600_000 })
+    expect((await a.verify(old.token)).ok).toBe(true)
+    rmSync(join(dir, 'rekeyed', 'api-signing-key.jwk'))
+    const fresh = await a.issue({ role: 'viewer', ttlMs: 3600_000 })
+    expect(await a.verify(old.token)).toEqual({ ok: false, reason: 'bad token signature' })
+    expect((await a.verify(fresh.token)).ok).toBe(true)
+  })
+
+  it('keeps at most verifiedCacheSize tokens and checks the others again', async () => {
+    clock = Date.parse('2026-01-01T00:00:00Z')
+    const a = createTokenAuthority({ configDir: join(dir, 'bounded'), now: () => clock, verifiedCacheSize: 2 })
+    const issued = [await a.issue({ role: 'viewer', ttlMs: 3600_000 }), await a.issue({ role: 'viewer', ttlMs: 3600_000 }), await a.issue({ role: 'viewer', ttlMs: 3600_000 })]
+    for (const t of issued) expect((await a.verify(t.token)).ok).toBe(true)
+    // The first one was dropped from memory; it must still verify in full (and fail in full when tampered).
+    expect((await a.verify(issued[0]!.token)).ok).toBe(true)
+    const [head, body] = issued[0]!.token.split('.')
+    expect(await a.verify(`${head}.${body}.${issued[1]!.token.split('.')[2]}`)).toEqual({ ok: false, reason: 'bad token signature' })
+  })
+})
