@@ -55,7 +55,7 @@ async function serveFixture(n: number): Promise<void> {
         '    compose:',
         '      services:',
         `        web: {image: "nginx:1.27", ports: ["${8000 + (i % 1000)}:80"]}`,
-        '  expose: [{port: 80}]',
+        `  network: {bridge: vmbr0, ip: "10.1.${i >> 7}.${(i & 127) + 1}/16", gateway: 10.1.255.254}`,
       ].join('\n'),
     )
   }
