@@ -81,8 +81,8 @@ describe('App addresses in status and in the API', () => {
   it('records the address a DHCP guest reports once it is created, and shows it in the API', async () => {
     const o = await h.applyUntilReady(dhcp)
     expect(o.result?.ready).toBe(true)
-    const vmid = Number(h.store.getStatus('App/dhcp-web')?.inventory?.vmid)
-    const nics = await h.pve.lxcInterfaces('pve', vmid)
+    const inv = h.store.getStatus('App/dhcp-web')?.inventory
+    const nics = await h.pve.lxcInterfaces(String(inv?.node), Number(inv?.vmid))
     const reported = nics.find((n) => n.name === 'eth0')?.inet?.split('/')[0]
     expect(reported).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
     // No http health check: no port is assumed to be a web page.
