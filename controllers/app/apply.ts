@@ -12,6 +12,7 @@ import type { ControllerContext, Inventory, Result } from '../../src/runtime/con
 import { StalledError, WaitingError } from '../../src/runtime/errors.js'
 import { audited, read, waitTask } from '../shared/call.js'
 import { addHaResource, createGuest, guestRef, haStateFor, haTarget, rebootGuest, removeHaResource, setFeatures, setHaState, shutdownGuest, startGuest, type GuestRef } from '../lxc/index.js'
+import { addressPatch, type AddressLookup } from './address.js'
 import { appIdentity, appLan, createParams, desiredDescription, desiredGuest } from './desired.js'
 import { deployProject, ensureDocker, readExistingEnv } from './docker.js'
 import { HA_KEY } from './ha.js'
@@ -39,6 +40,8 @@ interface Run {
   extra: AppStatusExtra
   vmid: number
   node: string
+  /** When the guest may be asked for its address (address.ts); `always` unless a pass says otherwise. */
+  lookup?: AddressLookup
 }
 
 const inventory = (r: Run): Inventory => ({ vmid: r.vmid, node: r.node })
@@ -109,6 +112,8 @@ async function act(ctx: ControllerContext, app: AppManifest, a: AppAction, d: Ac
       const run = runOn(ctx, app, key, extra, d)
       await ctx.store.clearPendingCreate(key)
       if (d.checkedAt !== undefined) run.extra = { ...run.extra, lastDeepCheckAt: d.checkedAt }
+      // A steady pass never asks the guest; a deep check (config read anyway) asks when unknown.
+      run.lookup = d.checkedAt !== undefined ? 'if-unknown' : 'never'
       return ready(run, [])
     }
     case 'write-marker':
@@ -403,8 +408,10 @@ async function finish(run: Run, done: string[]): Promise<Result> {
   return ready(run, done)
 }
 
-function ready(run: Run, done: string[]): Result {
+/** The Ready result, with the app's addresses (address.ts) recorded in the status extra. */
+async function ready(run: Run, done: string[]): Promise<Result> {
   const stopped = run.app.spec.state === 'stopped'
+  run.extra = { ...run.extra, ...(await addressPatch(run.ctx, run.app, run, run.extra, run.lookup ?? 'always')) }
   return {
     ready: true,
     reason: 'Succeeded',

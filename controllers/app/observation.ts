@@ -33,6 +33,10 @@ export interface AppStatusExtra extends GuestMemory {
   haCreated?: boolean
   /** A replacement of the guest in flight (replace.ts): finished or undone by the next attempt. */
   replacing?: Replacement
+  /** Where the app is reached (address.ts): its IPv4 address when known. Shown by the API. */
+  ip?: string
+  /** The URLs of its published ports (address.ts). Shown by the API. */
+  urls?: string[]
 }
 
 /** The App's guest as observed (see ObservedGuest in controllers/lxc). */

@@ -69,7 +69,7 @@ export interface ReplaceHooks {
   /** Installs docker, pushes compose and .env into `g` and runs `up`; records the deploy. */
   deploy(g: GuestRef): Promise<void>
   /** The Ready result for the run's guest (marker already written). */
-  ready(done: string[]): Result
+  ready(done: string[]): Promise<Result>
   /** Health timeout of a deploy. */
   healthTimeoutMs: number
 }

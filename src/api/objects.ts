@@ -23,6 +23,10 @@ export interface ApiObjectStatus {
   observedGeneration?: number
   conditions: Condition[]
   inventory?: Record<string, unknown>
+  /**
+   * Apps: where the app is reached, as the App controller recorded it (`extra.ip`, `extra.urls`,
+   * derived by src/model/app-address.ts, the rules `get apps` shows too).
+   */
   addresses?: { ip?: string; urls?: string[] }
   lastAppliedRevision?: string
   lastAttemptedRevision?: string

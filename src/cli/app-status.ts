@@ -4,44 +4,34 @@
  * says about its guest, and whether the stored status can still be trusted. Pure.
  */
 import { hasManagedTag } from '../model/marker.js'
-import type { AppManifest, ApplianceManifest, ManifestSet } from '../model/types.js'
+import { deriveAppAddress, type AppAddress } from '../model/app-address.js'
+import type { AppManifest, ManifestSet } from '../model/types.js'
 import type { ClusterGuest } from '../providers/proxmox/types.js'
 import type { ObjectStatus } from '../store/types.js'
 import { SOURCE_KEY } from '../engine/source-status.js'
 
-/** An app's addresses: its IP (when known) and one URL per exposed port. */
-export interface AppAddress {
-  ip?: string
-  urls: string[]
-}
+export type { AppAddress } from '../model/app-address.js'
 
 /**
- * The addresses of App `name`: the IP the App or its Appliance recorded (the LAN address the
- * appliance leased), else the static IP of its manifest; URLs through the appliance's proxy
- * (`https://<host>.<domain>`, `http://` for `tls: none`) for LAN apps, `http://<ip>:<port>` for
- * apps on a plain bridge. `reported` is the address the running guest reported (`interfaces`),
- * used last. Unknown parts are left out, never guessed.
+ * The addresses of App `name`, derived as the App controller derives the ones it records in the
+ * status (src/model/app-address.ts), so `get`, `describe` and the API agree: the static IP,
+ * else the LAN address its Appliance leased, else the address its guest reported (`reported`,
+ * a live `interfaces` read, else the one the controller recorded). Without a manifest, what the
+ * status recorded. Unknown parts are left out, never guessed.
  */
 export function appAddress(name: string, status: ObjectStatus | undefined, set: ManifestSet | undefined, appliances: ObjectStatus[], reported?: string): AppAddress {
   const app: AppManifest | undefined = set?.apps.find((a) => a.metadata.name === name)
-  const applianceName = app?.spec.network.appliance
-  const applianceStatus = appliances.find((s) => s.name === applianceName) ?? appliances.find((s) => typeof (s.extra?.addresses as Record<string, unknown> | undefined)?.[name] === 'string')
-  const fromStatus = typeof status?.extra?.ip === 'string' ? status.extra.ip : undefined
-  const leased = (applianceStatus?.extra?.addresses as Record<string, string> | undefined)?.[name]
-  const fixed = app && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(app.spec.network.ip) ? app.spec.network.ip.split('/')[0] : undefined
-  const ip = fromStatus ?? leased ?? fixed ?? reported
-  const recorded = Array.isArray(status?.extra?.urls) ? (status.extra.urls as unknown[]).filter((u): u is string => typeof u === 'string') : []
-  if (recorded.length > 0 || !app) return { ...(ip ? { ip } : {}), urls: recorded }
-  const appliance: ApplianceManifest | undefined = set?.appliances.find((a) => a.metadata.name === applianceName)
-  const urls: string[] = []
-  for (const x of app.spec.expose) {
-    if (applianceName) {
-      if (!appliance) continue
-      const host = x.host ?? name
-      urls.push(`${x.tls === 'none' ? 'http' : 'https'}://${host.includes('.') ? host : `${host}.${appliance.spec.dns.domain}`}`)
-    } else if (ip) urls.push(`http://${ip}:${x.port}`)
+  const recordedIp = typeof status?.extra?.ip === 'string' ? status.extra.ip : undefined
+  if (!app) {
+    const urls = Array.isArray(status?.extra?.urls) ? (status.extra.urls as unknown[]).filter((u): u is string => typeof u === 'string') : []
+    const anyLease = appliances.map((s) => (s.extra?.addresses as Record<string, unknown> | undefined)?.[name]).find((x): x is string => typeof x === 'string')
+    const ip = recordedIp ?? anyLease
+    return { ...(ip ? { ip } : {}), urls }
   }
-  return { ...(ip ? { ip } : {}), urls }
+  const applianceName = app.spec.network.appliance
+  const applianceStatus = appliances.find((s) => s.name === applianceName)
+  const leased = (applianceStatus?.extra?.addresses as Record<string, unknown> | undefined)?.[name]
+  return deriveAppAddress(app, set, { ...(typeof leased === 'string' ? { leased } : applianceName && recordedIp ? { leased: recordedIp } : {}), ...((reported ?? recordedIp) ? { reported: reported ?? recordedIp } : {}) })
 }
 
 /** `10.0.3.12 https://web.home.arpa` (or `<none>` as the table prints empty cells). */

@@ -53,6 +53,9 @@ describe('dashboard', () => {
     expect(page.url()).not.toContain(token)
     expect(requested.some((u) => u.includes(token))).toBe(false)
     expect(await page.textContent('#count-ready')).toBe('1')
+    // The address the App controller records (status.addresses): its IP and a link per URL.
+    expect(await page.textContent('#apps-table tr[data-app="whoami"]')).toContain('10.44.0.10')
+    expect(await page.getAttribute('#apps-table tr[data-app="whoami"] a[href^="https://"]', 'href')).toBe('https://whoami.home.arpa')
 
     await page.goto(`${h.url}/#/apps`)
     await page.waitForSelector('#apps-table tr[data-app="secretive"]')

@@ -59,12 +59,24 @@ describe('staleReason', () => {
 
 describe('appAddress', () => {
   const app = (spec: Partial<AppManifest['spec']>): AppManifest =>
-    ({ kind: 'App', metadata: { name: 'web' }, spec: { network: { ip: 'dhcp' }, expose: [], ...spec } }) as unknown as AppManifest
+    ({ kind: 'App', metadata: { name: 'web' }, spec: { network: { ip: 'dhcp' }, expose: [], source: { compose: { services: {} } }, ...spec } }) as unknown as AppManifest
   const appliance = { kind: 'Appliance', metadata: { name: 'lan' }, spec: { dns: { domain: 'home.arpa' } } } as unknown as ApplianceManifest
   const set = (a: AppManifest): ManifestSet => ({ apps: [a], appliances: [appliance], backupPolicies: [], restores: [], roots: [] })
   const lanStatus = status({ key: 'Appliance/lan', kind: 'Appliance', name: 'lan', extra: { addresses: { web: '10.0.3.12' } } })
   const cases = [
-    { name: 'static on a bridge', reason: 'the manifest\'s address and a URL per exposed port', given: { a: app({ network: { bridge: 'vmbr0', ip: '192.168.1.50/24' }, expose: [{ port: 8080, tls: 'none' }] }), appliances: [] }, want: { ip: '192.168.1.50', urls: ['http://192.168.1.50:8080'] } },
+    {
+      name: 'static on a bridge',
+      reason: 'the manifest\'s address, and a URL only for the published port its http health check answers on',
+      given: { a: app({ network: { bridge: 'vmbr0', ip: '192.168.1.50/24' }, source: { compose: { services: { web: { ports: ['8080:80', '5432:5432'] } } } }, health: { http: { port: 8080, path: '/', expectStatus: 200 }, timeout: 1000 } }), appliances: [] },
+      want: { ip: '192.168.1.50', urls: ['http://192.168.1.50:8080'] },
+    },
+    {
+      name: 'health port not published',
+      reason: 'a port reachable only inside the guest (or bound to one address) is no URL for anyone else',
+      given: { a: app({ network: { bridge: 'vmbr0', ip: '192.168.1.50/24' }, source: { compose: { services: { web: { ports: ['127.0.0.1:8080:80', '80'] } } } }, health: { http: { port: 8080, path: '/', expectStatus: 200 }, timeout: 1000 } }), appliances: [] },
+      want: { ip: '192.168.1.50', urls: [] },
+    },
+    { name: 'expose off the appliance', reason: 'a catalog default expose without an appliance publishes nothing, so it gives no URL', given: { a: app({ network: { bridge: 'vmbr0', ip: '192.168.1.50/24' }, expose: [{ port: 8080, tls: 'none' }] }), appliances: [] }, want: { ip: '192.168.1.50', urls: [] } },
     { name: 'dhcp on a bridge', reason: 'an unknown address is left out, never guessed', given: { a: app({ expose: [{ port: 80, tls: 'none' }] }), appliances: [] }, want: { urls: [] } },
     {
       name: 'on the appliance LAN',
@@ -78,6 +90,11 @@ describe('appAddress', () => {
       expect(appAddress('web', status(), set(c.given.a), c.given.appliances)).toEqual(c.want)
     })
   }
+  it('dhcp on a bridge: the address the controller recorded, unless the guest reports another live', () => {
+    const recorded = status({ extra: { ip: '10.10.0.7', urls: [] } })
+    expect(appAddress('web', recorded, set(app({})), [])).toEqual({ ip: '10.10.0.7', urls: [] })
+    expect(appAddress('web', recorded, set(app({})), [], '10.10.0.9')).toEqual({ ip: '10.10.0.9', urls: [] })
+  })
   it('without manifests, the appliance status still gives the IP', () => {
     expect(appAddress('web', status(), undefined, [lanStatus])).toEqual({ ip: '10.0.3.12', urls: [] })
   })

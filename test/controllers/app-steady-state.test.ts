@@ -38,7 +38,8 @@ describe('App steady-state budget (DESIGN §8): one API read per pass, no SSH, f
         history: [],
         createdAt: now,
         updatedAt: now,
-        extra: { appliedSpecHash: a.specHash, healthy: true, lastDeepCheckAt: h.ctx.now() },
+        // The address the guest reported when it was created (a deep check then reads no more than the config).
+        extra: { appliedSpecHash: a.specHash, healthy: true, lastDeepCheckAt: h.ctx.now(), ip: `10.10.0.${i + 2}`, urls: [] },
       })
     })
   }

@@ -95,6 +95,12 @@ describe('Appliance convergence on the sandbox: LAN bridge, guest, files, servic
     expect(String(d.config.net0)).toContain('ip=10.44.0.20/24')
     expect(String(d.config.net0)).toContain('gw=10.44.0.1')
     expect(d.config.nameserver).toBe('10.44.0.1')
+    // Each App's status records its address: web its DHCP reservation on the LAN and the URL of
+    // its exposed port through the proxy, db its static address.
+    const lease = (h.store.getStatus('Appliance/edge')!.extra as { addresses: Record<string, string> }).addresses.web
+    expect(lease).toMatch(/^10\.44\.0\.\d+$/)
+    expect(h.store.getStatus('App/web')?.extra).toMatchObject({ ip: lease, urls: ['http://web.home.arpa'] })
+    expect(h.store.getStatus('App/db')?.extra).toMatchObject({ ip: '10.44.0.20', urls: [] })
     // At its next full check the appliance sees web's lease and reaches it through the proxy.
     h.advance(APPLIANCE_CHECK_INTERVAL_MS)
     const out = await h.reconcileAppliance(edge)

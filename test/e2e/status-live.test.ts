@@ -11,9 +11,12 @@ import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox
 import type { RunningSimulator } from '../../src/sim/types.js'
 import { appYaml, runCli, startSim, tempDir, writeClusterManifest } from './helpers.js'
 
-/** An App on the plain bridge with a static address (expose needs an Appliance, so no URL). */
+/** Its http health check on the port compose publishes: the one port the address gives a URL for. */
+const httpHealth = (yaml: string): string => yaml.replace('    tcp: {port: 80}', '    http: {port: 80, path: /}')
+
+/** An App on the plain bridge with a static address and an http health check on its published port. */
 const staticApp = (name: string, ip: string): string =>
-  appYaml(name).replace('  health:', ['  network:', '    bridge: vmbr0', `    ip: ${ip}/24`, '    gateway: 10.20.0.1', '  health:'].join('\n'))
+  httpHealth(appYaml(name)).replace('  health:', ['  network:', '    bridge: vmbr0', `    ip: ${ip}/24`, '    gateway: 10.20.0.1', '  health:'].join('\n'))
 
 /** The table row of `name`, split into cells (three spaces or more separate columns). */
 const row = (table: string, name: string): Record<string, string> => {
@@ -37,7 +40,7 @@ describe('get apps against a real target', () => {
     await mkdir(join(work.dir, 'apps'))
     await writeFile(join(work.dir, 'apps', 'web.yaml'), staticApp('web', '10.20.0.50'))
     await writeFile(join(work.dir, 'apps', 'api.yaml'), staticApp('api', '10.20.0.51'))
-    await writeFile(join(work.dir, 'apps', 'dyn.yaml'), appYaml('dyn'))
+    await writeFile(join(work.dir, 'apps', 'dyn.yaml'), httpHealth(appYaml('dyn')))
     target = ['-f', cluster, '-f', join(work.dir, 'apps')]
     const r = await runCli(['apply', ...target], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
@@ -52,21 +55,23 @@ describe('get apps against a real target', () => {
     sim.log.clear()
     const r = await runCli(['get', 'apps', ...target], { cwd: work.dir })
     expect(r.code, r.stderr).toBe(0)
-    // the snapshot, plus one interfaces read for the only app whose address only its guest knows
-    expect(sim.log.entries().map((e) => `${e.method} ${e.path}`)).toEqual(['GET /cluster/resources', `GET /nodes/pve/lxc/${vmidOf('dyn')}/interfaces`])
+    // the snapshot only: the DHCP app's address was recorded by apply (its guest reported it then)
+    expect(sim.log.entries().map((e) => `${e.method} ${e.path}`)).toEqual(['GET /cluster/resources'])
     const web = row(r.stdout, 'web')
-    expect(web).toMatchObject({ READY: 'True', STATUS: 'Succeeded', STATE: 'running', VMID: String(vmidOf('web')), ADDRESS: '10.20.0.50' })
+    expect(web).toMatchObject({ READY: 'True', STATUS: 'Succeeded', STATE: 'running', VMID: String(vmidOf('web')), ADDRESS: '10.20.0.50 http://10.20.0.50:80' })
     expect(web.OBSERVED).toMatch(/^\d+s$/)
-    expect(row(r.stdout, 'dyn').ADDRESS).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+    expect(row(r.stdout, 'dyn').ADDRESS).toMatch(/^(\d+\.\d+\.\d+\.\d+) http:\/\/\1:80$/)
   })
 
-  it('-o wide adds the revision and asks DHCP guests for their address too', async () => {
+  it('-o wide adds the revision and shows the address a DHCP guest reported', async () => {
     sim.log.clear()
     const r = await runCli(['get', 'apps', '-o', 'wide', ...target], { cwd: work.dir })
     expect(r.code, r.stderr).toBe(0)
-    expect(sim.log.entries().map((e) => `${e.method} ${e.path}`)).toEqual(['GET /cluster/resources', `GET /nodes/pve/lxc/${vmidOf('dyn')}/interfaces`])
+    expect(sim.log.entries().map((e) => `${e.method} ${e.path}`)).toEqual(['GET /cluster/resources'])
+    const nics = await pve.lxcInterfaces('pve', vmidOf('dyn'))
+    expect(row(r.stdout, 'dyn').ADDRESS).toBe(`${nics.find((n) => n.name === 'eth0')?.inet?.split('/')[0]} http://${nics.find((n) => n.name === 'eth0')?.inet?.split('/')[0]}:80`)
     const dyn = row(r.stdout, 'dyn')
-    expect(dyn.ADDRESS).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+    expect(dyn.ADDRESS).toMatch(/^(\d+\.\d+\.\d+\.\d+) http:\/\/\1:80$/)
     expect(dyn.REVISION).not.toBe('')
   })
 
@@ -77,8 +82,8 @@ describe('get apps against a real target', () => {
     expect(sim.log.entries()).toEqual([])
     expect(r.stderr).toContain('notice: not observed live')
     // the files of the last apply still give the addresses
-    expect(row(r.stdout, 'web')).toMatchObject({ READY: 'True', STATE: '<unknown>', ADDRESS: '10.20.0.50' })
-    expect(row(r.stdout, 'dyn')).toMatchObject({ READY: 'True', STATE: '<unknown>', ADDRESS: '<none>' })
+    expect(row(r.stdout, 'web')).toMatchObject({ READY: 'True', STATE: '<unknown>', ADDRESS: '10.20.0.50 http://10.20.0.50:80' })
+    expect(row(r.stdout, 'dyn').ADDRESS).toMatch(/^(\d+\.\d+\.\d+\.\d+) http:\/\/\1:80$/)
   })
 
   it('shows the recorded status with the reason when the live read fails', async () => {
@@ -101,7 +106,7 @@ describe('get apps against a real target', () => {
     expect(row(r.stdout, 'web')).toMatchObject({ READY: 'Unknown', STATUS: `Stale: guest ${vmid} is stopped, recorded running`, STATE: 'stopped' })
     expect(row(r.stdout, 'api')).toMatchObject({ READY: 'True', STATE: 'running' })
     const json = JSON.parse((await runCli(['get', 'apps', 'web', '-o', 'json', ...target], { cwd: work.dir })).stdout) as { observation: Record<string, unknown> }
-    expect(json.observation).toMatchObject({ live: { state: 'stopped', node: 'pve', vmid }, stale: expect.stringContaining('is stopped'), address: { ip: '10.20.0.50', urls: [] } })
+    expect(json.observation).toMatchObject({ live: { state: 'stopped', node: 'pve', vmid }, stale: expect.stringContaining('is stopped'), address: { ip: '10.20.0.50', urls: ['http://10.20.0.50:80'] } })
     const d = await runCli(['describe', 'app', 'web', ...target], { cwd: work.dir })
     expect(d.stdout).toMatch(/^Observed: +\S+ \(\d+s ago\), stale: guest \d+ is stopped/m)
     expect(d.stdout).toMatch(/^Live State: +stopped on pve \(read \d+s ago from \/cluster\/resources\)$/m)

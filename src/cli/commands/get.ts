@@ -116,9 +116,9 @@ export function registerGet(program: Command, ctx: CliContext): void {
         '/cluster/resources): STATE is what Proxmox says now (running, stopped, gone), OBSERVED how\n' +
         'long ago the status was recorded, and a status the live read contradicts (guest stopped,\n' +
         'deleted or moved behind Proximity\'s back, sandbox reset) or that the daemon\'s last resync\n' +
-        'did not renew is marked Stale. ADDRESS is the app\'s IP and the URL of each exposed port;\n' +
-        'a DHCP app on a plain bridge is asked for its address (one read per guest, the first 10\n' +
-        'of them; -o wide asks every one).\n' +
+        'did not renew is marked Stale. ADDRESS is the app\'s IP and URLs as the status API shows\n' +
+        'them (status.addresses); a DHCP app on a plain bridge whose address is not recorded yet is\n' +
+        'asked for it (one read per guest, the first 10 of them; -o wide asks every one).\n' +
         '--no-refresh reads only the local state. The target is the Cluster manifest among the -f\n' +
         'inputs (else the files the last apply recorded), else PROXIMITY_ENDPOINT, else the sandbox.\n' +
         'An unknown NAME exits 1.',
