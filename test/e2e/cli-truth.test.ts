@@ -203,7 +203,7 @@ describe('destructive changes ask first', () => {
     expect(guestsByApp(sim).has('b')).toBe(false)
   }, 120_000)
 
-  it('--auto-approve (and --yes) skip the question without a terminal', async () => {
+  it('--auto-approve, like --yes above, skips the question without a terminal', async () => {
     await write(['a', 'd'])
     const r = await runCli(['apply', '--prune', '--auto-approve', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
