@@ -32,9 +32,9 @@ export interface ProgressOptions {
   verbose?: boolean
   /** On a TTY, redraw this often so elapsed times tick while nothing else changes; 0 disables. @default 1000 */
   tickMs?: number
-  /** Terminal height. @default stream.rows, else 24 */
+  /** Terminal height. @default stream.rows, else (unknown or 0) 24 */
   rows?: number
-  /** Terminal width; longer rows are cut so a wrapped line never breaks the redraw. @default stream.columns, else 80 */
+  /** Terminal width; longer rows are cut so a wrapped line never breaks the redraw. @default stream.columns, else (unknown or 0) 80 */
   columns?: number
 }
 
@@ -107,7 +107,8 @@ function createTtyProgress(stream: Writable, opts: ProgressOptions): ProgressRep
     timer = undefined
     lastDraw = now()
     // Keep the frame inside the terminal: with many objects, finished rows collapse into a count.
-    const max = Math.max(3, (opts.rows ?? (stream as { rows?: number }).rows ?? 24) - 2)
+    // A pseudo-terminal without a size reports 0 rows and columns: treat that as unknown.
+    const max = Math.max(3, (opts.rows ?? ((stream as { rows?: number }).rows || 24)) - 2)
     let visible: Row[] = rows
     let summary: string | undefined
     if (rows.length > max) {
@@ -117,7 +118,7 @@ function createTtyProgress(stream: Writable, opts: ProgressOptions): ProgressRep
       summary = `… ${rows.length - active.length - failed} done, ${failed} failed, ${active.length - visible.length} more in progress`
     }
     const width = Math.max(8, ...visible.map((r) => label(r.key).length))
-    const cols = Math.max(20, opts.columns ?? (stream as { columns?: number }).columns ?? 80) - 1
+    const cols = Math.max(20, opts.columns ?? ((stream as { columns?: number }).columns || 80)) - 1
     const fit = (line: string): string => ([...line].length > cols ? `${[...line].slice(0, cols - 1).join('')}…` : line)
     let frame = drawn > 0 ? `\x1b[${drawn}A` : ''
     for (const r of visible) {

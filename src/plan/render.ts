@@ -135,11 +135,8 @@ export function renderPlan(plan: Plan, opts: RenderPlanOptions = {}): string {
   const notReady = opts.notReady ?? []
   const orphans = opts.orphans ?? []
   if (acting.length === 0) {
-    if (notReady.length === 0 && orphans.length === 0) {
-      lines.push(paint(color, 'bold', 'No changes.') + ' Your cluster matches the manifests.')
-      return `${lines.join('\n')}\n`
-    }
-    lines.push(...attentionLines(notReady, orphans, color, true))
+    if (notReady.length === 0 && orphans.length === 0) lines.push(paint(color, 'bold', 'No changes.') + ' Your cluster matches the manifests.')
+    else lines.push(...attentionLines(notReady, orphans, color, true))
     return `${lines.join('\n')}\n`
   }
   lines.push('Resource actions are indicated with the following symbols:')

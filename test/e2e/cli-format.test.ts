@@ -100,6 +100,18 @@ describe('progress', () => {
   })
 })
 
+describe('progress on a pseudo-terminal without a size', () => {
+  it('treats 0 columns as unknown (80) instead of cutting every row to nothing', () => {
+    const s = Object.assign(new PassThrough(), { columns: 0, rows: 0 })
+    let text = ''
+    s.on('data', (d: Buffer) => (text += d.toString()))
+    const p = createProgress(s, { tty: true, redrawMs: 0, tickMs: 0, now: () => NOW })
+    p.update('App/web', 'installing', 'docker')
+    p.finish()
+    expect(text).toMatch(/• web\s+installing\s+0s   docker\n/)
+  })
+})
+
 describe('formatElapsed', () => {
   const cases = [
     { name: 'seconds', reason: 'most objects take under a minute', ms: 42_900, want: '42s' },

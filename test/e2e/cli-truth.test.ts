@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { RunningSimulator } from '../../src/sim/types.js'
+import type { RunningSimulator, SimulatorOptions } from '../../src/sim/types.js'
 import { packageRoot } from '../../src/model/paths.js'
 import { appYaml, buildCli, clusterChanges, guestsByApp, runCli, startSim, tempDir, testHomeDir, writeClusterManifest, type CliRun } from './helpers.js'
 
@@ -34,6 +34,30 @@ function sickYaml(name: string): string {
   ].join('\n')
 }
 
+/** A running simulator and a scratch folder holding its Cluster manifest and an empty apps folder. */
+interface SimWorkspace {
+  sim: RunningSimulator
+  work: Awaited<ReturnType<typeof tempDir>>
+  /** The apps folder (`<work>/apps`). */
+  apps: string
+  /** `-f apps -f cluster --state-dir <work>/state`. */
+  args: string[]
+}
+
+async function simWorkspace(opts: SimulatorOptions = {}): Promise<SimWorkspace> {
+  const sim = await startSim(opts)
+  const work = await tempDir()
+  const clusterDir = await writeClusterManifest(work.dir, sim)
+  const apps = join(work.dir, 'apps')
+  await mkdir(apps, { recursive: true })
+  return { sim, work, apps, args: ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')] }
+}
+
+async function closeWorkspace(w: SimWorkspace | undefined): Promise<void> {
+  await w?.sim.stop()
+  await w?.work.cleanup()
+}
+
 describe('no -f: plan, apply and validate refuse alike', () => {
   let work: Awaited<ReturnType<typeof tempDir>>
   beforeAll(async () => {
@@ -55,24 +79,20 @@ describe('no -f: plan, apply and validate refuse alike', () => {
 })
 
 describe('"No changes" only when true', () => {
+  let ws: SimWorkspace | undefined
   let sim: RunningSimulator
-  let work: Awaited<ReturnType<typeof tempDir>>
+  let work: SimWorkspace['work']
   let args: string[]
   let apps: string
 
   beforeAll(async () => {
-    sim = await startSim()
-    work = await tempDir()
-    const clusterDir = await writeClusterManifest(work.dir, sim)
-    apps = join(work.dir, 'apps')
-    await mkdir(apps, { recursive: true })
+    ws = await simWorkspace()
+    ;({ sim, work, apps, args } = ws)
     await writeFile(join(apps, 'apps.yaml'), `${sickYaml('web')}---\n${appYaml('old')}`)
-    args = ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
     expect(sim.endpoint).toMatch(/^https:/)
   })
   afterAll(async () => {
-    await sim.stop()
-    await work.cleanup()
+    await closeWorkspace(ws)
   })
 
   it('apply of an app that fails its health gate exits 1 naming the failure', async () => {
@@ -151,28 +171,24 @@ async function runOnTty(argv: string[], o: { cwd: string; answer?: string }): Pr
 }
 
 describe('destructive changes ask first', () => {
+  let ws: SimWorkspace | undefined
   let sim: RunningSimulator
-  let work: Awaited<ReturnType<typeof tempDir>>
+  let work: SimWorkspace['work']
   let args: string[]
   let apps: string
   const write = (names: string[]): Promise<void> => writeFile(join(apps, 'apps.yaml'), names.map((n) => appYaml(n)).join('---\n'))
 
   beforeAll(async () => {
     await buildCli()
-    sim = await startSim()
-    work = await tempDir()
-    const clusterDir = await writeClusterManifest(work.dir, sim)
-    apps = join(work.dir, 'apps')
-    await mkdir(apps, { recursive: true })
+    ws = await simWorkspace()
+    ;({ sim, work, apps, args } = ws)
     await write(['a', 'b', 'c', 'd'])
-    args = ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
     // creating needs no approval, with or without a terminal
     const r = await runCli(['apply', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
   }, 180_000)
   afterAll(async () => {
-    await sim.stop()
-    await work.cleanup()
+    await closeWorkspace(ws)
   })
 
   it('without a terminal a prune that destroys needs --yes: exit 1, the flag named, nothing changed', async () => {
@@ -203,7 +219,7 @@ describe('destructive changes ask first', () => {
     expect(guestsByApp(sim).has('b')).toBe(false)
   }, 120_000)
 
-  it('--auto-approve (and --yes) skip the question without a terminal', async () => {
+  it('--auto-approve, like --yes above, skips the question without a terminal', async () => {
     await write(['a', 'd'])
     const r = await runCli(['apply', '--prune', '--auto-approve', ...args], { cwd: work.dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
@@ -221,21 +237,17 @@ describe('destructive changes ask first', () => {
 })
 
 describe('progress that reads well', () => {
+  let ws: SimWorkspace | undefined
   let sim: RunningSimulator
-  let work: Awaited<ReturnType<typeof tempDir>>
+  let work: SimWorkspace['work']
   let args: string[]
   let apps: string
   beforeAll(async () => {
-    sim = await startSim()
-    work = await tempDir()
-    const clusterDir = await writeClusterManifest(work.dir, sim)
-    apps = join(work.dir, 'apps')
-    await mkdir(apps, { recursive: true })
-    args = ['-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+    ws = await simWorkspace()
+    ;({ sim, work, apps, args } = ws)
   })
   afterAll(async () => {
-    await sim.stop()
-    await work.cleanup()
+    await closeWorkspace(ws)
   })
 
   it("names the controller's phases with the time per object and in total, and task ids as type and vmid", async () => {
@@ -264,24 +276,21 @@ describe('progress that reads well', () => {
 })
 
 describe('Ctrl-C during apply', () => {
+  let ws: SimWorkspace | undefined
   let sim: RunningSimulator
-  let work: Awaited<ReturnType<typeof tempDir>>
+  let work: SimWorkspace['work']
   let args: string[]
 
   beforeAll(async () => {
     await buildCli()
     // Slow tasks keep creates in flight long enough to interrupt them.
-    sim = await startSim({ taskLatencyMs: 1500 })
-    work = await tempDir()
-    const clusterDir = await writeClusterManifest(work.dir, sim)
-    const apps = join(work.dir, 'apps')
-    await mkdir(apps, { recursive: true })
-    await writeFile(join(apps, 'apps.yaml'), ['p', 'q'].map((n) => appYaml(n)).join('---\n'))
-    args = ['apply', '-f', apps, '-f', clusterDir, '--state-dir', join(work.dir, 'state')]
+    ws = await simWorkspace({ taskLatencyMs: 1500 })
+    ;({ sim, work } = ws)
+    await writeFile(join(ws.apps, 'apps.yaml'), ['p', 'q'].map((n) => appYaml(n)).join('---\n'))
+    args = ['apply', ...ws.args]
   }, 180_000)
   afterAll(async () => {
-    await sim.stop()
-    await work.cleanup()
+    await closeWorkspace(ws)
   })
 
   /** Starts the built CLI without a terminal and sends it `signals` Ctrl-Cs (SIGINT) once a create task is in flight. */
