@@ -58,6 +58,7 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
   const applied = appliedVerify(spec)
   const memory: VerifyMemory = { ...v.obs.memory, applied }
   const changed: string[] = []
+  if (ctx.dryRun) return { memory: v.obs.memory, changed, running: false }
   if (v.obs.leftovers.length > 0) {
     const removed = await removeLeftoverScratch(ctx, v.obs.leftovers)
     if (removed.length > 0) changed.push(`removed scratch guest${removed.length === 1 ? '' : 's'} ${removed.join(', ')} left by an interrupted restore drill`)
@@ -82,7 +83,7 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
   }
   memory.results = results
   let running = run !== undefined && !run.done
-  if (!running && v.due.length > 0 && v.obs.schedule.scheduledAt && !ctx.dryRun) {
+  if (!running && v.due.length > 0 && v.obs.schedule.scheduledAt) {
     const startedAt = isoTime(now)
     const ready: Record<string, DrillRecord> = {}
     const jobs: DrillJob[] = []

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backupPolicyController } from '../../controllers/backup-policy/index.js'
+import { activeDrillRun } from '../../controllers/backup-policy/drills.js'
 import { DRILL_TAG } from '../../controllers/restore/drill.js'
 import { renderNotesTemplate } from '../../src/model/backup-notes.js'
 import type { AppManifest, BackupPolicyManifest } from '../../src/model/types.js'
@@ -103,6 +104,8 @@ describe('BackupPolicy restore drills', () => {
     expect(changes(first).find((c) => c.key === 'drill')?.after).toBe('restore drill of App/sick, App/web')
     expect(first.result).toMatchObject({ ready: false, reason: 'RestoreDrillRunning' })
     expect(first.requeueAfterMs).toBeGreaterThan(0)
+    // The attempt did not wait for the drill: it goes on without holding a worker.
+    expect(activeDrillRun(KEY)?.done).toBe(false)
     // The attempt returned while the drill goes on; the policy collects it on a later attempt.
     let seen = false
     let last = first
