@@ -102,6 +102,8 @@ describe('proximity backup verify', () => {
     expect(await condition('web')).toMatchObject({ status: 'True', reason: 'Verified', message: expect.stringContaining(volid!) })
     expect(await scratch()).toEqual([])
     expect(await appConfig('web')).toBe(configs.web)
+    const d = await runCli(['describe', 'app', 'web', '--state-dir', stateDir], { cwd: work.dir })
+    expect(d.stdout).toMatch(/RestoreVerified\s+True\s+Verified/)
   }, 120_000)
 
   it('a backup of an app that fails its health check is reported: exit 1, RestoreVerified False, no scratch guest left', async () => {
@@ -143,6 +145,8 @@ describe('proximity backup verify', () => {
     expect(left).toHaveLength(1)
     expect(left[0]).not.toBe(vmids.web)
     expect(await scratch(), 'the scratch guest outlives the killed process').toEqual(left)
+    // Mid-drill and after the kill, the app's own guest is as it was.
+    expect(await appConfig('web')).toBe(configs.web)
 
     sim.log.clear()
     const r = await runCli(['apply', '--timeout', '60s', ...args], { cwd: work.dir })
