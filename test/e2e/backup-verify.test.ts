@@ -65,6 +65,9 @@ describe('proximity backup verify', () => {
     return (JSON.parse(r.stdout) as { conditions: { type: string; status: string; reason: string; message: string }[] }).conditions.find((c) => c.type === 'RestoreVerified')
   }
 
+  // The kill test runs the built CLI as a real process.
+  beforeAll(() => buildCli(), 300_000)
+
   beforeAll(async () => {
     // Tasks slow enough that a drill's scratch guest exists long enough to be seen and killed.
     sim = await startSim({ taskLatencyMs: 150 })
@@ -130,7 +133,6 @@ describe('proximity backup verify', () => {
   }, 60_000)
 
   it('kill -9 mid-drill leaves the scratch guest; the next apply removes it and touches nothing else', async () => {
-    await buildCli()
     const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'proximity.js'), 'backup', 'verify', 'web', ...args], { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: testHomeDir() } })
     const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, signal) => r(signal)))
     const guard = setTimeout(() => child.kill('SIGKILL'), 90_000)
@@ -158,4 +160,18 @@ describe('proximity backup verify', () => {
     for (const e of touched) expect(e.path, `${e.method} ${e.path}`).toMatch(new RegExp(`/lxc/${left[0]}(/|$)`))
     for (const n of ['web', 'sick']) expect(await appConfig(n), n).toBe(configs[n])
   }, 180_000)
+
+  it('adding verify to the policy: plan shows its fields, apply records them, then no changes until a drill is due', async () => {
+    await writeFile(join(work.dir, 'apps', 'policy.yaml'), `${POLICY}  verify:\n    schedule: "sun 04:00"\n    healthTimeout: 2m\n`)
+    const p = await runCli(['plan', '-o', 'json', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(p.code, p.stderr).toBe(2)
+    const change = (JSON.parse(p.stdout) as { changes: { key: string; action: string; fields: { path: string; after?: unknown }[] }[] }).changes.find((c) => c.key === 'BackupPolicy/nightly')
+    expect(change?.action).toBe('update')
+    expect(change?.fields.map((f) => [f.path, f.after])).toEqual([['verify.healthTimeout', '120s'], ['verify.schedule', 'sun 04:00'], ['verify.suspend', false]])
+    await runCli(['apply', '--timeout', '30s', ...args], { cwd: work.dir })
+    const again = await runCli(['plan', '-o', 'json', ...args], { cwd: work.dir })
+    expect((JSON.parse(again.stdout) as { changes: { key: string }[] }).changes.map((c) => c.key)).not.toContain('BackupPolicy/nightly')
+    const st = await runCli(['get', 'backuppolicy', 'nightly', '-o', 'json', '--state-dir', stateDir], { cwd: work.dir })
+    expect((JSON.parse(st.stdout) as { conditions: { type: string; status: string; reason: string }[] }).conditions.find((c) => c.type === 'RestoreVerified')).toMatchObject({ status: 'Unknown', reason: 'NotVerifiedYet' })
+  }, 120_000)
 })
