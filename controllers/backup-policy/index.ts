@@ -206,7 +206,6 @@ export async function applyBackupPolicy(ctx: ControllerContext, policy: BackupPo
   const checked = s.jobRead || changed.length > 0
   // Restore drills: leftovers, a finished run, a due one (started in the background).
   const drills = await applyVerify(ctx, policy, d.verify)
-  ctx.status.remember({ verify: drills.memory })
   if (drills.condition) ctx.status.condition(drills.condition)
   const extra: BackupPolicyExtra = { ...memory, verify: drills.memory, appliedJobDigest: s.digest, ...(checked ? { jobCheckedAt: s.now } : {}) }
   const hasJob = d.mode !== 'absent' && d.mode !== 'delete'

@@ -56,7 +56,9 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
   const spec = policy.spec.verify
   const now = ctx.now()
   const applied = appliedVerify(spec)
-  const memory: VerifyMemory = { ...v.obs.memory, applied }
+  // What the store holds now wins over what observe read (an observation planned earlier).
+  const stored = (ctx.store.getStatus(key)?.extra as { verify?: VerifyMemory } | undefined)?.verify ?? {}
+  const memory: VerifyMemory = { ...v.obs.memory, ...stored, ...(v.obs.memory.since && !stored.since ? { since: v.obs.memory.since } : {}), applied }
   const changed: string[] = []
   if (ctx.dryRun) return { memory: v.obs.memory, changed, running: false }
   if (v.obs.leftovers.length > 0) {
@@ -83,7 +85,8 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
   }
   memory.results = results
   let running = run !== undefined && !run.done
-  if (!running && v.due.length > 0 && v.obs.schedule.scheduledAt) {
+  const served = memory.lastScheduledAt !== undefined && v.obs.schedule.scheduledAt !== undefined && Date.parse(memory.lastScheduledAt) >= v.obs.schedule.scheduledAt.getTime()
+  if (!running && !served && v.due.length > 0 && v.obs.schedule.scheduledAt) {
     const startedAt = isoTime(now)
     const ready: Record<string, DrillRecord> = {}
     const jobs: DrillJob[] = []
