@@ -167,7 +167,7 @@ describe('proximity backup verify', () => {
     expect(p.code, p.stderr).toBe(2)
     const change = (JSON.parse(p.stdout) as { changes: { key: string; action: string; fields: { path: string; after?: unknown }[] }[] }).changes.find((c) => c.key === 'BackupPolicy/nightly')
     expect(change?.action).toBe('update')
-    expect(change?.fields.map((f) => [f.path, f.after])).toEqual([['verify.healthTimeout', '120s'], ['verify.schedule', 'sun 04:00'], ['verify.suspend', false]])
+    expect(change?.fields.map((f) => [f.path, f.after])).toEqual([['verify.healthTimeout', '2m'], ['verify.schedule', 'sun 04:00'], ['verify.suspend', false]])
     await runCli(['apply', '--timeout', '30s', ...args], { cwd: work.dir })
     const again = await runCli(['plan', '-o', 'json', ...args], { cwd: work.dir })
     expect((JSON.parse(again.stdout) as { changes: { key: string }[] }).changes.map((c) => c.key)).not.toContain('BackupPolicy/nightly')

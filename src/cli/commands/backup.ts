@@ -174,8 +174,6 @@ async function runBackupList(ctx: CliContext, app: string | undefined, o: Backup
   })
 }
 
-const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`)
-
 async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyOptions): Promise<number> {
   let healthTimeoutMs: number | undefined
   let leaseWaitMs: number
@@ -208,7 +206,7 @@ async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyO
       stateDir,
       lease: { waitMs: leaseWaitMs, purpose: 'backup verify', onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`) },
     })
-    const { verifyAppNow } = await drills()
+    const { verifyAppNow, formatDuration } = await drills()
     const pass = await session.newContext({ dryRun: false })
     const items = []
     for (const name of names) {
@@ -218,8 +216,8 @@ async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyO
     if (o.output === 'json') out(ctx, renderJson({ items }))
     else {
       for (const r of items) {
-        if (r.ok) out(ctx, `App/${r.app}: verified ${r.volid} in ${seconds(r.durationMs)} (restored into a scratch guest and healthy; scratch guest destroyed)`)
-        else err(ctx, `error: App/${r.app}: restore drill failed (${r.reason}) after ${seconds(r.durationMs)}${r.volid ? ` from ${r.volid}` : ''}: ${r.message}`)
+        if (r.ok) out(ctx, `App/${r.app}: verified ${r.volid} in ${formatDuration(r.durationMs)} (restored into a scratch guest and healthy; scratch guest destroyed)`)
+        else err(ctx, `error: App/${r.app}: restore drill failed (${r.reason}) after ${formatDuration(r.durationMs)}${r.volid ? ` from ${r.volid}` : ''}: ${r.message}`)
       }
     }
     return items.every((r) => r.ok) ? 0 : 1
