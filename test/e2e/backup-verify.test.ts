@@ -15,31 +15,16 @@ import { parseMarker, parseTags } from '../../src/model/marker.js'
 import { packageRoot } from '../../src/model/paths.js'
 import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { buildCli, clusterChanges, runCli, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
+import { appYaml, buildCli, clusterChanges, runCli, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
 
 const OWNER = 'e2e-drill'
 
-function appYaml(name: string, image: string, health: string[], service: string[] = []): string {
-  return [
-    'apiVersion: proximity/v1alpha1',
-    'kind: App',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  source:',
-    '    compose:',
-    '      services:',
-    '        web:',
-    `          image: ${image}`,
-    '          ports: ["80:80"]',
-    ...service.map((l) => `          ${l}`),
-    '  resources: {cores: 1, memory: 256, disk: 2}',
-    '  health:',
-    ...health.map((l) => `    ${l}`),
-    '  deletionPolicy: Delete',
-    '',
-  ].join('\n')
-}
+/** An App that never turns healthy: the simulator's `unhealthy` image fails its compose healthcheck. */
+const sickYaml = (): string =>
+  appYaml('sick')
+    .replace('traefik/whoami:v1.10.3', 'example/unhealthy:1')
+    .replace('ports: ["80:80"]', 'ports: ["80:80"]\n          healthcheck: {test: ["CMD", "true"], interval: 1s}')
+    .replace('    tcp: {port: 80}', '    compose: true\n    timeout: 3s')
 
 const POLICY = ['apiVersion: proximity/v1alpha1', 'kind: BackupPolicy', 'metadata:', '  name: nightly', 'spec:', '  schedule: "*-*-* 03:00"', '  selector:', '    apps: [web, sick]', '  storage: local', ''].join('\n')
 
@@ -76,9 +61,9 @@ describe('proximity backup verify', () => {
     const clusterDir = await writeClusterManifest(work.dir, sim, { owner: OWNER })
     const apps = join(work.dir, 'apps')
     await mkdir(apps, { recursive: true })
-    await writeFile(join(apps, 'web.yaml'), appYaml('web', 'traefik/whoami:v1.10.3', ['tcp: {port: 80}']))
+    await writeFile(join(apps, 'web.yaml'), appYaml('web'))
     // Its containers never report healthy; its guest exists all the same.
-    await writeFile(join(apps, 'sick.yaml'), appYaml('sick', 'example/unhealthy:1', ['compose: true', 'timeout: 3s'], ['healthcheck: {test: ["CMD", "true"], interval: 1s}']))
+    await writeFile(join(apps, 'sick.yaml'), sickYaml())
     await writeFile(join(apps, 'policy.yaml'), POLICY)
     stateDir = join(work.dir, 'state')
     args = ['-f', clusterDir, '-f', apps, '--state-dir', stateDir]

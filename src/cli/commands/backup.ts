@@ -5,6 +5,7 @@ import { TARGET_HELP } from '../target-help.js'
 import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../session.js'
 import type { Engine } from '../../engine/types.js'
 import type { Lease } from '../../store/types.js'
+import { checkVolid } from '../../model/volid.js'
 
 /** What the backup commands use of an open engine. */
 interface Session {
@@ -26,8 +27,6 @@ interface BackupCommonOptions {
 
 /** The restore-drill runner beside the BackupPolicy controller. */
 const drills = () => import('../../../controllers/backup-policy/drills.js')
-
-const VOLID = /^[a-z][a-z0-9\-_.]*[a-z0-9]:backup\/\S+$/i
 
 interface BackupVerifyOptions extends BackupCommonOptions {
   backup: string
@@ -180,7 +179,8 @@ async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyO
   const names = [...new Set(apps)]
   try {
     if (o.output !== undefined && o.output !== 'json') throw new Error(`unknown output format "${o.output}"; backup verify supports: json`)
-    if (o.backup !== 'latest' && !VOLID.test(o.backup)) throw new Error(`--backup must be "latest" or a backup volid such as local:backup/vzdump-lxc-101-2026_01_01-00_00_00.tar.zst, got "${o.backup}"`)
+    const bad = o.backup === 'latest' ? undefined : checkVolid(o.backup, 'backup')
+    if (bad) throw new Error(`--backup must be "latest" or a backup volid: ${bad}`)
     if (o.backup !== 'latest' && names.length > 1) throw new Error('--backup with a volid names the backup of one app; drill one app at a time')
     if (o.healthTimeout !== undefined) healthTimeoutMs = parseDurationOption(o.healthTimeout, '--health-timeout')
     leaseWaitMs = parseDurationOption(o.leaseWait, '--lease-wait')
