@@ -107,7 +107,12 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
     running = true
     changed.push(`started the restore drill of ${v.due.join(', ')}`)
   }
-  if (!spec) return { memory, changed, running }
+  if (!spec) {
+    // Drills were configured before: the condition says they stopped rather than showing an old verdict.
+    const hadDrills = v.obs.memory.applied !== undefined || v.obs.memory.results !== undefined
+    const stopped: DomainCondition = { type: 'RestoreVerified', status: 'Unknown', reason: 'NotConfigured', message: 'no restore drills: spec.verify is not set (each App keeps the result of its last drill)' }
+    return { memory, changed, running, ...(hadDrills ? { condition: stopped } : {}) }
+  }
   const selected = v.obs.candidates.map((c) => c.key)
   const condition = policyVerifiedCondition(results, selected, v.obs.schedule)
   if (running) return { memory, condition, changed, running, requeueAfterMs: DRILL_POLL_MS, message: `restore drill of ${(memory.running ?? activeDrillRun(key)?.run)?.apps.join(', ')} running` }

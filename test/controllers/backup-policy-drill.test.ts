@@ -180,6 +180,19 @@ describe('BackupPolicy restore drills', () => {
     expect(scratch()).toEqual([])
   }, 60_000)
 
+  it('removing verify: plan shows it, the policy says drills stopped, the Apps keep their last result', async () => {
+    const without: BackupPolicyManifest = { ...policy, spec: { ...policy.spec, verify: undefined }, specHash: 'h-drills-2' }
+    h.ctx.set.backupPolicies = [without]
+    const r = await attempt()
+    expect(changes(r).map((c) => [c.path, c.after])).toEqual([['verify', undefined]])
+    expect(condition(KEY)).toMatchObject({ status: 'Unknown', reason: 'NotConfigured' })
+    expect(condition('App/web')?.type).toBe('RestoreVerified')
+    h.sim.log.clear()
+    expect((await attempt()).actions?.map((a) => a.type)).toEqual(['noop'])
+    expect(mutating(h.sim)).toEqual([])
+    h.ctx.set.backupPolicies = [policy]
+  })
+
   it('a scratch guest left by a killed drill is planned for removal and removed; a foreign one is left alone', async () => {
     h.sim.seedGuest({ vmid: 180, config: { hostname: 'drill-web', tags: DRILL_TAG, description: `proximity:drill {"owner":"${OWNER}","app":"web","volid":"x"}` } })
     h.sim.seedGuest({ vmid: 181, config: { hostname: 'drill-x', tags: DRILL_TAG, description: 'proximity:drill {"owner":"someone-else","app":"x","volid":"y"}' } })
