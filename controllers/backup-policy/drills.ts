@@ -25,6 +25,8 @@ import { read } from '../shared/call.js'
 import { policyFor } from './operations.js'
 import { restoreVerifiedCondition, type DrillRecord, type DrillRun } from './verify.js'
 
+export { formatDuration } from '../app/apply.js'
+
 /** How often a policy looks again while its drills run. */
 export const DRILL_POLL_MS = 5_000
 

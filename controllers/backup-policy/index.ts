@@ -10,7 +10,10 @@
  * - apply: one `POST`, `PUT` or `DELETE /cluster/backup/{id}`, then status: the job id in
  *   inventory, each app's last backup, `BackupOverdue`, the job's last run, uncovered apps;
  * - orphans/finalize: jobs whose marker names our owner and a policy that is gone; deleting one
- *   removes only the job (its backups stay).
+ *   removes only the job (its backups stay);
+ * - restore drills (`spec.verify`, ./verify.ts, ./verify-step.ts, ./drills.ts): on the verify
+ *   calendar, the latest backup of each selected App is restored into a scratch guest in the
+ *   background, health-checked and destroyed; `RestoreVerified` on each App and on the policy.
  *
  * Watches App and Appliance: when one is created, changed or deleted, the policy is queued again
  * so its vmid list follows the apps.
@@ -206,7 +209,6 @@ export async function applyBackupPolicy(ctx: ControllerContext, policy: BackupPo
   const checked = s.jobRead || changed.length > 0
   // Restore drills: leftovers, a finished run, a due one (started in the background).
   const drills = await applyVerify(ctx, policy, d.verify)
-  ctx.status.remember({ verify: drills.memory })
   if (drills.condition) ctx.status.condition(drills.condition)
   const extra: BackupPolicyExtra = { ...memory, verify: drills.memory, appliedJobDigest: s.digest, ...(checked ? { jobCheckedAt: s.now } : {}) }
   const hasJob = d.mode !== 'absent' && d.mode !== 'delete'

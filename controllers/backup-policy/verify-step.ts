@@ -56,8 +56,11 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
   const spec = policy.spec.verify
   const now = ctx.now()
   const applied = appliedVerify(spec)
-  const memory: VerifyMemory = { ...v.obs.memory, applied }
+  // What the store holds now wins over what observe read (an observation planned earlier).
+  const stored = (ctx.store.getStatus(key)?.extra as { verify?: VerifyMemory } | undefined)?.verify ?? {}
+  const memory: VerifyMemory = { ...v.obs.memory, ...stored, ...(v.obs.memory.since && !stored.since ? { since: v.obs.memory.since } : {}), applied }
   const changed: string[] = []
+  if (ctx.dryRun) return { memory: v.obs.memory, changed, running: false }
   if (v.obs.leftovers.length > 0) {
     const removed = await removeLeftoverScratch(ctx, v.obs.leftovers)
     if (removed.length > 0) changed.push(`removed scratch guest${removed.length === 1 ? '' : 's'} ${removed.join(', ')} left by an interrupted restore drill`)
@@ -82,7 +85,8 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
   }
   memory.results = results
   let running = run !== undefined && !run.done
-  if (!running && v.due.length > 0 && v.obs.schedule.scheduledAt && !ctx.dryRun) {
+  const served = memory.lastScheduledAt !== undefined && v.obs.schedule.scheduledAt !== undefined && Date.parse(memory.lastScheduledAt) >= v.obs.schedule.scheduledAt.getTime()
+  if (!running && !served && v.due.length > 0 && v.obs.schedule.scheduledAt) {
     const startedAt = isoTime(now)
     const ready: Record<string, DrillRecord> = {}
     const jobs: DrillJob[] = []
@@ -103,7 +107,12 @@ export async function applyVerify(ctx: ControllerContext, policy: BackupPolicyMa
     running = true
     changed.push(`started the restore drill of ${v.due.join(', ')}`)
   }
-  if (!spec) return { memory, changed, running }
+  if (!spec) {
+    // Drills were configured before: the condition says they stopped rather than showing an old verdict.
+    const hadDrills = v.obs.memory.applied !== undefined || v.obs.memory.results !== undefined
+    const stopped: DomainCondition = { type: 'RestoreVerified', status: 'Unknown', reason: 'NotConfigured', message: 'no restore drills: spec.verify is not set (each App keeps the result of its last drill)' }
+    return { memory, changed, running, ...(hadDrills ? { condition: stopped } : {}) }
+  }
   const selected = v.obs.candidates.map((c) => c.key)
   const condition = policyVerifiedCondition(results, selected, v.obs.schedule)
   if (running) return { memory, condition, changed, running, requeueAfterMs: DRILL_POLL_MS, message: `restore drill of ${(memory.running ?? activeDrillRun(key)?.run)?.apps.join(', ')} running` }

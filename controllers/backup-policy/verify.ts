@@ -13,6 +13,7 @@ import { nextOccurrence, previousOccurrence } from '../../src/model/calendar-occ
 import type { BackupVerifySpec } from '../../src/model/types.js'
 import type { PlanFieldChange } from '../../src/plan/types.js'
 import type { DomainCondition } from '../../src/runtime/controller.js'
+import { formatDuration } from '../app/apply.js'
 
 /** Health timeout of a drill when neither verify nor the app sets one. */
 export const DEFAULT_DRILL_HEALTH_TIMEOUT_MS = 5 * 60_000
@@ -115,20 +116,18 @@ export function diffVerify(want: AppliedVerify | undefined, had: AppliedVerify |
     const b = want[k]
     if (a === b) continue
     // Timeouts are shown as durations (`90s`), as written in manifests.
-    const shown = (v: typeof a): unknown => (k === 'healthTimeout' && typeof v === 'number' ? `${v / 1000}s` : v)
+    const shown = (v: typeof a): unknown => (k === 'healthTimeout' && typeof v === 'number' ? formatDuration(v) : v)
     out.push({ path: `verify.${k}`, key: `verify.${k}`, before: shown(a), after: shown(b), impact: 'live' })
   }
   return out
 }
 
-const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`)
-
 /** The `RestoreVerified` condition of an app for its last drill. */
 export function restoreVerifiedCondition(r: DrillRecord): DomainCondition {
   const from = r.volid ? `backup ${r.volid}` : 'no backup'
   const message = r.ok
-    ? `${from} restored into a scratch guest and healthy in ${seconds(r.durationMs)} (drill at ${r.at})`
-    : `drill at ${r.at} of ${from} failed after ${seconds(r.durationMs)}: ${r.message}`
+    ? `${from} restored into a scratch guest and healthy in ${formatDuration(r.durationMs)} (drill at ${r.at})`
+    : `drill at ${r.at} of ${from} failed after ${formatDuration(r.durationMs)}: ${r.message}`
   return { type: 'RestoreVerified', status: r.ok ? 'True' : 'False', reason: r.reason, message }
 }
 

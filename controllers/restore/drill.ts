@@ -136,10 +136,13 @@ export async function runRestoreDrill(ctx: ControllerContext, app: AppManifest, 
   const startedAt = ctx.now()
   const key = `App/${app.metadata.name}`
   // A fresh look: the pass snapshot may still list the scratch guest of a drill just finished.
-  await ctx.refreshSnapshot()
-  await removeLeftoverScratch(ctx)
-  const fresh = await ctx.refreshSnapshot()
-  const vmid = allocateVmid(ctx.cluster.spec.vmidRange, fresh.guests.map((g) => g.vmid))
+  const seen = await ctx.refreshSnapshot()
+  const removed = await removeLeftoverScratch(ctx)
+  const fresh = removed.length > 0 ? await ctx.refreshSnapshot() : seen
+  // Ids of other drills of this process count as taken (their guest may not be listed yet); the
+  // id is marked in use before any await, so two drills never pick the same one.
+  const vmid = allocateVmid(ctx.cluster.spec.vmidRange, [...fresh.guests.map((g) => g.vmid), ...inUse])
+  inUse.add(vmid)
   const bridge = app.spec.network.bridge ?? ctx.cluster.spec.defaults.bridge
   const params = {
     vmid,
@@ -156,7 +159,6 @@ export async function runRestoreDrill(ctx: ControllerContext, app: AppManifest, 
   const done = (reason: DrillReason, detail: string): DrillResult => ({ ok: reason === 'Verified', reason, volid: opts.volid, startedAt, durationMs: ctx.now() - startedAt, detail, scratchVmid: vmid })
   let created = false
   let restored = false
-  inUse.add(vmid)
   try {
     const upid = await audited(ctx, { action: 'POST /nodes/{node}/lxc', target: `lxc/${vmid}`, reason: `restore drill of ${key}`, what: `restore ${opts.volid} into scratch guest ${vmid}` }, () => ctx.pve.createLxc(opts.node, params))
     created = true

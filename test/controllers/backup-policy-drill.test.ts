@@ -7,12 +7,15 @@
  * guest left by a killed drill is removed, a foreign one is not. Only the clock is moved.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { appController } from '../../controllers/app/index.js'
 import { backupPolicyController } from '../../controllers/backup-policy/index.js'
+import { activeDrillRun } from '../../controllers/backup-policy/drills.js'
 import { DRILL_TAG } from '../../controllers/restore/drill.js'
 import { renderNotesTemplate } from '../../src/model/backup-notes.js'
 import type { AppManifest, BackupPolicyManifest } from '../../src/model/types.js'
 import type { PlanFieldChange } from '../../src/plan/types.js'
 import { createAttempter, type AttemptReport } from '../../src/runtime/attempt.js'
+import { createReconciler } from '../../src/runtime/reconciler.js'
 import { app, mutating, OWNER, startHarness, type Harness } from './helpers.js'
 
 const DAY = 24 * 3600_000
@@ -103,6 +106,8 @@ describe('BackupPolicy restore drills', () => {
     expect(changes(first).find((c) => c.key === 'drill')?.after).toBe('restore drill of App/sick, App/web')
     expect(first.result).toMatchObject({ ready: false, reason: 'RestoreDrillRunning' })
     expect(first.requeueAfterMs).toBeGreaterThan(0)
+    // The attempt did not wait for the drill: it goes on without holding a worker.
+    expect(activeDrillRun(KEY)?.done).toBe(false)
     // The attempt returned while the drill goes on; the policy collects it on a later attempt.
     let seen = false
     let last = first
@@ -145,6 +150,47 @@ describe('BackupPolicy restore drills', () => {
     expect(changes(r).find((c) => c.key === 'drill')).toBeUndefined()
     expect(condition('App/web')).toMatchObject({ status: 'False', reason: 'DrillInterrupted' })
     expect((h.store.getStatus(KEY)!.extra as { verify: { running?: unknown } }).verify.running).toBeUndefined()
+  })
+
+  it('a long drill holds no worker: with one worker, an App is reconciled while the drill runs, and the run waits for it', async () => {
+    h.advance(DAY) // the next scheduled drill is due
+    const reconciler = createReconciler({
+      controllers: [appController, backupPolicyController],
+      store: h.store,
+      manifests: () => h.ctx.set,
+      context: async () => {
+        await h.ctx.refreshSnapshot()
+        return h.ctx
+      },
+      clock: { now: () => h.ctx.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (t) => clearTimeout(t as ReturnType<typeof setTimeout>) },
+      logger: { error: () => {}, warn: () => {}, info: () => {} },
+      options: { workers: 1 },
+    })
+    const order: string[] = []
+    let drillRunningWhenAppDone: boolean | undefined
+    const outcomes = await reconciler.runOnce([KEY, 'App/web'], {
+      onOutcome: (o) => {
+        order.push(`${o.key}:${o.result}`)
+        if (o.key === 'App/web') drillRunningWhenAppDone = activeDrillRun(KEY)?.done === false
+      },
+    })
+    expect(order).toEqual(['App/web:Ready', `${KEY}:Ready`])
+    expect(drillRunningWhenAppDone).toBe(true)
+    expect(outcomes.get(KEY)?.changed.join('; ')).toMatch(/restore drill: .*App\/web verified/)
+    expect(scratch()).toEqual([])
+  }, 60_000)
+
+  it('removing verify: plan shows it, the policy says drills stopped, the Apps keep their last result', async () => {
+    const without: BackupPolicyManifest = { ...policy, spec: { ...policy.spec, verify: undefined }, specHash: 'h-drills-2' }
+    h.ctx.set.backupPolicies = [without]
+    const r = await attempt()
+    expect(changes(r).map((c) => [c.path, c.after])).toEqual([['verify', undefined]])
+    expect(condition(KEY)).toMatchObject({ status: 'Unknown', reason: 'NotConfigured' })
+    expect(condition('App/web')?.type).toBe('RestoreVerified')
+    h.sim.log.clear()
+    expect((await attempt()).actions?.map((a) => a.type)).toEqual(['noop'])
+    expect(mutating(h.sim)).toEqual([])
+    h.ctx.set.backupPolicies = [policy]
   })
 
   it('a scratch guest left by a killed drill is planned for removal and removed; a foreign one is left alone', async () => {

@@ -52,7 +52,7 @@ describe('diffVerify', () => {
     expect(diffVerify({ schedule: 'sun 04:00', suspend: false, healthTimeout: 90_000 }, undefined).map((c) => [c.path, c.before, c.after])).toEqual([
       ['verify.schedule', undefined, 'sun 04:00'],
       ['verify.suspend', undefined, false],
-      ['verify.healthTimeout', undefined, '90s'],
+      ['verify.healthTimeout', undefined, '1m30s'],
     ])
   })
   it('a changed schedule is one field', () => {

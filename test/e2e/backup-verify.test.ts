@@ -15,31 +15,16 @@ import { parseMarker, parseTags } from '../../src/model/marker.js'
 import { packageRoot } from '../../src/model/paths.js'
 import { createPveClient, type PveHttpClient } from '../../src/providers/proxmox/index.js'
 import type { RunningSimulator } from '../../src/sim/types.js'
-import { buildCli, clusterChanges, runCli, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
+import { appYaml, buildCli, clusterChanges, runCli, startSim, tempDir, testHomeDir, writeClusterManifest } from './helpers.js'
 
 const OWNER = 'e2e-drill'
 
-function appYaml(name: string, image: string, health: string[], service: string[] = []): string {
-  return [
-    'apiVersion: proximity/v1alpha1',
-    'kind: App',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  source:',
-    '    compose:',
-    '      services:',
-    '        web:',
-    `          image: ${image}`,
-    '          ports: ["80:80"]',
-    ...service.map((l) => `          ${l}`),
-    '  resources: {cores: 1, memory: 256, disk: 2}',
-    '  health:',
-    ...health.map((l) => `    ${l}`),
-    '  deletionPolicy: Delete',
-    '',
-  ].join('\n')
-}
+/** An App that never turns healthy: the simulator's `unhealthy` image fails its compose healthcheck. */
+const sickYaml = (): string =>
+  appYaml('sick')
+    .replace('traefik/whoami:v1.10.3', 'example/unhealthy:1')
+    .replace('ports: ["80:80"]', 'ports: ["80:80"]\n          healthcheck: {test: ["CMD", "true"], interval: 1s}')
+    .replace('    tcp: {port: 80}', '    compose: true\n    timeout: 3s')
 
 const POLICY = ['apiVersion: proximity/v1alpha1', 'kind: BackupPolicy', 'metadata:', '  name: nightly', 'spec:', '  schedule: "*-*-* 03:00"', '  selector:', '    apps: [web, sick]', '  storage: local', ''].join('\n')
 
@@ -65,6 +50,9 @@ describe('proximity backup verify', () => {
     return (JSON.parse(r.stdout) as { conditions: { type: string; status: string; reason: string; message: string }[] }).conditions.find((c) => c.type === 'RestoreVerified')
   }
 
+  // The kill test runs the built CLI as a real process.
+  beforeAll(() => buildCli(), 300_000)
+
   beforeAll(async () => {
     // Tasks slow enough that a drill's scratch guest exists long enough to be seen and killed.
     sim = await startSim({ taskLatencyMs: 150 })
@@ -73,9 +61,9 @@ describe('proximity backup verify', () => {
     const clusterDir = await writeClusterManifest(work.dir, sim, { owner: OWNER })
     const apps = join(work.dir, 'apps')
     await mkdir(apps, { recursive: true })
-    await writeFile(join(apps, 'web.yaml'), appYaml('web', 'traefik/whoami:v1.10.3', ['tcp: {port: 80}']))
+    await writeFile(join(apps, 'web.yaml'), appYaml('web'))
     // Its containers never report healthy; its guest exists all the same.
-    await writeFile(join(apps, 'sick.yaml'), appYaml('sick', 'example/unhealthy:1', ['compose: true', 'timeout: 3s'], ['healthcheck: {test: ["CMD", "true"], interval: 1s}']))
+    await writeFile(join(apps, 'sick.yaml'), sickYaml())
     await writeFile(join(apps, 'policy.yaml'), POLICY)
     stateDir = join(work.dir, 'state')
     args = ['-f', clusterDir, '-f', apps, '--state-dir', stateDir]
@@ -102,6 +90,8 @@ describe('proximity backup verify', () => {
     expect(await condition('web')).toMatchObject({ status: 'True', reason: 'Verified', message: expect.stringContaining(volid!) })
     expect(await scratch()).toEqual([])
     expect(await appConfig('web')).toBe(configs.web)
+    const d = await runCli(['describe', 'app', 'web', '--state-dir', stateDir], { cwd: work.dir })
+    expect(d.stdout).toMatch(/RestoreVerified\s+True\s+Verified/)
   }, 120_000)
 
   it('a backup of an app that fails its health check is reported: exit 1, RestoreVerified False, no scratch guest left', async () => {
@@ -128,7 +118,6 @@ describe('proximity backup verify', () => {
   }, 60_000)
 
   it('kill -9 mid-drill leaves the scratch guest; the next apply removes it and touches nothing else', async () => {
-    await buildCli()
     const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'proximity.js'), 'backup', 'verify', 'web', ...args], { cwd: work.dir, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: testHomeDir() } })
     const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, signal) => r(signal)))
     const guard = setTimeout(() => child.kill('SIGKILL'), 90_000)
@@ -143,6 +132,8 @@ describe('proximity backup verify', () => {
     expect(left).toHaveLength(1)
     expect(left[0]).not.toBe(vmids.web)
     expect(await scratch(), 'the scratch guest outlives the killed process').toEqual(left)
+    // Mid-drill and after the kill, the app's own guest is as it was.
+    expect(await appConfig('web')).toBe(configs.web)
 
     sim.log.clear()
     const r = await runCli(['apply', '--timeout', '60s', ...args], { cwd: work.dir })
@@ -154,4 +145,18 @@ describe('proximity backup verify', () => {
     for (const e of touched) expect(e.path, `${e.method} ${e.path}`).toMatch(new RegExp(`/lxc/${left[0]}(/|$)`))
     for (const n of ['web', 'sick']) expect(await appConfig(n), n).toBe(configs[n])
   }, 180_000)
+
+  it('adding verify to the policy: plan shows its fields, apply records them, then no changes until a drill is due', async () => {
+    await writeFile(join(work.dir, 'apps', 'policy.yaml'), `${POLICY}  verify:\n    schedule: "sun 04:00"\n    healthTimeout: 2m\n`)
+    const p = await runCli(['plan', '-o', 'json', '--detailed-exitcode', ...args], { cwd: work.dir })
+    expect(p.code, p.stderr).toBe(2)
+    const change = (JSON.parse(p.stdout) as { changes: { key: string; action: string; fields: { path: string; after?: unknown }[] }[] }).changes.find((c) => c.key === 'BackupPolicy/nightly')
+    expect(change?.action).toBe('update')
+    expect(change?.fields.map((f) => [f.path, f.after])).toEqual([['verify.healthTimeout', '2m'], ['verify.schedule', 'sun 04:00'], ['verify.suspend', false]])
+    await runCli(['apply', '--timeout', '30s', ...args], { cwd: work.dir })
+    const again = await runCli(['plan', '-o', 'json', ...args], { cwd: work.dir })
+    expect((JSON.parse(again.stdout) as { changes: { key: string }[] }).changes.map((c) => c.key)).not.toContain('BackupPolicy/nightly')
+    const st = await runCli(['get', 'backuppolicy', 'nightly', '-o', 'json', '--state-dir', stateDir], { cwd: work.dir })
+    expect((JSON.parse(st.stdout) as { conditions: { type: string; status: string; reason: string }[] }).conditions.find((c) => c.type === 'RestoreVerified')).toMatchObject({ status: 'Unknown', reason: 'NotVerifiedYet' })
+  }, 120_000)
 })

@@ -6,6 +6,7 @@ import { loadSource, openCliEngine, pathsSource, resolveStateDir } from '../sess
 import type { Engine } from '../../engine/types.js'
 import type { Lease } from '../../store/types.js'
 import { stateDirOption } from '../state-dir.js'
+import { checkVolid } from '../../model/volid.js'
 
 /** What the backup commands use of an open engine. */
 interface Session {
@@ -27,8 +28,6 @@ interface BackupCommonOptions {
 
 /** The restore-drill runner beside the BackupPolicy controller. */
 const drills = () => import('../../../controllers/backup-policy/drills.js')
-
-const VOLID = /^[a-z][a-z0-9\-_.]*[a-z0-9]:backup\/\S+$/i
 
 interface BackupVerifyOptions extends BackupCommonOptions {
   backup: string
@@ -175,15 +174,14 @@ async function runBackupList(ctx: CliContext, app: string | undefined, o: Backup
   })
 }
 
-const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`)
-
 async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyOptions): Promise<number> {
   let healthTimeoutMs: number | undefined
   let leaseWaitMs: number
   const names = [...new Set(apps)]
   try {
     if (o.output !== undefined && o.output !== 'json') throw new Error(`unknown output format "${o.output}"; backup verify supports: json`)
-    if (o.backup !== 'latest' && !VOLID.test(o.backup)) throw new Error(`--backup must be "latest" or a backup volid such as local:backup/vzdump-lxc-101-2026_01_01-00_00_00.tar.zst, got "${o.backup}"`)
+    const bad = o.backup === 'latest' ? undefined : checkVolid(o.backup, 'backup')
+    if (bad) throw new Error(`--backup must be "latest" or a backup volid: ${bad}`)
     if (o.backup !== 'latest' && names.length > 1) throw new Error('--backup with a volid names the backup of one app; drill one app at a time')
     if (o.healthTimeout !== undefined) healthTimeoutMs = parseDurationOption(o.healthTimeout, '--health-timeout')
     leaseWaitMs = parseDurationOption(o.leaseWait, '--lease-wait')
@@ -209,7 +207,7 @@ async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyO
       stateDir,
       lease: { waitMs: leaseWaitMs, purpose: 'backup verify', onWait: (h: Lease) => err(ctx, `waiting up to ${o.leaseWait} for another apply to finish (owner ${h.owner}, pid ${h.pid} on host ${h.host})`) },
     })
-    const { verifyAppNow } = await drills()
+    const { verifyAppNow, formatDuration } = await drills()
     const pass = await session.newContext({ dryRun: false })
     const items = []
     for (const name of names) {
@@ -219,8 +217,8 @@ async function runBackupVerify(ctx: CliContext, apps: string[], o: BackupVerifyO
     if (o.output === 'json') out(ctx, renderJson({ items }))
     else {
       for (const r of items) {
-        if (r.ok) out(ctx, `App/${r.app}: verified ${r.volid} in ${seconds(r.durationMs)} (restored into a scratch guest and healthy; scratch guest destroyed)`)
-        else err(ctx, `error: App/${r.app}: restore drill failed (${r.reason}) after ${seconds(r.durationMs)}${r.volid ? ` from ${r.volid}` : ''}: ${r.message}`)
+        if (r.ok) out(ctx, `App/${r.app}: verified ${r.volid} in ${formatDuration(r.durationMs)} (restored into a scratch guest and healthy; scratch guest destroyed)`)
+        else err(ctx, `error: App/${r.app}: restore drill failed (${r.reason}) after ${formatDuration(r.durationMs)}${r.volid ? ` from ${r.volid}` : ''}: ${r.message}`)
       }
     }
     return items.every((r) => r.ok) ? 0 : 1
