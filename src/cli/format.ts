@@ -42,6 +42,16 @@ export function renderTable(headers: string[], rows: (string | number | undefine
   return [line(headers), ...cells.map(line)].join('\n') + '\n'
 }
 
+/** Appends a titled table to `lines`, indented two spaces, or `  <none>` when there are no rows (describe). */
+export function pushSection(lines: string[], title: string, headers: string[], rows: (string | number | undefined)[][]): void {
+  lines.push(`${title}:`)
+  if (rows.length === 0) {
+    lines.push('  <none>')
+    return
+  }
+  for (const l of renderTable(headers, rows).trimEnd().split('\n')) lines.push(`  ${l}`)
+}
+
 /**
  * A kubectl-style age of `since` relative to `now`: `45s`, `5m`, `2h`, `3d`, `2y`; for short
  * spans two units (`2m30s`, `3h12m`) as kubectl prints them. `<unknown>` for bad input.

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { err, type CliContext } from '../context.js'
-import { formatAge, renderTable } from '../format.js'
+import { formatAge, pushSection } from '../format.js'
 import { resolveStateDir } from '../session.js'
 import { openStoreIfPresent } from './get.js'
 import { displayGitUrl as displayUrl } from '../../model/git-url.js'
@@ -77,14 +77,7 @@ export function renderSource(d: SourceDescription, now: number): string {
   if (isGit && text(x.invalidCommit)) field('Rejected Commit', text(x.invalidCommit))
   field('Updated', when(s.updatedAt))
 
-  const section = (title: string, headers: string[], rows: (string | number | undefined)[][]): void => {
-    lines.push(`${title}:`)
-    if (rows.length === 0) {
-      lines.push('  <none>')
-      return
-    }
-    for (const l of renderTable(headers, rows).trimEnd().split('\n')) lines.push(`  ${l}`)
-  }
+  const section = (title: string, headers: string[], rows: (string | number | undefined)[][]): void => pushSection(lines, title, headers, rows)
   section(
     'Conditions',
     ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { collect, err, type CliContext } from '../context.js'
-import { formatAge, renderTable } from '../format.js'
+import { formatAge, pushSection } from '../format.js'
 import { resolveStateDir } from '../session.js'
 import { resourceKind } from './get.js'
 import { openLiveView } from '../live-view.js'
@@ -35,14 +35,7 @@ export function renderDescribe(s: ObjectStatus, events: StoredEvent[], now: numb
   const inv = s.inventory ?? {}
   if (Object.keys(inv).length === 0) lines.push('  <none>')
   for (const [k, v] of Object.entries(inv)) lines.push(`  ${`${k}:`.padEnd(22)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-  const section = (title: string, headers: string[], rows: (string | number | undefined)[][]): void => {
-    lines.push(`${title}:`)
-    if (rows.length === 0) {
-      lines.push('  <none>')
-      return
-    }
-    for (const l of renderTable(headers, rows).trimEnd().split('\n')) lines.push(`  ${l}`)
-  }
+  const section = (title: string, headers: string[], rows: (string | number | undefined)[][]): void => pushSection(lines, title, headers, rows)
   section(
     'Conditions',
     ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
