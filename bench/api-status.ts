@@ -248,7 +248,7 @@ export async function run(): Promise<Record<string, number>> {
       [
         '# Status API',
         '',
-        `Run at ${new Date().toISOString()}; server in a child process (the API over a real store with ${APPS} Ready apps), clients in the bench process, loopback; 1-minute load average ${figures.loadAverage} on 2 cores when it ended.`,
+        `Run at ${new Date().toISOString()}; server in a child process (the API over a real store with ${APPS} Ready apps), autocannon in a process of its own and the stream clients in the bench process, loopback; 1-minute load average ${figures.loadAverage} on 2 cores when it ended.`,
         'Latency depends on what else runs on the machine; the server CPU time per request does not, and is the figure to compare between runs.',
         'The load generator (autocannon) drops bodies unread (see bench/http-load.ts: decoding each compressed body into a string cost it ~1 ms per answer); its own CPU time per answer is the last column: client and server share the same 2 cores.',
         '',

@@ -9,8 +9,13 @@
  * compressed list, which capped the client (one thread, saturated) at ~700-850 answers per
  * second while the server sat ~75 % idle. The runs here drop the bodies unread (`discardBodies`)
  * and report the client's own CPU time per answer, so a saturated client shows in the figures.
+ * autocannon runs in a process of its own (`node dist/bench/http-load.js --client`, options on
+ * stdin): inside the bench process, next to the fixture's pipes and the bench's own state, the
+ * same run cost the client about twice the CPU per answer.
  */
+import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 
 /** Resident set size of a process in MiB (VmRSS of /proc/PID/status). */
@@ -59,9 +64,63 @@ function discardBodies(client: unknown): void {
   queue.addBody = () => {}
 }
 
+interface ClientRequest {
+  url: string
+  headers: Record<string, string>
+  connections: number
+  seconds: number
+}
+
+interface ClientFigures {
+  requestsPerSec: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+  non2xx: number
+  answered: number
+  cpuMs: number
+}
+
+/** The client side, in its own process: one autocannon run, its figures as one JSON line. */
+async function clientMain(): Promise<void> {
+  let text = ''
+  for await (const chunk of process.stdin) text += String(chunk)
+  const req = JSON.parse(text) as ClientRequest
+  const own0 = process.cpuUsage()
+  const r = await autocannon({ url: req.url, connections: req.connections, duration: req.seconds, headers: req.headers, setupClient: discardBodies })
+  const own = process.cpuUsage(own0)
+  const figures: ClientFigures = {
+    requestsPerSec: Math.round(r.requests.average),
+    latencyP50Ms: r.latency.p50,
+    latencyP99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    answered: r.requests.total,
+    cpuMs: (own.user + own.system) / 1000,
+  }
+  process.stdout.write(`${JSON.stringify(figures)}\n`)
+}
+
+/** Runs the client in a child process (the token travels on its stdin, never in its arguments). */
+function runClient(req: ClientRequest): Promise<ClientFigures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--client'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')))
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load client exited ${code}`))
+      try {
+        resolve(JSON.parse(out) as ClientFigures)
+      } catch {
+        reject(new Error('load client printed no figures'))
+      }
+    })
+    child.stdin.end(JSON.stringify(req))
+  })
+}
+
 /**
- * Runs autocannon against `url` for `seconds` with `connections` clients and reads the serving
- * process's CPU time around it. Asks once first to learn the answer's size as sent.
+ * Runs autocannon (in a child process) against `url` for `seconds` with `connections` clients and
+ * reads the serving process's CPU time around it. Asks once first to learn the answer's size as sent.
  */
 export async function load(url: string, headers: Record<string, string>, opts: { pid: number; connections: number; seconds: number }): Promise<LoadFigures> {
   // fetch asks for compressed answers unless told otherwise; autocannon sends what `headers` say.
@@ -71,18 +130,23 @@ export async function load(url: string, headers: Record<string, string>, opts: {
   const bodyBytes = Number.isFinite(declared) ? declared : (await sample.arrayBuffer()).byteLength
   await sample.body?.cancel().catch(() => {})
   const cpu0 = await cpuMs(opts.pid)
-  const own0 = process.cpuUsage()
-  const r = await autocannon({ url, connections: opts.connections, duration: opts.seconds, headers, setupClient: discardBodies })
-  const own = process.cpuUsage(own0)
+  const r = await runClient({ url, headers, connections: opts.connections, seconds: opts.seconds })
   const cpu1 = await cpuMs(opts.pid)
-  const answered = r.requests.total || 1
+  const answered = r.answered || 1
   return {
-    requestsPerSec: Math.round(r.requests.average),
-    latencyP50Ms: r.latency.p50,
-    latencyP99Ms: r.latency.p99,
+    requestsPerSec: r.requestsPerSec,
+    latencyP50Ms: r.latencyP50Ms,
+    latencyP99Ms: r.latencyP99Ms,
     non2xx: r.non2xx,
     bodyBytes,
     serverCpuMsPerRequest: Number(((cpu1 - cpu0) / answered).toFixed(3)),
-    clientCpuMsPerRequest: Number(((own.user + own.system) / 1000 / answered).toFixed(3)),
+    clientCpuMsPerRequest: Number((r.cpuMs / answered).toFixed(3)),
   }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--client') {
+  clientMain().catch((e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`)
+    process.exit(1)
+  })
 }
