@@ -21,6 +21,8 @@ declare module 'autocannon' {
     duration?: number
     amount?: number
     headers?: Record<string, string>
+    /** Called with each connection's client object as it is made (autocannon's hook). */
+    setupClient?: (client: unknown) => void
   }
   function autocannon(opts: Options): Promise<Result>
   export default autocannon
