@@ -121,13 +121,29 @@ export function toApiObject(kind: string, name: string, view: ObjectView): ApiOb
   }
 }
 
-/** Controller memory may hold digests and internal bookkeeping; only plain facts go out. */
+/**
+ * Controller memory the API never shows: the App controller's deploy bookkeeping (per-service
+ * setting digests, keyed secret digests, timers) and the address fields already given as
+ * `status.addresses`.
+ */
+const INTERNAL_EXTRA = new Set(['deployed', 'deployHash', 'deployStartedAt', 'lastDeepCheckAt', 'templateSpec', 'ip', 'urls', 'replacing', 'pendingUpdate'])
+const SECRET_LIKE = /digest|hash|secret|token|password|sealed/i
+
+/** Controller memory may hold digests and internal bookkeeping; only plain facts go out, at any depth. */
 function publicExtra(extra: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(extra)) {
-    if (/digest|hash|secret|token|password|sealed/i.test(k)) continue
-    out[k] = v
+    if (INTERNAL_EXTRA.has(k) || SECRET_LIKE.test(k)) continue
+    out[k] = scrubbed(v)
   }
+  return out
+}
+
+function scrubbed(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(scrubbed)
+  if (v === null || typeof v !== 'object') return v
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (!SECRET_LIKE.test(k)) out[k] = scrubbed(x)
   return out
 }
 

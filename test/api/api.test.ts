@@ -54,6 +54,25 @@ describe('objects', () => {
     }
   })
 
+  it('keeps controller bookkeeping out of status: no deploy digests, no secret-like keys at any depth', async () => {
+    h.reconcile('App', 'whoami', 'success', {
+      ip: '10.44.0.10',
+      urls: ['https://whoami.home.arpa'],
+      deployed: { version: 1, services: {}, env: {}, secrets: { DB_PASSWORD: 'keyed-digest-of-the-value' } },
+      deployStartedAt: 1,
+      lastBackup: { volid: 'local:backup/x.tar.zst', notesDigest: 'd1', nested: [{ apiToken: 't1', size: 5 }] },
+    })
+    try {
+      const r = await get(`${h.url}/api/v1/apps/whoami`, viewer)
+      expect(r.status).toBe(200)
+      expect(r.body.status.extra).toEqual({ lastBackup: { volid: 'local:backup/x.tar.zst', nested: [{ size: 5 }] } })
+      expect(r.text).not.toContain('keyed-digest-of-the-value')
+      expect(r.body.status.addresses).toEqual({ ip: '10.44.0.10', urls: ['https://whoami.home.arpa'] })
+    } finally {
+      h.reconcile('App', 'whoami', 'success', { ip: '10.44.0.10', urls: ['https://whoami.home.arpa'] })
+    }
+  })
+
   it('shows kinds without a controller with a status that says so', async () => {
     const r = await get(`${h.url}/api/v1/backuppolicies`, viewer)
     expect(r.body.items.length).toBeGreaterThan(0)
