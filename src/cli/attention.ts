@@ -35,7 +35,7 @@ export async function findAttention(engine: Engine, computed: ComputedPlan, o: {
   const notReady: NotReadyNote[] = []
   for (const key of desiredKeys(set)) {
     if (!kinds.has(key.slice(0, key.indexOf('/'))) || failedToPlan.has(key)) continue
-    const st = engine.store.getStatus(key)
+    const st = engine.store.peekStatus(key)
     if (!st) continue
     const ready = getCondition(st.conditions, 'Ready')
     if (ready?.status === 'True') continue

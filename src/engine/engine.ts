@@ -126,7 +126,7 @@ export function createEngine(deps: EngineDeps): Engine {
         return c.snapshot
       },
       statusOf(k: string) {
-        const st = store.getStatus(k)
+        const st = store.peekStatus(k)
         if (!st) return undefined
         const ready = st.conditions.find((x) => x.type === 'Ready')
         return { ready: ready?.status === 'True', reason: ready?.reason }

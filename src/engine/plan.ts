@@ -92,7 +92,7 @@ export function keysNeedingWork(keys: readonly string[], set: ManifestSet, store
   for (const key of keys) {
     if (!kinds.has(key.slice(0, key.indexOf('/')))) continue
     const actions = computed.byKey.get(key) ?? []
-    const st = store.getStatus(key)
+    const st = store.peekStatus(key)
     const ready = st?.conditions.find((c) => c.type === 'Ready')?.status === 'True'
     const manifest = findManifest(set, key)
     const current = ready && manifest !== undefined && st?.specHash === manifest.specHash

@@ -191,6 +191,7 @@ export async function openStateStore(dir: string, opts: StateStoreOptions = {}):
     },
     listStatus: (kind) => index.list(kind).sort(byKey).map(clone),
     viewStatus: (kind) => index.list(kind),
+    peekStatus: (key) => state.statuses[key],
     keysByVmid: (kind, vmid) => index.keysByVmid(kind, vmid),
     putStatus(status) {
       mutate({ t: 'status', key: status.key, value: clone(status) })

@@ -101,6 +101,11 @@ export interface StateStore {
    * WARNING: the objects are the store's own; never mutate them (put a changed copy instead).
    */
   viewStatus(kind?: string): readonly Readonly<ObjectStatus>[]
+  /**
+   * The stored status of `key` without copying, for read-only checks made for every object of a
+   * pass (plan, readiness gates). WARNING: the store's own object; never mutate it.
+   */
+  peekStatus(key: string): Readonly<ObjectStatus> | undefined
   /** Keys of `kind` whose stored inventory names `vmid` (an index: O(1), no copies). */
   keysByVmid(kind: string, vmid: number): string[]
   putStatus(status: ObjectStatus): void

@@ -184,6 +184,21 @@ describe('state store', () => {
     await s.close()
   })
 
+  it('peekStatus reads the stored status without a copy and follows puts and deletes', async () => {
+    const s = await openStateStore(await tempDir())
+    expect(s.peekStatus('App/web')).toBeUndefined()
+    s.putStatus({ ...status('web'), specHash: 'first' })
+    const a = s.peekStatus('App/web')
+    expect(a?.specHash).toBe('first')
+    expect(s.peekStatus('App/web')).toBe(a) // the same object: no copy per call
+    expect(s.getStatus('App/web')).not.toBe(a) // getStatus still copies
+    s.putStatus({ ...status('web'), specHash: 'second' })
+    expect(s.peekStatus('App/web')?.specHash).toBe('second')
+    s.deleteStatus('App/web')
+    expect(s.peekStatus('App/web')).toBeUndefined()
+    await s.close()
+  })
+
   it('flushes pending creates before resolving', async () => {
     const dir = await tempDir()
     const s = await openStateStore(dir, { batchMs: 60_000 })
