@@ -19,10 +19,10 @@ const appWith = (name: string, extra: string[]): string => `${appYaml(name)}${ex
 const clientOf = (sim: RunningSimulator): PveHttpClient =>
   createPveClient({ endpoint: sim.endpoint, tls: { fingerprint: sim.fingerprint }, auth: { tokenId: sim.tokenId, tokenSecret: sim.tokenSecret } })
 
-describe('placement.strategy: spread within one apply', () => {
-  let sim: RunningSimulator
-  let work: { dir: string; cleanup: () => Promise<void> }
-
+/** A 3-node simulator and a scratch folder for one describe block, stopped and removed after it. */
+function threeNodeWorkspace(): () => { sim: RunningSimulator; work: { dir: string; cleanup: () => Promise<void> } } {
+  let sim: RunningSimulator | undefined
+  let work: { dir: string; cleanup: () => Promise<void> } | undefined
   beforeAll(async () => {
     sim = await startSim({ nodes: 3 })
     work = await tempDir()
@@ -30,6 +30,16 @@ describe('placement.strategy: spread within one apply', () => {
   afterAll(async () => {
     await sim?.stop()
     await work?.cleanup()
+  })
+  return () => ({ sim: sim!, work: work! })
+}
+
+describe('placement.strategy: spread within one apply', () => {
+  const ws = threeNodeWorkspace()
+  let sim: RunningSimulator
+  let work: { dir: string; cleanup: () => Promise<void> }
+  beforeAll(() => {
+    ;({ sim, work } = ws())
   })
 
   it('puts three new apps spread over three nodes on three different nodes', async () => {
@@ -55,16 +65,11 @@ describe('placement.strategy: spread within one apply', () => {
 })
 
 describe('placement with a node offline', () => {
+  const ws = threeNodeWorkspace()
   let sim: RunningSimulator
   let work: { dir: string; cleanup: () => Promise<void> }
-
-  beforeAll(async () => {
-    sim = await startSim({ nodes: 3 })
-    work = await tempDir()
-  })
-  afterAll(async () => {
-    await sim?.stop()
-    await work?.cleanup()
+  beforeAll(() => {
+    ;({ sim, work } = ws())
   })
 
   it('never places a new app on a node that is offline (spread nor pack)', async () => {
